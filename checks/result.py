@@ -1,0 +1,62 @@
+"""The audit's result, as one plain object handed from the checks to the reports and the flow.
+
+Everything the outputs (CSV files, run.json, HTML report, email) need is here, so the
+reports never reach back into the rules or the sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: findings.csv columns, in contract order (CONTRACT §4).
+FINDING_COLUMNS = [
+    "rule_id",
+    "status",
+    "severity",
+    "platform",
+    "shop_id",
+    "order_id",
+    "refund_id",
+    "message_id",
+    "due_at",
+    "responded_at",
+    "overdue_hours",
+    "detail",
+]
+KPI_COLUMNS = ["platform", "shop_id", "metric", "value", "threshold", "status"]
+QUARANTINE_COLUMNS = ["table", "row_key", "column", "check", "value", "message"]
+
+SEVERITY_ORDER = ["critical", "major", "minor", "info"]
+STATUS_ORDER = ["at_risk", "violation", "contestable"]
+
+
+@dataclass
+class AuditResult:
+    """What one audit produced.
+
+    findings: FINDING_COLUMNS plus ``title`` (rule title) and ``evidence`` (a dict per row
+        with the fields that prove the finding: ids, timestamps as UTC ``pd.Timestamp``,
+        address fields, message text). ``due_at``/``responded_at`` are tz-aware UTC
+        timestamps (NaT when not a deadline rule or no response); ``overdue_hours`` float.
+    kpis: KPI_COLUMNS plus ``better`` (``lower``/``higher``); ``value`` is NaN for a rate
+        whose denominator is zero; ``status`` is ``ok``/``warn``/``breach`` or empty.
+    quarantine: QUARANTINE_COLUMNS, one row per reason.
+    counts: {table: {"read", "valid", "quarantined", "superseded"}}.
+    run: the run.json content (run_id, as_of, window_days, source, ...).
+    catalog: one dict per rule: id, family, severity, title, policy, source.
+    timezones: {platform: IANA zone} for showing local times.
+    shops: DataFrame[platform, shop_id] of every audited shop.
+    """
+
+    run: dict[str, Any]
+    findings: pd.DataFrame
+    kpis: pd.DataFrame
+    quarantine: pd.DataFrame
+    counts: dict[str, dict[str, int]]
+    catalog: list[dict[str, Any]]
+    timezones: dict[str, str]
+    shops: pd.DataFrame
+    not_evaluated: list[str] = field(default_factory=list)
