@@ -1,0 +1,15 @@
+"""Prefect lives only here: the audit flow, its tasks, deployments, schedules and the CLI.
+
+Importing this package first makes Prefect offline-safe: no telemetry (offline it both logs
+errors and races SQLite), a project-local home, and a start-up timeout that 2 cores can meet.
+"""
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PREFECT_HOME", str(_ROOT / ".prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")

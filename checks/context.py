@@ -1,0 +1,99 @@
+"""The point-in-time view the rules read (CONTRACT §3).
+
+An audit is point-in-time: every timestamp later than ``as_of`` is treated as empty, and
+what hangs on it goes with it (a later decision counts as pending with no return address
+sent; a later ruling as none; a later refund as not refunded). In scope: refunds with
+``as_of − window ≤ requested_at < as_of``; buyer messages sent in that span; orders paid in
+that span (KPI denominators). No clock reads and no I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.profiles import Profile
+from schemas.tables import columns
+
+ORDER_COLUMNS = {
+    "platform": "platform", "shop_id": "shop_id", "buyer_region": "buyer_region",
+    "paid_at": "paid_at", "shipped_at": "shipped_at", "delivered_at": "delivered_at",
+    "amount": "order_amount", "currency": "currency", "free_shipping": "free_shipping",
+    "no_reason_return": "no_reason_return",
+}
+
+
+@dataclass
+class AuditData:
+    """Valid, point-in-time masked frames plus the audit's parameters."""
+
+    as_of: pd.Timestamp
+    start: pd.Timestamp
+    window_days: int
+    at_risk_hours: float
+    profiles: dict[str, Profile]
+    orders: pd.DataFrame          # all valid orders, masked
+    refunds: pd.DataFrame         # in-scope refunds joined with their order (ORDER_COLUMNS)
+    addresses: pd.DataFrame       # valid address book, indexed by address_id
+    messages: pd.DataFrame | None  # valid messages sent ≤ as_of, with platform/shop_id
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def version_groups(self, df: pd.DataFrame, at: str):
+        """Yield (platform, Profile, Version, row mask) for the version in force at ``at``."""
+        for platform, prof in self.profiles.items():
+            on = (df["platform"] == platform).to_numpy()
+            if not on.any():
+                continue
+            idx = prof.version_index(df.loc[on, at])
+            for vi in np.unique(idx):
+                mask = on.copy()
+                mask[on] = idx == vi
+                yield platform, prof, prof.versions[int(vi)], mask
+
+
+def _mask_after(df: pd.DataFrame, table: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    df = df.copy()
+    for c, meta in columns(table).items():
+        if meta["kind"] == "timestamp" and c in df.columns:
+            df[c] = df[c].where(~(df[c] > as_of))
+    return df
+
+
+def prepare(tables: dict[str, pd.DataFrame], profiles: dict[str, Profile],
+            as_of: pd.Timestamp, window_days: int, at_risk_hours: float = 24) -> AuditData:
+    """Build the point-in-time view of validated tables for one audit."""
+    as_of = pd.Timestamp(as_of).tz_convert("UTC")
+    start = as_of - pd.Timedelta(days=window_days)
+
+    orders = _mask_after(tables["orders"], "orders", as_of)
+
+    refunds_raw = tables["refunds"]
+    in_scope = (refunds_raw["requested_at"] >= start) & (refunds_raw["requested_at"] < as_of)
+    r = refunds_raw[in_scope]
+    # Point-in-time: what hangs on a masked timestamp goes with it.
+    later_decision = (r["decided_at"] > as_of).fillna(False)
+    later_ruling = (r["ruled_at"] > as_of).fillna(False)
+    later_refund = (r["refunded_at"] > as_of).fillna(False)
+    r = _mask_after(r, "refunds", as_of)
+    r.loc[later_decision, "decision"] = "pending"
+    r.loc[later_decision, "return_address_id"] = None
+    r.loc[later_ruling, "ruling"] = "none"
+    r.loc[later_refund, "refunded_amount"] = np.nan
+    o = orders.set_index("order_id")[list(ORDER_COLUMNS)].rename(columns=ORDER_COLUMNS)
+    r = r.join(o, on="order_id")
+    r = r.reset_index(drop=True)
+
+    addresses = tables["return_addresses"].set_index("address_id", drop=False)
+
+    messages = tables.get("messages")
+    if messages is not None:
+        m = messages[~(messages["sent_at"] > as_of).fillna(False)]
+        m = m.join(orders.set_index("order_id")[["platform", "shop_id"]], on="order_id")
+        messages = m.reset_index(drop=True)
+
+    return AuditData(as_of=as_of, start=start, window_days=window_days,
+                     at_risk_hours=at_risk_hours, profiles=profiles, orders=orders,
+                     refunds=r, addresses=addresses, messages=messages)

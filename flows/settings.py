@@ -1,0 +1,45 @@
+"""One typed settings object, loaded at the edge (CLI, serve) and passed down.
+
+Environment variables with the ``REFUND_AUDIT_`` prefix (nested with ``__``, e.g.
+``REFUND_AUDIT_SMTP__PASSWORD``) or a ``.env`` file override the defaults. Secrets are
+``SecretStr``: never printed, never written to run.json or the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_DB = ROOT / "data" / "demo.sqlite"
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"  # none | starttls | ssl
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "refund-audit@localhost"
+    timeout: float = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFUND_AUDIT_", env_nested_delimiter="__",
+                                      env_file=".env", extra="ignore")
+
+    source: str = f"sqlite:///{DEMO_DB}"
+    out_root: Path = ROOT / "out"
+    window_days: int = 30
+    at_risk_hours: float = 24.0
+    encoding: str = "utf-8"
+    pg_schema: str | None = None
+    lang: str = "zh"
+    profiles_dir: str | None = None
+    schedule_cron: str = "0 2 * * *"
+    schedule_timezone: str = "Asia/Shanghai"
+    email: bool = False
+    recipients_file: Path | None = None
+    smtp: SmtpSettings = SmtpSettings()

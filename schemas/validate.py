@@ -1,0 +1,382 @@
+"""Validation, quarantine and the "nothing lost" reconciliation (CONTRACT §2).
+
+Every row read ends in exactly one of: valid, quarantined (with every reason), superseded.
+Superseded comes first: exact copies collapse to the first, and older versions of a refund
+(same refund_id, older updated_at) lose to the newest whatever their content. Reasons are
+built from our own boolean masks keyed by row position; pandera then checks that the valid
+frames have the documented types (a postcondition, not the quarantine mechanism, because
+pandera's failure cases and drop_invalid_rows do not scale to millions of bad rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from schemas.errors import InputError
+from schemas.tables import (
+    DECISIONS,
+    KEYS,
+    MODELS,
+    REQUIRED_TABLES,
+    RULINGS,
+    columns,
+)
+from schemas.timestamps import UTC_DTYPE, parse_timestamps
+
+QUARANTINE_COLUMNS = ["table", "row_key", "column", "check", "value", "message"]
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+@dataclass
+class Validated:
+    """Valid typed tables, the quarantine (one row per reason) and the per-table counts."""
+
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    counts: dict[str, dict[str, int]]
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Reasons:
+    """Collects quarantine reasons for one table as (position, column, check, value, message)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series | np.ndarray, column: str, check: str,
+            value: pd.Series | str, message: str | pd.Series) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        pos = np.flatnonzero(mask)
+        val = value.to_numpy()[pos] if isinstance(value, pd.Series) else value
+        msg = message.to_numpy()[pos] if isinstance(message, pd.Series) else message
+        self.parts.append(pd.DataFrame({
+            "_pos": pos, "column": column, "check": check,
+            "value": pd.Series(val, dtype="object").astype("str").fillna("").to_numpy()
+            if isinstance(value, pd.Series) else val,
+            "message": msg,
+        }))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["_pos", "column", "check", "value", "message"])
+        return pd.concat(self.parts, ignore_index=True)
+
+    def any_mask(self) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        for p in self.parts:
+            out[p["_pos"].to_numpy()] = True
+        return out
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """Raw column → str with NA for empty / whitespace-only values."""
+    if not (s.dtype == "str" or pd.api.types.is_string_dtype(s.dtype)):
+        s = s.astype("str")
+    s = s.str.strip()
+    return s.where(s != "", None)
+
+
+def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    cols = columns(table)
+    seen = [c for c in df.columns]
+    dup = {c for c in seen if seen.count(c) > 1}
+    if dup:
+        raise InputError(
+            f"Table '{table}' has the column(s) {sorted(dup)} more than once; each contract "
+            "column must appear exactly once. Rename or drop the extra copies and run again.")
+    missing_required = [c for c, m in cols.items() if not m["nullable"] and c not in df.columns]
+    if missing_required:
+        raise InputError(
+            f"Table '{table}' is missing the required column '{missing_required[0]}'"
+            + (f" (and {missing_required[1:]})" if len(missing_required) > 1 else "")
+            + f". The contract requires these columns in '{table}': "
+            + ", ".join(c for c, m in cols.items() if not m["nullable"])
+            + ". Nothing was audited.")
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for c, _m in cols.items():
+        if c in df.columns:
+            col = df[c].reset_index(drop=True)
+            out[c] = col if isinstance(col.dtype, pd.DatetimeTZDtype) or \
+                pd.api.types.is_datetime64_dtype(col.dtype) else _text(col)
+        else:
+            warnings.append(f"{table}.{c} is absent from the source; read as empty.")
+            out[c] = pd.Series([None] * len(df), dtype="str")
+    return out
+
+
+def _row_keys(table: str, df: pd.DataFrame) -> pd.Series:
+    key = df[KEYS[table]]
+    fallback = pd.Series([f"row {i + 1}" for i in range(len(df))], dtype="str") \
+        if key.isna().any() else None
+    if fallback is None:
+        return key.astype("str")
+    return key.astype("str").where(key.notna(), fallback)
+
+
+def _exact_copies(df: pd.DataFrame) -> np.ndarray:
+    if len(df) == 0:
+        return np.zeros(0, dtype=bool)
+    h = pd.util.hash_pandas_object(df.astype("str"), index=False)
+    return h.duplicated(keep="first").to_numpy()
+
+
+def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Reasons,
+                   considered: np.ndarray) -> pd.DataFrame:
+    """Parse each column per its kind; add missing/type/enum/format/negative reasons."""
+    typed = pd.DataFrame(index=raw.index)
+    for c, meta in columns(table).items():
+        s = raw[c]
+        kind = meta["kind"]
+        if kind == "timestamp":
+            if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+                    s.dtype):
+                present = s.notna()
+            else:
+                present = s.notna()
+            val, bad = parse_timestamps(s, zones)
+            reasons.add(bad.to_numpy() & considered, c, "type", s,
+                        f"{c} is not an ISO 8601 timestamp")
+            typed[c] = val
+        elif kind == "decimal":
+            num = pd.to_numeric(s, errors="coerce").astype("float64")
+            num = num.where(np.isfinite(num))
+            present = s.notna()
+            bad = present & num.isna()
+            reasons.add(bad.to_numpy() & considered, c, "type", s, f"{c} is not a number")
+            reasons.add((num < 0).fillna(False).to_numpy() & considered, c, "negative", s,
+                        f"{c} is negative")
+            typed[c] = num
+        elif kind == "bool":
+            low = s.str.lower()
+            val = pd.Series(pd.NA, index=s.index, dtype="boolean")
+            val[low.isin(_TRUE).fillna(False)] = True
+            val[low.isin(_FALSE).fillna(False)] = False
+            present = s.notna()
+            bad = present & val.isna()
+            reasons.add(bad.to_numpy() & considered, c, "type", s,
+                        f"{c} is not a boolean (true/false, 1/0, yes/no)")
+            typed[c] = val
+        elif kind == "enum":
+            present = s.notna()
+            bad = present & ~s.isin(meta["enum"]).fillna(False)
+            reasons.add(bad.to_numpy() & considered, c, "enum", s,
+                        f"{c} must be one of: " + ", ".join(meta["enum"]))
+            typed[c] = s
+        elif kind in ("country", "currency"):
+            width = 2 if kind == "country" else 3
+            up = s.str.upper()
+            present = s.notna()
+            bad = present & ~up.str.fullmatch(f"[A-Z]{{{width}}}").fillna(False)
+            label = "ISO 3166 alpha-2 code" if kind == "country" else "ISO 4217 code"
+            reasons.add(bad.to_numpy() & considered, c, "format", s, f"{c} is not an {label}")
+            typed[c] = up
+        else:
+            present = s.notna()
+            typed[c] = s
+        if not meta["nullable"]:
+            reasons.add((~present).to_numpy() & considered, c, "missing", "",
+                        f"{c} is required")
+    return typed
+
+
+def _before(typed: pd.DataFrame, later: str, earlier: pd.Series, earlier_name: str,
+            reasons: _Reasons, considered: np.ndarray, raw: pd.DataFrame) -> None:
+    mask = (typed[later] < earlier).fillna(False).to_numpy() & considered
+    reasons.add(mask, later, "timestamp_order", raw[later],
+                f"{later} is before {earlier_name}")
+
+
+def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd.Series:
+    return orders_raw["platform"].map(timezones).fillna("UTC").astype("str")
+
+
+def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
+                    *, check_types: bool = True) -> Validated:
+    """Validate the four raw tables (``messages`` may be None) against the contract.
+
+    ``timezones`` maps every platform that has a profile to its IANA zone; a platform not in
+    it has no profile. Raises InputError for a missing required table or column.
+    """
+    warnings: list[str] = []
+    for t in REQUIRED_TABLES:
+        if raw.get(t) is None:
+            raise InputError(
+                f"The source has no table '{t}'. The audit needs the tables "
+                f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the contract's "
+                "columns. Nothing was audited.")
+    frames = {t: _check_columns(t, raw[t], warnings) for t in MODELS if raw.get(t) is not None}
+
+    results: dict[str, tuple[pd.DataFrame, _Reasons, np.ndarray]] = {}
+
+    # orders -----------------------------------------------------------------------------
+    o = frames["orders"]
+    o_zone = _zones_for_orders(o, timezones)
+    o_sup = _exact_copies(o)
+    r = _Reasons(len(o))
+    o_cons = ~o_sup
+    ot = _typed_columns("orders", o, o_zone, r, o_cons)
+    _dup_keys(o, "order_id", o_cons, r)
+    r.add(o["platform"].notna().to_numpy() & ~o["platform"].isin(list(timezones)).to_numpy()
+          & o_cons, "platform", "unknown_platform", o["platform"],
+          "platform has no profile (known: " + ", ".join(sorted(timezones)) + ")")
+    _before(ot, "shipped_at", ot["paid_at"], "paid_at", r, o_cons, o)
+    _before(ot, "delivered_at", ot["shipped_at"], "shipped_at", r, o_cons, o)
+    results["orders"] = (ot, r, o_sup)
+    o_bad = r.any_mask() | o_sup
+    valid_order_ids = pd.Index(o["order_id"][~o_bad])
+    known_order_ids = pd.Index(o["order_id"].dropna().unique())
+    order_zone = pd.Series(o_zone.to_numpy(), index=o["order_id"]).groupby(level=0).first() \
+        if len(o) else pd.Series(dtype="str")
+    vo = ot[~o_bad].set_index(o["order_id"][~o_bad])
+
+    # refunds ----------------------------------------------------------------------------
+    f = frames["refunds"]
+    f_zone = f["order_id"].map(order_zone).fillna("UTC").astype("str")
+    f_copy = _exact_copies(f)
+    upd, _ = parse_timestamps(f["updated_at"], f_zone)
+    f_sup = f_copy | _older_versions(f["refund_id"], upd, ~f_copy)
+    f_cons = ~f_sup
+    r = _Reasons(len(f))
+    ft = _typed_columns("refunds", f, f_zone, r, f_cons)
+    _dup_keys(f, "refund_id", f_cons, r, versions=True)
+    _references(f, r, f_cons, known_order_ids, valid_order_ids)
+    order_amount = f["order_id"].map(vo["amount"]) if len(vo) else pd.Series(np.nan, f.index)
+    r.add((ft["amount"] > order_amount).fillna(False).to_numpy() & f_cons, "amount",
+          "amount_exceeds_order", f["amount"], "refund amount is more than the order's amount")
+    paid = f["order_id"].map(vo["paid_at"]) if len(vo) else pd.Series(pd.NaT, f.index,
+                                                                      dtype=UTC_DTYPE)
+    _before(ft, "requested_at", paid.astype(UTC_DTYPE), "the order's paid_at", r, f_cons, f)
+    for c in ("first_response_at", "decided_at", "escalated_at", "escalation_response_at",
+              "refunded_at"):
+        _before(ft, c, ft["requested_at"], "requested_at", r, f_cons, f)
+    _before(ft, "seller_received_at", ft["buyer_shipped_at"], "buyer_shipped_at", r, f_cons, f)
+    dec_ok = ft["decision"].isin(DECISIONS)
+    pend = (ft["decision"] == "pending").fillna(False)
+    r.add((pend & ft["decided_at"].notna()).to_numpy() & f_cons, "decided_at",
+          "decision_consistency", f["decided_at"], "decided_at is set but decision is pending")
+    r.add((dec_ok & ~pend & ft["decided_at"].isna() & f["decided_at"].isna()).to_numpy()
+          & f_cons, "decided_at", "decision_consistency", f["decision"],
+          "decision is not pending but decided_at is empty")
+    rul_ok = ft["ruling"].isin(RULINGS)
+    none = (ft["ruling"] == "none").fillna(False)
+    r.add((none & ft["ruled_at"].notna()).to_numpy() & f_cons, "ruled_at",
+          "ruling_consistency", f["ruled_at"], "ruled_at is set but ruling is none")
+    r.add((rul_ok & ~none & f["ruled_at"].isna()).to_numpy() & f_cons, "ruled_at",
+          "ruling_consistency", f["ruling"], "ruling is set but ruled_at is empty")
+    r.add((rul_ok & ~none & f["escalated_at"].isna()).to_numpy() & f_cons, "escalated_at",
+          "ruling_consistency", f["ruling"], "a ruling without escalated_at")
+    _before(ft, "ruled_at", ft["escalated_at"], "escalated_at", r, f_cons, f)
+    results["refunds"] = (ft, r, f_sup)
+
+    # return addresses -------------------------------------------------------------------
+    a = frames["return_addresses"]
+    shop_zone = pd.Series(o_zone.to_numpy(), index=o["shop_id"]).groupby(level=0).first() \
+        if len(o) else pd.Series(dtype="str")
+    a_zone = a["shop_id"].map(shop_zone).fillna("UTC").astype("str")
+    a_sup = _exact_copies(a)
+    r = _Reasons(len(a))
+    at = _typed_columns("return_addresses", a, a_zone, r, ~a_sup)
+    _dup_keys(a, "address_id", ~a_sup, r)
+    results["return_addresses"] = (at, r, a_sup)
+
+    # messages ---------------------------------------------------------------------------
+    if "messages" in frames:
+        m = frames["messages"]
+        m_zone = m["order_id"].map(order_zone).fillna("UTC").astype("str")
+        m_sup = _exact_copies(m)
+        r = _Reasons(len(m))
+        mt = _typed_columns("messages", m, m_zone, r, ~m_sup)
+        _dup_keys(m, "message_id", ~m_sup, r)
+        _references(m, r, ~m_sup, known_order_ids, valid_order_ids)
+        results["messages"] = (mt, r, m_sup)
+    else:
+        warnings.append("The source has no messages table: RT004, PC001 and PC002 are not "
+                        "evaluated.")
+
+    return _assemble(frames, results, warnings, check_types)
+
+
+def _dup_keys(df: pd.DataFrame, key: str, considered: np.ndarray, r: _Reasons,
+              versions: bool = False) -> None:
+    k = df[key].where(considered)
+    dup = (k.notna() & k.duplicated(keep=False)).to_numpy()
+    msg = ("refund_id repeated with the same updated_at (or none): no way to tell which "
+           "version is newest") if versions else f"{key} is not unique"
+    r.add(dup, key, "duplicate_key", df[key], msg)
+
+
+def _older_versions(ids: pd.Series, updated: pd.Series, considered: np.ndarray) -> np.ndarray:
+    """Rows that a newer version of the same refund_id supersedes (empty updated_at = oldest)."""
+    ids = ids.where(considered)
+    ok = ids.notna()
+    if not ok.any():
+        return np.zeros(len(ids), dtype=bool)
+    # Missing versions sort first: a row that carries a version stamp is a later pull's.
+    key = updated.astype("int64").where(updated.notna(), np.iinfo("int64").min) \
+        if len(updated) else updated
+    newest = key[ok].groupby(ids[ok]).transform("max")
+    older = pd.Series(False, index=ids.index)
+    older[ok] = key[ok] < newest
+    return older.to_numpy()
+
+
+def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
+                known: pd.Index, valid: pd.Index) -> None:
+    oid = df["order_id"]
+    present = oid.notna()
+    missing = present & ~oid.isin(known)
+    quarantined = present & oid.isin(known) & ~oid.isin(valid)
+    r.add(missing.to_numpy() & considered, "order_id", "missing_order", oid,
+          "order_id not found in orders")
+    r.add(quarantined.to_numpy() & considered, "order_id", "order_quarantined", oid,
+          "the order is itself quarantined")
+
+
+def _assemble(frames, results, warnings, check_types) -> Validated:
+    tables: dict[str, pd.DataFrame] = {}
+    q_parts = []
+    counts: dict[str, dict[str, int]] = {}
+    for t, (typed, reasons, sup) in results.items():
+        raw = frames[t]
+        bad = reasons.any_mask() & ~sup
+        valid = ~bad & ~sup
+        counts[t] = {"read": int(len(raw)), "valid": int(valid.sum()),
+                     "quarantined": int(bad.sum()), "superseded": int(sup.sum())}
+        rf = reasons.frame()
+        if len(rf):
+            keys = _row_keys(t, raw)
+            rf = rf[~sup[rf["_pos"].to_numpy()]]
+            rf.insert(0, "row_key", keys.to_numpy()[rf["_pos"].to_numpy()])
+            rf.insert(0, "table", t)
+            q_parts.append(rf)
+        out = typed[valid].reset_index(drop=True)
+        out = _final_dtypes(t, out)
+        if check_types:
+            MODELS[t].validate(out, lazy=True)
+        tables[t] = out
+    quarantine = (pd.concat(q_parts, ignore_index=True) if q_parts
+                  else pd.DataFrame(columns=["table", "row_key", "_pos", "column", "check",
+                                             "value", "message"]))
+    quarantine = quarantine.sort_values(["table", "_pos", "column", "check"], kind="stable")
+    quarantine = quarantine[QUARANTINE_COLUMNS].reset_index(drop=True)
+    return Validated(tables=tables, quarantine=quarantine, counts=counts, warnings=warnings)
+
+
+def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    for c, meta in columns(table).items():
+        if meta["kind"] == "bool":
+            df[c] = df[c].astype("bool") if not meta["nullable"] else df[c].astype("boolean")
+        elif meta["kind"] == "timestamp":
+            df[c] = df[c].astype(UTC_DTYPE)
+        elif meta["kind"] == "decimal":
+            df[c] = df[c].astype("float64")
+        else:
+            df[c] = df[c].astype("str")
+    return df

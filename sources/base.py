@@ -1,0 +1,226 @@
+"""Where the four tables come from: one interface over an SQLite database (the embedded
+default), a folder of ``<table>.csv`` / ``<table>.parquet`` files, and (sources.postgres)
+PostgreSQL. Every source returns raw frames: text columns as strings, exactly as stored, so
+that validation sees what the user gave and can quarantine it with the original value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from schemas.errors import InputError
+from schemas.tables import MODELS
+
+TABLES = tuple(MODELS)
+
+
+def contract_columns(table: str) -> list[str]:
+    return list(MODELS[table].to_schema().columns)
+
+
+class Source(Protocol):
+    """Anything that can hand over the four raw tables."""
+
+    display: str
+
+    def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
+        """Raw frames by table name; None for a table the source does not have."""
+        ...
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with any password replaced by ***, safe for logs, run.json and reports."""
+    if "://" not in uri or "@" not in uri:
+        return uri
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL: mask user:pass@ by hand
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        col = df[c]
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+                col.dtype):
+            continue
+        if not pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
+            df[c] = col.astype("str").where(col.notna(), None)
+    return df
+
+
+@dataclass
+class CsvFolder:
+    """A folder of ``<table>.csv`` (UTF-8, BOM allowed; GBK with encoding="gbk") or
+    ``<table>.parquet`` files."""
+
+    folder: Path
+    encoding: str = "utf-8"
+
+    @property
+    def display(self) -> str:
+        return str(self.folder)
+
+    def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
+        if not self.folder.is_dir():
+            raise InputError(f"The source folder {self.folder} does not exist or is not a "
+                             "folder. Give a folder of <table>.csv / <table>.parquet files or "
+                             "an sqlite:/// or postgresql:// URL.")
+        out: dict[str, pd.DataFrame | None] = {}
+        for t in tables:
+            pq_path = self.folder / f"{t}.parquet"
+            csv_path = self.folder / f"{t}.csv"
+            if pq_path.exists():
+                out[t] = read_parquet(pq_path, t)
+            elif csv_path.exists():
+                out[t] = read_csv(csv_path, t, self.encoding)
+            else:
+                out[t] = None
+        return out
+
+
+def _header(path: Path, encoding: str) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        raise InputError(f"{path} is empty: a CSV file needs at least a header line with the "
+                         "contract's columns.")
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = head.decode(enc)
+    except UnicodeDecodeError as exc:
+        # A cut multi-byte character at the end of the sample is fine; a bad byte earlier is not.
+        if exc.start < len(head) - 4:
+            raise _encoding_error(path, encoding, head) from None
+        text = head[: exc.start].decode(enc)
+    first = text.splitlines()[0] if text.splitlines() else ""
+    return next(csv.reader(io.StringIO(first)), [])
+
+
+def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
+    likely = None
+    for cand in ("gb18030", "gbk", "big5", "utf-16"):
+        try:
+            sample.decode(cand)
+            likely = "GBK (GB18030)" if cand.startswith("gb") else cand
+            break
+        except UnicodeDecodeError:
+            continue
+    hint = (f" It looks like {likely}, as Chinese seller back-ends often export; run again "
+            f"with --encoding gbk." if likely else " Save it as UTF-8 or name its encoding "
+            "with --encoding.")
+    return InputError(f"{path} is not valid {encoding.upper()} text.{hint}")
+
+
+def read_csv(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
+    """One CSV file as text columns; only the contract's columns are kept (extras ignored);
+    header names are trimmed (exports often carry trailing spaces)."""
+    header = _header(path, encoding)
+    names = [h.strip() for h in header]
+    wanted = set(contract_columns(table))
+    dups = sorted({n for n in names if n in wanted and names.count(n) > 1})
+    if dups:
+        raise InputError(f"{path} has the column {dups[0]!r} more than once; each contract "
+                         "column must appear exactly once.")
+    keep = [h for h, n in zip(header, names, strict=True) if n in wanted]
+    enc = None if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        tbl = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=enc or "utf8", block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                include_columns=keep, strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        msg = str(exc)
+        if "UTF8" in msg or "utf8" in msg.lower():
+            raise _encoding_error(path, encoding, path.read_bytes()[: 1 << 20]) from None
+        raise InputError(f"{path} could not be read as CSV: {msg.splitlines()[0]}") from None
+    df = tbl.to_pandas()
+    df.columns = [c.strip() for c in df.columns]
+    return _as_text(df)
+
+
+def read_parquet(path: Path, table: str) -> pd.DataFrame:
+    """A Parquet file; typed timestamp columns stay typed, everything else becomes text."""
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:
+        raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
+    wanted = set(contract_columns(table))
+    cols = [n for n in schema.names if n.strip() in wanted]
+    df = pq.read_table(path, columns=cols).to_pandas()
+    df.columns = [c.strip() for c in df.columns]
+    return _as_text(df)
+
+
+@dataclass
+class SqliteSource:
+    """An SQLite database file with the four tables (the embedded default)."""
+
+    path: Path
+
+    @property
+    def display(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
+        if not self.path.is_file():
+            raise InputError(f"The SQLite database {self.path} does not exist. Create it with "
+                             "`refund-audit demo` or point --source at your data.")
+        try:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise InputError(f"Cannot open the SQLite database {self.path}: {exc}") from None
+        try:
+            have = {r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+            out: dict[str, pd.DataFrame | None] = {}
+            for t in tables:
+                if t not in have:
+                    out[t] = None
+                    continue
+                cols = [r[1] for r in con.execute(f'PRAGMA table_info("{t}")')]
+                keep = [c for c in cols if c.strip() in set(contract_columns(t))]
+                sel = ", ".join(f'CAST("{c}" AS TEXT) AS "{c.strip()}"' for c in keep) or "1"
+                cur = con.execute(f'SELECT {sel} FROM "{t}"')
+                rows = cur.fetchall()
+                df = pd.DataFrame.from_records(rows, columns=[c.strip() for c in keep])
+                out[t] = _as_text(df)
+            return out
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"Cannot read the SQLite database {self.path}: {exc}") from None
+        finally:
+            con.close()
+
+
+def open_source(uri: str, *, encoding: str = "utf-8", schema: str | None = None) -> Source:
+    """A source from a URI: ``sqlite:///path``, ``postgresql+psycopg://…`` or a folder path."""
+    if uri.startswith("sqlite:///"):
+        return SqliteSource(Path(uri[len("sqlite:///"):]))
+    if uri.startswith(("postgresql", "postgres://")):
+        try:
+            from sources.postgres import PostgresSource
+        except ImportError as exc:  # pragma: no cover - shipped with the project
+            raise InputError(f"PostgreSQL sources are not available: {exc}") from None
+        return PostgresSource(uri, schema=schema)
+    if "://" in uri and not uri.startswith("file://"):
+        raise InputError(f"Unknown source {mask_uri(uri)!r}: use sqlite:///path, "
+                         "postgresql+psycopg://user@host/db or a folder of CSV/Parquet files.")
+    return CsvFolder(Path(uri.removeprefix("file://")), encoding=encoding)
