@@ -215,8 +215,11 @@ MUNICIPALITIES = ("11", "12", "31", "50")
 #: 56 ethnic groups, as they appear in autonomous division names (蒙古 before 古-less forms).
 ETHNIC_GROUPS = ["蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡", "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺", "汉"]
 #: Generic suffixes people drop, longest first so 地区 wins over 区.
-SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "自治旗", "地区", "林区", "特区",
-            "省", "市", "区", "县", "旗", "盟")  # fmt: skip
+SUFFIXES = (
+    *("特别行政区", "自治区", "自治州", "自治县", "自治旗"),
+    *("地区", "林区", "特区", "新区"),
+    *("省", "市", "区", "县", "旗", "盟"),
+)
 #: Short forms autonomous divisions take with their ethnic part dropped (延边州, 白沙县).
 SHORT_AUTONOMOUS = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
 #: NBS placeholder names that are not places: never shortened.

@@ -72,13 +72,17 @@ def localize_naive(naive: pd.Series, tz: str) -> pd.Series:
 
 
 def _in_gap(wall: pd.Series, tz: str) -> pd.Series:
-    """UTC for wall times inside a forward gap, at the offset in force just before it."""
-    transition = wall.dt.tz_localize(
+    """UTC for wall times inside a forward gap, at the offset in force just before it.
+
+    That is the offset a day earlier: no zone changes its offset twice within a day. (pandas'
+    own ``nonexistent="shift_forward"`` assumes one-hour gaps and is wrong for Lord Howe's
+    30-minute one.)
+    """
+    earlier = wall - pd.Timedelta(days=1)
+    prior = earlier.dt.tz_localize(
         tz, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
     )
-    # Transitions fall on whole seconds, so one second earlier the old offset still holds.
-    before = transition - pd.Timedelta(seconds=1)
-    offset = before.dt.tz_localize(None) - before.dt.tz_convert("UTC").dt.tz_localize(None)
+    offset = earlier - prior.dt.tz_convert("UTC").dt.tz_localize(None)
     return (wall - offset).dt.tz_localize("UTC")
 
 

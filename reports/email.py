@@ -42,6 +42,7 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from checks.result import FINDING_COLUMNS, AuditResult
+from reports.outputs import findings_frame
 from reports.render import (
     Renderer,
     group_findings,
@@ -102,7 +103,9 @@ def load_recipients(path: Path) -> dict[str, list[str]]:
     try:
         data = tomllib.loads(raw_text) if path.suffix == ".toml" else yaml.safe_load(raw_text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+        raise ValueError(
+            f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -153,15 +156,14 @@ def build_messages(
     """One message per shop that has recipients, plus the all-shops report for ``default``.
 
     The HTML is rendered for mail (no links to files the reader does not have);
-    ``history`` gives the KPI trends as on the page. The CSV attachment is cut from
-    ``out_dir/findings.csv`` when it exists (byte-for-byte the same values), else
-    formatted from ``result.findings`` the same way.
+    ``history`` gives the KPI trends as on the page. A shop's CSV has findings.csv's columns
+    and formatting (``reports.outputs.findings_frame``); the all-shops mail attaches
+    ``out_dir/findings.csv`` itself when it is small enough for mail.
     """
     out_dir = Path(out_dir)
     shared = shared_for(result, lang=lang)
     renderer = Renderer()
     base = audit_key(result)
-    csv_rows = _findings_table(result, out_dir)
     by_shop = group_findings(result.findings)
     hist_by_shop = group_history(history)
     empty = result.findings.iloc[0:0]
@@ -182,7 +184,7 @@ def build_messages(
             f"[{shared.L['report_title']}] {shop_id} ({platform}) "
             f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}"
         )
-        mine = csv_rows[(csv_rows["platform"] == platform) & (csv_rows["shop_id"] == shop_id)]
+        mine = findings_frame(by_shop.get((platform, shop_id), empty))
         attachment = (f"findings-{shared.page_names[(platform, shop_id)]}.csv", _csv_bytes(mine))
         messages.append(
             _message(
@@ -201,8 +203,8 @@ def build_messages(
         csv_path = out_dir / "findings.csv"
         if csv_path.exists() and csv_path.stat().st_size <= MAX_ATTACHMENT_BYTES:
             attachment = ("findings.csv", csv_path.read_bytes())
-        elif not csv_path.exists() and len(csv_rows) <= 20_000:
-            attachment = ("findings.csv", _csv_bytes(csv_rows))
+        elif not csv_path.exists() and len(result.findings) <= 20_000:
+            attachment = ("findings.csv", _csv_bytes(findings_frame(result.findings)))
         else:
             attachment = None  # too big for mail; the text names where it is
         text = renderer.text(ctx)
@@ -257,22 +259,6 @@ def _header_text(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
-def _findings_table(result: AuditResult, out_dir: Path) -> pd.DataFrame:
-    """findings.csv as text columns: the written file if present, else formatted here."""
-    path = out_dir / "findings.csv"
-    if path.exists():
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    f = result.findings
-    out = pd.DataFrame({c: f[c] if c in f.columns else "" for c in FINDING_COLUMNS})
-    for col in ("due_at", "responded_at"):
-        ts = pd.to_datetime(out[col], utc=True)
-        out[col] = ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("")
-    out["overdue_hours"] = [
-        "" if pd.isna(v) else f"{float(v):.2f}" for v in out["overdue_hours"]
-    ]
-    return out.fillna("").astype(str)
-
-
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, columns=FINDING_COLUMNS, lineterminator="\r\n")
@@ -320,8 +306,11 @@ def deliver(
                     if conn is None:
                         conn = _connect(smtp)
                     refused = conn.send_message(msg)
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-                        smtplib.SMTPDataError) as exc:
+                except (
+                    smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPSenderRefused,
+                    smtplib.SMTPDataError,
+                ) as exc:
                     if _permanent(exc):
                         _move_failed(outbox, path)
                         report.failed[key] = _describe(exc)
@@ -332,9 +321,7 @@ def deliver(
                 except (OSError, smtplib.SMTPException) as exc:
                     # server down, connection lost, TLS or login failure: keep the rest
                     report.error = _describe(exc)
-                    report.pending.extend(
-                        str(_peek_key(p)) for p in queue[i:] if p.exists()
-                    )
+                    report.pending.extend(str(_peek_key(p)) for p in queue[i:] if p.exists())
                     break
                 sent[key] = {
                     "message_id": str(msg.get("Message-ID", "")),
@@ -350,15 +337,21 @@ def deliver(
                 with contextlib.suppress(OSError, smtplib.SMTPException):
                     conn.quit()
     if report.error:
-        log.warning("mail delivery incomplete: %s (%d left in %s)", report.error,
-                    len(report.pending), outbox)
+        log.warning(
+            "mail delivery incomplete: %s (%d left in %s)",
+            report.error,
+            len(report.pending),
+            outbox,
+        )
     return report
 
 
 def _connect(cfg: SmtpConfig) -> smtplib.SMTP:
     context = ssl.create_default_context()
     if cfg.security == "ssl":
-        conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(
+            cfg.host, cfg.port, timeout=cfg.timeout, context=context
+        )
     else:
         conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
     try:
@@ -401,7 +394,9 @@ def _outbox_path(outbox: Path, key: str) -> Path:
 
 def _peek_key(path: Path) -> str:
     with path.open("rb") as fh:
-        return str(BytesParser(policy=policy.default).parse(fh, headersonly=True).get(KEY_HEADER, ""))
+        return str(
+            BytesParser(policy=policy.default).parse(fh, headersonly=True).get(KEY_HEADER, "")
+        )
 
 
 def _move_failed(outbox: Path, path: Path) -> None:

@@ -126,7 +126,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "act_default": ("处理", "Handle"),
     # mail
     "mail_counts": ("问题统计", "Counts"),
-    "mail_full_report": ("完整报告见附件和 HTML 正文", "Full report in the HTML body and the attachment"),
+    "mail_full_report": (
+        "完整报告见附件和 HTML 正文",
+        "Full report in the HTML body and the attachment",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -92,12 +93,22 @@ def is_phone_key(key: str) -> bool:
     return k in PHONE_KEYS or k.endswith(("_phone", "_mobile", "_tel"))
 
 
+@lru_cache(maxsize=1024)
+def _kind(key: str) -> str:
+    if is_phone_key(key):
+        return "phone"
+    if is_name_key(key):
+        return "name"
+    return "text" if key.lower() in TEXT_KEYS else ""
+
+
 def mask_field(key: str, value: Any) -> Any:
     """Mask ``value`` if ``key`` names personal data; otherwise return it unchanged."""
-    if is_phone_key(key):
+    kind = _kind(key)
+    if not kind:
+        return value
+    if kind == "phone":
         return mask_phone(value)
-    if is_name_key(key):
+    if kind == "name":
         return mask_name(value)
-    if key.lower() in TEXT_KEYS and isinstance(value, str):
-        return mask_phones_in_text(value)
-    return value
+    return mask_phones_in_text(value) if isinstance(value, str) else value

@@ -247,7 +247,8 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     ft = _typed_columns("refunds", f, f_zone, r, f_cons)
     _dup_keys(f, "refund_id", f_cons, r, versions=True)
     _references(f, r, f_cons, known_order_ids, valid_order_ids)
-    order_amount = f["order_id"].map(vo["amount"]) if len(vo) else pd.Series(np.nan, f.index)
+    order_amount = (f["order_id"].map(vo["amount"]) if len(vo)
+                    else pd.Series(np.nan, f.index)).astype("float64")
     r.add((ft["amount"] > order_amount).fillna(False).to_numpy() & f_cons, "amount",
           "amount_exceeds_order", f["amount"], "refund amount is more than the order's amount")
     paid = f["order_id"].map(vo["paid_at"]) if len(vo) else pd.Series(pd.NaT, f.index,

@@ -7,6 +7,7 @@ empty rate, quarantine rows, per-table counts and the rule catalog.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -25,30 +26,94 @@ def utc(text: str) -> pd.Timestamp:
 CATALOG: list[dict[str, Any]] = [
     {"id": rid, "family": fam, "severity": sev, "title": title, "policy": policy, "source": src}
     for rid, fam, sev, title, policy, src in [
-        ("RA001", "return_address", "critical", "Agreed return without a return address",
-         "An agreed return must send the buyer a return address.", "Tmall 售后规则 §3"),
-        ("RA004", "return_address", "major", "Return address incomplete",
-         "Recipient, phone, province, city, district, street and postcode are required.",
-         "https://rule.tmall.hk/ (as text)"),
-        ("RA005", "return_address", "critical", "Return address out of jurisdiction",
-         "The return address must be in the platform's required country.", "Amazon Returns Policy"),
-        ("SD001", "seven_day", "critical", "7-day no-reason return refused",
-         "A no-reason return inside the window may not be refused.", "《七日无理由退货规定》"),
-        ("RT001", "response_time", "major", "Refund request answered late",
-         "Respond within 48 h (unshipped) or 120 h (shipped).", "Tmall 售后时效"),
-        ("RT002", "response_time", "critical", "Platform intervention answered late",
-         "Answer a 客服介入 within 24 h.", "Tmall Global 纠纷规则"),
-        ("RT003", "response_time", "major", "Refund after receipt late",
-         "Refund within 168 h of receiving the return.", "Tmall 售后时效"),
-        ("RT004", "response_time", "minor", "Buyer message answered late",
-         "Reply to a buyer within 24 h.", "客服响应规范"),
-        ("DA001", "dispute", "info", "Quality dispute raised after the dispute window",
-         "Tmall Global: a quality dispute must be raised within 24 h of receipt.",
-         "Seller article (CONTRACT §3)"),
-        ("DA002", "dispute", "info", "Quality dispute without evidence",
-         "Tmall Global: a quality dispute needs the buyer's evidence.", "Seller article"),
-        ("PC002", "conduct", "minor", "Hostile or flat-refusal seller message",
-         "Sellers must not insult or flatly refuse buyers.", "平台客服行为规范"),
+        (
+            "RA001",
+            "return_address",
+            "critical",
+            "Agreed return without a return address",
+            "An agreed return must send the buyer a return address.",
+            "Tmall 售后规则 §3",
+        ),
+        (
+            "RA004",
+            "return_address",
+            "major",
+            "Return address incomplete",
+            "Recipient, phone, province, city, district, street and postcode are required.",
+            "https://rule.tmall.hk/ (as text)",
+        ),
+        (
+            "RA005",
+            "return_address",
+            "critical",
+            "Return address out of jurisdiction",
+            "The return address must be in the platform's required country.",
+            "Amazon Returns Policy",
+        ),
+        (
+            "SD001",
+            "seven_day",
+            "critical",
+            "7-day no-reason return refused",
+            "A no-reason return inside the window may not be refused.",
+            "《七日无理由退货规定》",
+        ),
+        (
+            "RT001",
+            "response_time",
+            "major",
+            "Refund request answered late",
+            "Respond within 48 h (unshipped) or 120 h (shipped).",
+            "Tmall 售后时效",
+        ),
+        (
+            "RT002",
+            "response_time",
+            "critical",
+            "Platform intervention answered late",
+            "Answer a 客服介入 within 24 h.",
+            "Tmall Global 纠纷规则",
+        ),
+        (
+            "RT003",
+            "response_time",
+            "major",
+            "Refund after receipt late",
+            "Refund within 168 h of receiving the return.",
+            "Tmall 售后时效",
+        ),
+        (
+            "RT004",
+            "response_time",
+            "minor",
+            "Buyer message answered late",
+            "Reply to a buyer within 24 h.",
+            "客服响应规范",
+        ),
+        (
+            "DA001",
+            "dispute",
+            "info",
+            "Quality dispute raised after the dispute window",
+            "Tmall Global: a quality dispute must be raised within 24 h of receipt.",
+            "Seller article (CONTRACT §3)",
+        ),
+        (
+            "DA002",
+            "dispute",
+            "info",
+            "Quality dispute without evidence",
+            "Tmall Global: a quality dispute needs the buyer's evidence.",
+            "Seller article",
+        ),
+        (
+            "PC002",
+            "conduct",
+            "minor",
+            "Hostile or flat-refusal seller message",
+            "Sellers must not insult or flatly refuse buyers.",
+            "平台客服行为规范",
+        ),
     ]
 ]
 TITLES = {r["id"]: r["title"] for r in CATALOG}
@@ -105,58 +170,174 @@ def default_findings() -> list[dict[str, Any]]:
     TG, TM, AMZ = ("tmall_global", "tg-flagship"), ("tmall", "tm-store"), ("amazon_us", "amz-east")
     return [
         # tg-flagship: three at-risk items (listed here out of due order), violations, disputes
-        finding("RT001", "at_risk", *TG, order_id="O-1001", refund_id="R-2001",
-                due_at="2026-11-20T08:00:00Z", detail="Refund request waiting since 2026-11-15",
-                evidence={"requested_at": utc("2026-11-15T08:00:00Z"), "sla": "120 hours"}),
-        finding("RT002", "at_risk", *TG, order_id="O-1002", refund_id="R-2002",
-                due_at="2026-11-20T04:30:00Z", detail="Platform intervention not answered",
-                evidence={"escalated_at": utc("2026-11-19T04:30:00Z"), "sla": "24 hours"}),
-        finding("RT004", "at_risk", *TG, order_id="O-1003", message_id="M-3001",
-                due_at="2026-11-20T20:00:00Z", detail="Buyer message waiting for a reply",
-                evidence={"sent_at": utc("2026-11-19T20:00:00Z"),
-                          "text": "请问什么时候退款？我的电话 13912345678"}),
-        finding("RA004", "violation", *TG, order_id="O-1004", refund_id="R-2004",
-                detail="Return address lacks district and postcode",
-                evidence={"address_id": "A-9", "recipient": "张三", "phone": "13812345678",
-                          "province": "浙江省", "city": "杭州市", "district": None,
-                          "postcode": "", "missing": ["district", "postcode"]}),
-        finding("RT001", "violation", *TG, order_id="O-1005", refund_id="R-2005",
-                due_at="2026-11-17T12:00:00Z", responded_at="2026-11-18T18:30:00Z",
-                detail="Responded 30.5 h after the deadline",
-                evidence={"requested_at": utc("2026-11-15T12:00:00Z"), "shipped": False}),
-        finding("RT001", "violation", *TG, order_id="O-1006", refund_id="R-2006",
-                due_at="2026-11-18T02:00:00Z", detail="No response yet",
-                evidence={"requested_at": utc("2026-11-16T02:00:00Z"), "shipped": False}),
-        finding("SD001", "violation", *TG, order_id="O-1007", refund_id="R-2007",
-                detail="No-reason return refused inside the 7-day window",
-                evidence={"delivered_at": utc("2026-11-10T03:00:00Z"),
-                          "window_closes_at": utc("2026-11-17T16:00:00Z"), "buyer_name": "李小龙"}),
-        finding("DA001", "contestable", *TG, order_id="O-1008", refund_id="R-2008",
-                detail="Quality claim raised 52 h after delivery (window 24 h)",
-                evidence={"delivered_at": utc("2026-11-12T00:00:00Z"),
-                          "requested_at": utc("2026-11-14T04:00:00Z"), "window_hours": 24}),
-        finding("DA002", "contestable", *TG, order_id="O-1009", refund_id="R-2009",
-                detail="Quality claim without buyer evidence",
-                evidence={"reason": "damaged", "evidence_provided": False}),
+        finding(
+            "RT001",
+            "at_risk",
+            *TG,
+            order_id="O-1001",
+            refund_id="R-2001",
+            due_at="2026-11-20T08:00:00Z",
+            detail="Refund request waiting since 2026-11-15",
+            evidence={"requested_at": utc("2026-11-15T08:00:00Z"), "sla": "120 hours"},
+        ),
+        finding(
+            "RT002",
+            "at_risk",
+            *TG,
+            order_id="O-1002",
+            refund_id="R-2002",
+            due_at="2026-11-20T04:30:00Z",
+            detail="Platform intervention not answered",
+            evidence={"escalated_at": utc("2026-11-19T04:30:00Z"), "sla": "24 hours"},
+        ),
+        finding(
+            "RT004",
+            "at_risk",
+            *TG,
+            order_id="O-1003",
+            message_id="M-3001",
+            due_at="2026-11-20T20:00:00Z",
+            detail="Buyer message waiting for a reply",
+            evidence={
+                "sent_at": utc("2026-11-19T20:00:00Z"),
+                "text": "请问什么时候退款？我的电话 13912345678",
+            },
+        ),
+        finding(
+            "RA004",
+            "violation",
+            *TG,
+            order_id="O-1004",
+            refund_id="R-2004",
+            detail="Return address lacks district and postcode",
+            evidence={
+                "address_id": "A-9",
+                "recipient": "张三",
+                "phone": "13812345678",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": None,
+                "postcode": "",
+                "missing": ["district", "postcode"],
+            },
+        ),
+        finding(
+            "RT001",
+            "violation",
+            *TG,
+            order_id="O-1005",
+            refund_id="R-2005",
+            due_at="2026-11-17T12:00:00Z",
+            responded_at="2026-11-18T18:30:00Z",
+            detail="Responded 30.5 h after the deadline",
+            evidence={"requested_at": utc("2026-11-15T12:00:00Z"), "shipped": False},
+        ),
+        finding(
+            "RT001",
+            "violation",
+            *TG,
+            order_id="O-1006",
+            refund_id="R-2006",
+            due_at="2026-11-18T02:00:00Z",
+            detail="No response yet",
+            evidence={"requested_at": utc("2026-11-16T02:00:00Z"), "shipped": False},
+        ),
+        finding(
+            "SD001",
+            "violation",
+            *TG,
+            order_id="O-1007",
+            refund_id="R-2007",
+            detail="No-reason return refused inside the 7-day window",
+            evidence={
+                "delivered_at": utc("2026-11-10T03:00:00Z"),
+                "window_closes_at": utc("2026-11-17T16:00:00Z"),
+                "buyer_name": "李小龙",
+            },
+        ),
+        finding(
+            "DA001",
+            "contestable",
+            *TG,
+            order_id="O-1008",
+            refund_id="R-2008",
+            detail="Quality claim raised 52 h after delivery (window 24 h)",
+            evidence={
+                "delivered_at": utc("2026-11-12T00:00:00Z"),
+                "requested_at": utc("2026-11-14T04:00:00Z"),
+                "window_hours": 24,
+            },
+        ),
+        finding(
+            "DA002",
+            "contestable",
+            *TG,
+            order_id="O-1009",
+            refund_id="R-2009",
+            detail="Quality claim without buyer evidence",
+            evidence={"reason": "damaged", "evidence_provided": False},
+        ),
         # tm-store: late refund after receipt, a hostile message, one at-risk
-        finding("RT003", "violation", *TM, order_id="O-2001", refund_id="R-3001",
-                due_at="2026-11-18T06:00:00Z", responded_at="2026-11-19T06:00:00Z",
-                detail="Refunded 24 h late", evidence={"seller_received_at": utc("2026-11-11T06:00:00Z")}),
-        finding("PC002", "violation", *TM, order_id="O-2002", message_id="M-4001",
-                detail="Seller message contains a flat refusal",
-                evidence={"text": "爱买不买", "phrase": "爱买不买", "sent_at": utc("2026-11-18T09:15:00Z")}),
-        finding("RT001", "at_risk", *TM, order_id="O-2003", refund_id="R-3003",
-                due_at="2026-11-20T14:00:00Z", detail="Refund request waiting",
-                evidence={"requested_at": utc("2026-11-18T14:00:00Z")}),
+        finding(
+            "RT003",
+            "violation",
+            *TM,
+            order_id="O-2001",
+            refund_id="R-3001",
+            due_at="2026-11-18T06:00:00Z",
+            responded_at="2026-11-19T06:00:00Z",
+            detail="Refunded 24 h late",
+            evidence={"seller_received_at": utc("2026-11-11T06:00:00Z")},
+        ),
+        finding(
+            "PC002",
+            "violation",
+            *TM,
+            order_id="O-2002",
+            message_id="M-4001",
+            detail="Seller message contains a flat refusal",
+            evidence={
+                "text": "爱买不买",
+                "phrase": "爱买不买",
+                "sent_at": utc("2026-11-18T09:15:00Z"),
+            },
+        ),
+        finding(
+            "RT001",
+            "at_risk",
+            *TM,
+            order_id="O-2003",
+            refund_id="R-3003",
+            due_at="2026-11-20T14:00:00Z",
+            detail="Refund request waiting",
+            evidence={"requested_at": utc("2026-11-18T14:00:00Z")},
+        ),
         # amz-east: wrong-country return address (Latin name), an at-risk refund
-        finding("RA005", "violation", *AMZ, order_id="O-3001", refund_id="R-4001",
-                detail="Return address in CN for a US buyer",
-                evidence={"address_id": "A-77", "recipient": "John Smith",
-                          "phone": "+1 415 555 0123", "country": "CN", "required": "US"}),
-        finding("RT003", "at_risk", *AMZ, order_id="O-3002", refund_id="R-4002",
-                due_at="2026-11-20T17:00:00Z", detail="Return received, refund due",
-                evidence={"seller_received_at": utc("2026-11-18T17:00:00Z"),
-                          "sla": "2 business days"}),
+        finding(
+            "RA005",
+            "violation",
+            *AMZ,
+            order_id="O-3001",
+            refund_id="R-4001",
+            detail="Return address in CN for a US buyer",
+            evidence={
+                "address_id": "A-77",
+                "recipient": "John Smith",
+                "phone": "+1 415 555 0123",
+                "country": "CN",
+                "required": "US",
+            },
+        ),
+        finding(
+            "RT003",
+            "at_risk",
+            *AMZ,
+            order_id="O-3002",
+            refund_id="R-4002",
+            due_at="2026-11-20T17:00:00Z",
+            detail="Return received, refund due",
+            evidence={"seller_received_at": utc("2026-11-18T17:00:00Z"), "sla": "2 business days"},
+        ),
     ]
 
 
@@ -176,58 +357,136 @@ def kpi_rows(platform: str, shop_id: str, values: dict[str, tuple[float, str]]) 
     rows = []
     for metric, (threshold, better) in KPI_THRESHOLDS.items():
         value, status = values.get(metric, (0.0, "ok"))
-        rows.append({"platform": platform, "shop_id": shop_id, "metric": metric,
-                     "value": value, "threshold": threshold, "status": status, "better": better})
+        rows.append(
+            {
+                "platform": platform,
+                "shop_id": shop_id,
+                "metric": metric,
+                "value": value,
+                "threshold": threshold,
+                "status": status,
+                "better": better,
+            }
+        )
     return rows
 
 
 def default_kpis() -> pd.DataFrame:
     rows = (
-        kpi_rows("tmall_global", "tg-flagship", {
-            "dispute_refund_rate": (0.0009, "warn"),
-            "late_response_rate": (0.125, "breach"),
-            "self_completion_rate": (0.92, "ok"),
-            "seven_day_refusals": (1, "breach"),
-            "invalid_rejection_rate": (np.nan, ""),  # nothing refused: empty, not zero
-            "return_address_defect_rate": (0.05, "breach"),
-        })
-        + kpi_rows("tmall", "tm-store", {"self_completion_rate": (0.95, "ok"),
-                                         "message_late_rate": (0.09, "warn"),
-                                         "invalid_rejection_rate": (np.nan, "")})
-        + kpi_rows("amazon_us", "amz-east", {"self_completion_rate": (1.0, "ok"),
-                                             "return_address_defect_rate": (0.5, "breach")})
-        + kpi_rows("jd_worldwide", "jd-quiet", {"self_completion_rate": (np.nan, ""),
-                                                "late_response_rate": (np.nan, "")})
+        kpi_rows(
+            "tmall_global",
+            "tg-flagship",
+            {
+                "dispute_refund_rate": (0.0009, "warn"),
+                "late_response_rate": (0.125, "breach"),
+                "self_completion_rate": (0.92, "ok"),
+                "seven_day_refusals": (1, "breach"),
+                "invalid_rejection_rate": (np.nan, ""),  # nothing refused: empty, not zero
+                "return_address_defect_rate": (0.05, "breach"),
+            },
+        )
+        + kpi_rows(
+            "tmall",
+            "tm-store",
+            {
+                "self_completion_rate": (0.95, "ok"),
+                "message_late_rate": (0.09, "warn"),
+                "invalid_rejection_rate": (np.nan, ""),
+            },
+        )
+        + kpi_rows(
+            "amazon_us",
+            "amz-east",
+            {"self_completion_rate": (1.0, "ok"), "return_address_defect_rate": (0.5, "breach")},
+        )
+        + kpi_rows(
+            "jd_worldwide",
+            "jd-quiet",
+            {"self_completion_rate": (np.nan, ""), "late_response_rate": (np.nan, "")},
+        )
     )
     return pd.DataFrame(rows, columns=[*KPI_COLUMNS, "better"])
 
 
 def default_quarantine() -> pd.DataFrame:
     rows = [
-        ("refunds", "R-9001", "amount", "amount_le_order", "500.00", "refund asks more than the order's 300.00"),
-        ("refunds", "R-9002", "amount", "amount_le_order", "120.50", "refund asks more than the order's 99.00"),
-        ("refunds", "R-9003", "decided_at", "decided_when_pending", "2026-11-02T10:00:00+08:00", "decided_at set while decision is pending"),
+        (
+            "refunds",
+            "R-9001",
+            "amount",
+            "amount_le_order",
+            "500.00",
+            "refund asks more than the order's 300.00",
+        ),
+        (
+            "refunds",
+            "R-9002",
+            "amount",
+            "amount_le_order",
+            "120.50",
+            "refund asks more than the order's 99.00",
+        ),
+        (
+            "refunds",
+            "R-9003",
+            "decided_at",
+            "decided_when_pending",
+            "2026-11-02T10:00:00+08:00",
+            "decided_at set while decision is pending",
+        ),
         ("orders", "O-9001", "paid_at", "required", "", "paid_at is empty"),
-        ("orders", "O-9002", "platform", "known_platform", "shopee", "platform 'shopee' has no profile"),
+        (
+            "orders",
+            "O-9002",
+            "platform",
+            "known_platform",
+            "shopee",
+            "platform 'shopee' has no profile",
+        ),
         ("return_addresses", "A-9001", "phone", "type", "13800001111", "phone is not text"),
-        ("refunds", "R-9004", "amount", "amount_le_order", "80.00", "refund asks more than the order's 50.00"),
-        ("refunds", "R-9005", "amount", "amount_le_order", "81.00", "refund asks more than the order's 50.00"),
+        (
+            "refunds",
+            "R-9004",
+            "amount",
+            "amount_le_order",
+            "80.00",
+            "refund asks more than the order's 50.00",
+        ),
+        (
+            "refunds",
+            "R-9005",
+            "amount",
+            "amount_le_order",
+            "81.00",
+            "refund asks more than the order's 50.00",
+        ),
     ]
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
 
 
 def default_history() -> pd.DataFrame:
     rows = []
-    for i, (run_id, day) in enumerate([("run-0001", "2026-11-17"), ("run-0002", "2026-11-18"),
-                                       ("run-0003", "2026-11-19")]):
+    for i, (run_id, day) in enumerate(
+        [("run-0001", "2026-11-17"), ("run-0002", "2026-11-18"), ("run-0003", "2026-11-19")]
+    ):
         as_of = pd.Timestamp(f"{day}T02:00:00Z")
-        for metric, value in [("late_response_rate", 0.02 + 0.04 * i),
-                              ("dispute_refund_rate", 0.0005),
-                              ("self_completion_rate", 0.9 + 0.01 * i),
-                              ("invalid_rejection_rate", np.nan if i == 1 else 0.03),
-                              ("seven_day_refusals", float(i % 2))]:
-            rows.append({"run_id": run_id, "as_of": as_of, "platform": "tmall_global",
-                         "shop_id": "tg-flagship", "metric": metric, "value": value})
+        for metric, value in [
+            ("late_response_rate", 0.02 + 0.04 * i),
+            ("dispute_refund_rate", 0.0005),
+            ("self_completion_rate", 0.9 + 0.01 * i),
+            ("invalid_rejection_rate", np.nan if i == 1 else 0.03),
+            ("seven_day_refusals", float(i % 2)),
+        ]:
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "as_of": as_of,
+                    "platform": "tmall_global",
+                    "shop_id": "tg-flagship",
+                    "metric": metric,
+                    "value": value,
+                }
+            )
     return pd.DataFrame(rows, columns=["run_id", "as_of", "platform", "shop_id", "metric", "value"])
 
 
@@ -240,12 +499,21 @@ def make_result(
     catalog: list[dict[str, Any]] | None = None,
     run: dict[str, Any] | None = None,
 ) -> AuditResult:
-    shops = shops or [("tmall_global", "tg-flagship"), ("tmall", "tm-store"),
-                      ("amazon_us", "amz-east"), ("jd_worldwide", "jd-quiet")]
+    shops = shops or [
+        ("tmall_global", "tg-flagship"),
+        ("tmall", "tm-store"),
+        ("amazon_us", "amz-east"),
+        ("jd_worldwide", "jd-quiet"),
+    ]
     return AuditResult(
-        run=run or {"run_id": "run-0004", "as_of": AS_OF.isoformat(), "window_days": 30,
-                    "source": "sqlite:///data/demo.sqlite",
-                    "audit_key": "k-demo-2026-11-20-30d"},
+        run=run
+        or {
+            "run_id": "run-0004",
+            "as_of": AS_OF.isoformat(),
+            "window_days": 30,
+            "source": "sqlite:///data/demo.sqlite",
+            "audit_key": "k-demo-2026-11-20-30d",
+        },
         findings=findings if findings is not None else findings_frame(default_findings()),
         kpis=kpis if kpis is not None else default_kpis(),
         quarantine=quarantine if quarantine is not None else default_quarantine(),
@@ -256,8 +524,12 @@ def make_result(
             "messages": {"read": 40, "valid": 39, "quarantined": 0, "superseded": 1},
         },
         catalog=catalog if catalog is not None else [dict(r) for r in CATALOG],
-        timezones={"tmall_global": "Asia/Shanghai", "tmall": "Asia/Shanghai",
-                   "jd_worldwide": "Asia/Shanghai", "amazon_us": "America/Los_Angeles"},
+        timezones={
+            "tmall_global": "Asia/Shanghai",
+            "tmall": "Asia/Shanghai",
+            "jd_worldwide": "Asia/Shanghai",
+            "amazon_us": "America/Los_Angeles",
+        },
         shops=pd.DataFrame(shops, columns=["platform", "shop_id"]),
         not_evaluated=[],
     )
@@ -271,3 +543,95 @@ def result() -> AuditResult:
 @pytest.fixture
 def history() -> pd.DataFrame:
     return default_history()
+
+
+@pytest.fixture
+def build() -> SimpleNamespace:
+    """The builders, for tests that need a variant of the tiny result."""
+    return SimpleNamespace(
+        result=make_result,
+        finding=finding,
+        frame=findings_frame,
+        findings=default_findings,
+        kpis=default_kpis,
+        kpi_rows=kpi_rows,
+        quarantine=default_quarantine,
+        history=default_history,
+        catalog=CATALOG,
+        as_of=AS_OF,
+    )
+
+
+# --------------------------------------------------------------------------- at scale
+
+RULES_AT_SCALE = [
+    ("RA001", "violation"), ("RA004", "violation"), ("RA005", "violation"),
+    ("SD001", "violation"), ("RT001", "violation"), ("RT001", "at_risk"),
+    ("RT002", "violation"), ("RT002", "at_risk"), ("RT003", "violation"),
+    ("RT003", "at_risk"), ("RT004", "violation"), ("RT004", "at_risk"),
+    ("DA001", "contestable"), ("DA002", "contestable"), ("PC002", "violation"),
+]  # fmt: skip
+
+
+def synthetic_result(
+    n_shops: int = 50, n_findings: int = 100_000, seed: int = 7
+) -> tuple[AuditResult, pd.DataFrame]:
+    """An AuditResult the size of a big agency night, and 30 earlier runs of KPI history.
+
+    Findings are spread unevenly over shops (a few shops hold most, as in real portfolios)
+    and over rules; each has evidence with a name and a phone to mask."""
+    rng = np.random.default_rng(seed)
+    platforms = ["tmall_global", "tmall", "jd_worldwide", "amazon_us"]
+    shops = [(platforms[i % 4], f"shop-{i:03d}") for i in range(n_shops)]
+    weights = 1.0 / np.arange(1, n_shops + 1)  # Zipf-like: shop-000 has the most
+    shop_idx = rng.choice(n_shops, size=n_findings, p=weights / weights.sum())
+    rule_idx = rng.integers(0, len(RULES_AT_SCALE), size=n_findings)
+    due = AS_OF + pd.to_timedelta(rng.integers(-30 * 24 * 60, 24 * 60, size=n_findings), unit="min")
+    rows = []
+    for i in range(n_findings):
+        platform, shop_id = shops[shop_idx[i]]
+        rule_id, status = RULES_AT_SCALE[rule_idx[i]]
+        deadline = rule_id.startswith("RT")
+        d = due[i]
+        if status == "at_risk":
+            d = AS_OF + pd.Timedelta(minutes=int(rng.integers(1, 24 * 60)))
+        rows.append(
+            {
+                "rule_id": rule_id,
+                "status": status,
+                "severity": SEVERITY.get(rule_id, "major"),
+                "platform": platform,
+                "shop_id": shop_id,
+                "order_id": f"O{i:08d}",
+                "refund_id": f"R{i:08d}" if rule_id != "RT004" and rule_id != "PC002" else "",
+                "message_id": f"M{i:08d}" if rule_id in ("RT004", "PC002") else "",
+                "due_at": d if deadline else pd.NaT,
+                "responded_at": pd.NaT,
+                "overdue_hours": (AS_OF - d) / pd.Timedelta(hours=1) if deadline else np.nan,
+                "detail": f"{rule_id} finding number {i} with a short human sentence",
+                "title": TITLES.get(rule_id, rule_id),
+                "evidence": {
+                    "requested_at": d - pd.Timedelta(hours=48),
+                    "recipient": "王小明",
+                    "phone": "13812345678",
+                    "province": "浙江省",
+                    "city": "杭州市",
+                    "missing": ["district"],
+                },
+            }
+        )
+    findings = findings_frame(rows)
+    kpis = pd.DataFrame(
+        [r for p, s in shops for r in kpi_rows(p, s, {"late_response_rate": (0.07, "breach")})],
+        columns=[*KPI_COLUMNS, "better"],
+    )
+    history = []
+    for run in range(30):
+        as_of = AS_OF - pd.Timedelta(days=30 - run)
+        for p, s in shops:
+            for metric in KPI_THRESHOLDS:
+                history.append((f"run-{run:04d}", as_of, p, s, metric, float(rng.random() * 0.1)))
+    result = make_result(findings, kpis=kpis, shops=shops)
+    result.quarantine = pd.concat([default_quarantine()] * 5000, ignore_index=True)
+    columns = ["run_id", "as_of", "platform", "shop_id", "metric", "value"]
+    return result, pd.DataFrame(history, columns=columns)

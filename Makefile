@@ -1,0 +1,47 @@
+# The two commands a new machine needs: `make demo` and `make test` (README).
+# Everything they need is installed by these targets; nothing is assumed pre-installed
+# except Python 3.11+ and (for the service tests) apt-get as root.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all lint bench bench-large serve docs clean services
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/refund-audit demo
+
+services:
+	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-postgres.sh
+
+test: $(STAMP) services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP) services
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/run.py --orders 100000 1000000
+
+bench-large: $(STAMP)
+	$(PY) bench/run.py --orders 10000000 --format parquet
+
+docs: $(STAMP)
+	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,171 @@
+"""Validation, quarantine and the reconciliation of CONTRACT §2, one reason kind per case."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from factories import address, message, order, refund, tables
+
+from checks.profiles import load_profiles, timezones
+from schemas.errors import InputError
+from schemas.validate import validate_tables
+
+TZ = timezones(load_profiles())
+
+
+def check(raw):
+    v = validate_tables(raw, TZ)
+    for t, c in v.counts.items():
+        assert c["read"] == c["valid"] + c["quarantined"] + c["superseded"], t
+        q_rows = v.quarantine[v.quarantine["table"] == t]["row_key"].nunique()
+        assert q_rows <= c["quarantined"]
+    return v
+
+
+def reasons(v, table):
+    q = v.quarantine[v.quarantine["table"] == table]
+    return set(zip(q["row_key"], q["column"], q["check"], strict=True))
+
+
+CASES = {
+    "missing required value": (
+        dict(orders=[order(), order(order_id="O2", paid_at=None)]),
+        "orders", {("O2", "paid_at", "missing")}),
+    "wrong type": (
+        dict(orders=[order(), order(order_id="O2", amount="abc", paid_at="yesterday")]),
+        "orders", {("O2", "amount", "type"), ("O2", "paid_at", "type")}),
+    "bad boolean": (
+        dict(orders=[order(), order(order_id="O2", free_shipping="maybe")]),
+        "orders", {("O2", "free_shipping", "type")}),
+    "unknown platform": (
+        dict(orders=[order(), order(order_id="O2", platform="shopee_sg")]),
+        "orders", {("O2", "platform", "unknown_platform")}),
+    "negative amount": (
+        dict(orders=[order(), order(order_id="O2", amount="-1")]),
+        "orders", {("O2", "amount", "negative")}),
+    "shipped before paid, delivered before shipped": (
+        dict(orders=[order(), order(order_id="O2", shipped_at="2026-10-01T00:00:00Z",
+                                    delivered_at="2026-09-01T00:00:00Z")]),
+        "orders", {("O2", "shipped_at", "timestamp_order"),
+                   ("O2", "delivered_at", "timestamp_order")}),
+    "duplicate order key with different content": (
+        dict(orders=[order(), order(amount="99")]),
+        "orders", {("O1", "order_id", "duplicate_key")}),
+    "enum outside the list": (
+        dict(refunds=[refund(kind="exchange", decision="Agreed ")]),
+        "refunds", {("R1", "kind", "enum"), ("R1", "decision", "enum")}),
+    "refund of a missing order": (
+        dict(refunds=[refund(order_id="NOPE")]),
+        "refunds", {("R1", "order_id", "missing_order")}),
+    "refund of a quarantined order": (
+        dict(orders=[order(amount="-5")], refunds=[refund()]),
+        "refunds", {("R1", "order_id", "order_quarantined")}),
+    "refund asks for more than the order": (
+        dict(refunds=[refund(amount="100.01")]),
+        "refunds", {("R1", "amount", "amount_exceeds_order")}),
+    "requested before paid": (
+        dict(refunds=[refund(requested_at="2026-10-01T00:00:00+08:00")]),
+        "refunds", {("R1", "requested_at", "timestamp_order")}),
+    "response and decision before the request": (
+        dict(refunds=[refund(first_response_at="2026-11-05T09:00:00+08:00",
+                             decided_at="2026-11-05T09:00:00+08:00")]),
+        "refunds", {("R1", "first_response_at", "timestamp_order"),
+                    ("R1", "decided_at", "timestamp_order")}),
+    "received before the buyer shipped": (
+        dict(refunds=[refund(buyer_shipped_at="2026-11-08T00:00:00+08:00",
+                             seller_received_at="2026-11-07T00:00:00+08:00")]),
+        "refunds", {("R1", "seller_received_at", "timestamp_order")}),
+    "decided_at with decision pending": (
+        dict(refunds=[refund(decision="pending")]),
+        "refunds", {("R1", "decided_at", "decision_consistency")}),
+    "decision without decided_at": (
+        dict(refunds=[refund(decided_at=None)]),
+        "refunds", {("R1", "decided_at", "decision_consistency")}),
+    "ruled_at with ruling none": (
+        dict(refunds=[refund(escalated_at="2026-11-06T00:00:00+08:00",
+                             ruled_at="2026-11-07T00:00:00+08:00")]),
+        "refunds", {("R1", "ruled_at", "ruling_consistency")}),
+    "ruling without escalation": (
+        dict(refunds=[refund(ruling="buyer_liable", ruled_at="2026-11-07T00:00:00+08:00")]),
+        "refunds", {("R1", "escalated_at", "ruling_consistency")}),
+    "ruled before escalated": (
+        dict(refunds=[refund(ruling="buyer_liable", escalated_at="2026-11-08T00:00:00+08:00",
+                             ruled_at="2026-11-07T00:00:00+08:00")]),
+        "refunds", {("R1", "ruled_at", "timestamp_order")}),
+    "tied refund versions": (
+        dict(refunds=[refund(), refund(amount="10.00")]),
+        "refunds", {("R1", "refund_id", "duplicate_key")}),
+    "message of a missing order": (
+        dict(messages=[message(message_id="M1", order_id="NOPE")]),
+        "messages", {("M1", "order_id", "missing_order")}),
+    "address without valid_from": (
+        dict(addresses=[address(valid_from=None)]),
+        "return_addresses", {("A1", "valid_from", "missing")}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_quarantine_reason(name):
+    kw, table, expect = CASES[name]
+    v = check(tables(**kw))
+    assert reasons(v, table) == expect
+
+
+def test_exact_copies_collapse_to_the_first_in_every_table():
+    v = check(tables(orders=[order(), order()], refunds=[refund(), refund()],
+                     addresses=[address(), address()],
+                     messages=[message(message_id="M1"), message(message_id="M1")]))
+    for t in ("orders", "refunds", "return_addresses", "messages"):
+        assert v.counts[t] == {"read": 2, "valid": 1, "quarantined": 0, "superseded": 1}, t
+
+
+def test_older_version_stays_superseded_when_the_newest_is_quarantined():
+    v = check(tables(refunds=[
+        refund(updated_at="2026-11-05T12:00:00+08:00"),
+        refund(updated_at="2026-11-06T12:00:00+08:00", kind="exchange"),
+    ]))
+    assert v.counts["refunds"] == {"read": 2, "valid": 0, "quarantined": 1, "superseded": 1}
+
+
+def test_newest_version_wins_and_empty_version_is_oldest():
+    v = check(tables(refunds=[
+        refund(updated_at=None, decision="refused"),
+        refund(updated_at="2026-11-06T12:00:00+08:00", amount="20.00"),
+        refund(updated_at="2026-11-05T12:00:00+08:00"),
+    ]))
+    assert v.counts["refunds"]["superseded"] == 2
+    assert v.tables["refunds"]["amount"].tolist() == [20.0]
+
+
+def test_every_reason_of_a_row_is_listed():
+    v = check(tables(orders=[order(), order(order_id="O2", amount="-1", currency="yuan",
+                                            platform="shopee_sg")]))
+    assert {c for _k, c, _x in reasons(v, "orders")} == {"amount", "currency", "platform"}
+    assert v.counts["orders"]["quarantined"] == 1
+
+
+def test_missing_required_column_stops_with_its_name():
+    raw = tables()
+    raw["orders"] = raw["orders"].drop(columns=["paid_at"])
+    with pytest.raises(InputError, match="orders.*paid_at"):
+        validate_tables(raw, TZ)
+
+
+def test_missing_table_stops_with_its_name():
+    raw = tables()
+    raw["refunds"] = None
+    with pytest.raises(InputError, match="refunds"):
+        validate_tables(raw, TZ)
+
+
+def test_offsets_are_honoured_and_naive_times_are_platform_local():
+    v = check(tables(orders=[
+        order(order_id="O1", paid_at="2026-11-01T10:00:00+08:00"),
+        order(order_id="O2", paid_at="2026-11-01 10:00:00"),
+        order(order_id="O3", platform="amazon_us", paid_at="2026-11-01T10:00:00",
+              shipped_at=None, delivered_at=None),
+        order(order_id="O4", paid_at="2026-11-01T02:00:00Z"),
+    ]))
+    paid = dict(zip(v.tables["orders"]["order_id"], v.tables["orders"]["paid_at"], strict=True))
+    assert paid["O1"] == paid["O2"] == paid["O4"] == pd.Timestamp("2026-11-01T02:00:00Z")
+    assert paid["O3"] == pd.Timestamp("2026-11-01T18:00:00Z")  # PST from 11-01 02:00
