@@ -212,8 +212,14 @@ def divisions_nest(book: pd.DataFrame) -> pd.Series:
 #: The four municipalities: the "city" level is 市辖区 (and 县 for Chongqing) in NBS data while
 #: people write the municipality's own name there.
 MUNICIPALITIES = ("11", "12", "31", "50")
-#: 56 ethnic groups, as they appear in autonomous division names (蒙古 before 古-less forms).
-ETHNIC_GROUPS = ["蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡", "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺", "汉"]
+#: The 56 ethnic groups, named as in autonomous division names (蒙古族 or plain 蒙古).
+ETHNIC_GROUPS = (
+    *("蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白"),
+    *("土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡"),
+    *("纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬"),
+    *("锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安"),
+    *("裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺", "汉"),
+)
 #: Generic suffixes people drop, longest first so 地区 wins over 区.
 SUFFIXES = (
     *("特别行政区", "自治区", "自治州", "自治县", "自治旗"),

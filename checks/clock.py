@@ -202,9 +202,7 @@ def _exceptions(name: str, first_year: int, last_year: int) -> tuple[np.ndarray,
     return np.array(off, dtype="datetime64[D]"), np.array(extra, dtype="datetime64[D]")
 
 
-def _covering(
-    calendar: str | BusinessCalendar, days: np.ndarray, ahead: float
-) -> BusinessCalendar:
+def _covering(calendar: str | BusinessCalendar, days: np.ndarray, ahead: float) -> BusinessCalendar:
     """A calendar of the same name covering ``days`` and ``ahead`` business days after them."""
     cal = calendar if isinstance(calendar, BusinessCalendar) else business_calendar(calendar)
     present = days[~np.isnat(days)]

@@ -377,24 +377,25 @@ def _rule_groups(shared: Shared, frame: pd.DataFrame, zone: str, *, sort: str) -
         return []
     L, caps = shared.L, shared.caps
     groups = []
-    for rule_id, rows in frame.groupby("rule_id", sort=False):
+    # one sort per table; groupby keeps that order inside each rule
+    if sort == "overdue":
+        keys = ["overdue_hours", "due_at", "refund_id", "message_id", "order_id"]
+        frame = _sort(frame, keys, [False])
+    else:
+        frame = _sort(frame, ["refund_id", "message_id", "order_id"])
+    for rule_id, ordered in frame.groupby("rule_id", sort=False):
         rule_id = _text(rule_id)
-        first = rows.iloc[0]
+        first = ordered.iloc[0]
         severity = shared.rule_severity(rule_id, first.get("severity"))
-        if sort == "overdue":
-            keys = ["overdue_hours", "due_at", "refund_id", "message_id", "order_id"]
-            ordered = _sort(rows, keys, [False])
-        else:
-            ordered = _sort(rows, ["refund_id", "message_id", "order_id"])
         shown = ordered.head(caps)
-        more = len(rows) - len(shown)
+        more = len(ordered) - len(shown)
         groups.append(
             {
                 "rule_id": rule_id,
                 "title": shared.rule_title(rule_id, first.get("title")),
                 "severity": severity,
                 "severity_label": _severity_label(L, severity),
-                "count": len(rows),
+                "count": len(ordered),
                 "rows": _finding_rows(shared, shown, zone),
                 "more": L["more_in_csv"].format(n=more) if more > 0 else None,
             }

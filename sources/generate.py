@@ -580,10 +580,13 @@ class _Builder:
         self.e1_from = np.zeros(n_shops)
         self.e3_to = np.zeros(n_shops)
 
+        per_shop = np.zeros(n_shops, dtype=np.int64)
+
         def add(shop: int, role: str, entry: dict, valid_from: float, valid_to: float) -> None:
             self.role[role][shop] = len(rows)
+            per_shop[shop] += 1
             rows.append({
-                **entry, "address_id": f"{self.shop_ids[shop]}-ra{len(self.role_rows(shop, rows)) + 1:02d}",
+                **entry, "address_id": f"{self.shop_ids[shop]}-ra{per_shop[shop]:02d}",
                 "shop": shop, "valid_from": valid_from, "valid_to": valid_to,
             })  # fmt: skip
 
@@ -615,10 +618,6 @@ class _Builder:
         # RA002: ids that look like this shop's but are in no book
         self.unknown_addr = len(rows) + np.arange(n_shops)
         self.addr_pool = self.book_ids + [f"{sid}-ra99" for sid in self.shop_ids]
-
-    @staticmethod
-    def role_rows(shop: int, rows: list[dict]) -> list[dict]:
-        return [row for row in rows if row["shop"] == shop]
 
     # ------------------------------------------------------------------ orders
     def build_orders(self) -> None:
@@ -823,7 +822,7 @@ class _Builder:
             self.R["ruling"][idx] = 0
 
     # ------------------------------------------------------------------ refunds: planted cases
-    def plant_refunds(self) -> None:  # noqa: PLR0915 - one short block per rule, in id order
+    def plant_refunds(self) -> None:
         R, O, A, r = self.R, self.O, self.A, self.rng
         n = len(R["req"])
         req, plat, shop = R["req"], R["plat"], R["shop"]
@@ -895,7 +894,9 @@ class _Builder:
         R["esc"][idx] = _fmax(req[idx], R["dec"][idx]) + r.uniform(6 * H, 30 * H, len(idx))
         R["escr"][idx] = R["esc"][idx] + esc_h[idx] + r.uniform(2 * H, 40 * H, len(idx))
         ruled = (R["decision"][idx] == 2) & (r.random(len(idx)) < 0.5)
-        R["ruled"][idx] = np.where(ruled, R["escr"][idx] + r.uniform(12 * H, 2 * D), np.nan)
+        R["ruled"][idx] = np.where(
+            ruled, R["escr"][idx] + r.uniform(12 * H, 2 * D, len(idx)), np.nan
+        )
         R["ruling"][idx] = np.where(ruled, 2, 0)
         # RT002 at_risk: escalated just now, no response yet
         open_or_refused = (R["decision"] == 0) | ((R["decision"] == 2) & (R["dec"] <= A - 3 * D))
@@ -997,6 +998,10 @@ class _Builder:
         R, O, A, r = self.R_final, self.O, self.A, self.rng
         n_ref = len(R["req"])
         has_thread = r.random(n_ref) < 0.88
+        # a seller message on a request is a response: none before first_response_at / decided_at
+        # as they happened (uncensored), so a reply after the pull is cut with it
+        floor = np.fmin(self.R["resp"], self.R["dec"])
+        floor = np.where(np.isnan(floor), np.inf, floor)
         ti = np.flatnonzero(has_thread)
         threads = {
             "oi": R["oi"][ti], "ri": ti, "start": np.where(
@@ -1004,7 +1009,7 @@ class _Builder:
                 R["req"][ti] - r.uniform(600, 3 * H, len(ti)),
             ),
             "turns": self.choice([0.65, 0.27, 0.08], len(ti), [1, 2, 3]),
-            "silent": R["silent"][ti], "floor": np.fmin(R["resp"][ti], R["dec"][ti]),
+            "silent": R["silent"][ti], "floor": floor[ti],
             "cutoff": R["cutoff"][ti], "reason": R["reason"][ti],
         }  # fmt: skip
         msgs = [self.thread_messages(threads, refund=True)]
@@ -1034,10 +1039,9 @@ class _Builder:
         self.has_msg[self.M["oi"]] = True
         self.has_ref = has_ref
 
-    def message_rows(self, oi, ri, sender, when, key, cutoff, lang=None) -> dict[str, np.ndarray]:  # noqa: ANN001
+    def message_rows(self, oi, ri, sender, when, key, cutoff) -> dict[str, np.ndarray]:
         k = len(oi)
-        if lang is None:
-            lang = (self.O["plat"][oi] == AMAZON).astype(np.int64)
+        lang = (self.O["plat"][np.asarray(oi, dtype=np.int64)] == AMAZON).astype(np.int64)
         cat = lang * len(_TEXT_KEYS) + (_T[key] if isinstance(key, str) else key)
         text = _TEXT_OFF[cat] + np.floor(self.rng.random(k) * _TEXT_LEN[cat]).astype(np.int64)
         return {
@@ -1049,7 +1053,6 @@ class _Builder:
     def thread_messages(self, th: dict[str, np.ndarray], *, refund: bool) -> dict[str, np.ndarray]:
         """Buyer/seller turns: a buyer opens, the seller replies (after his first response)."""
         r = self.rng
-        k = len(th["oi"])
         parts = []
         b = th["start"].copy()
         for j in range(3):
@@ -1069,7 +1072,7 @@ class _Builder:
             delay = np.maximum(120, self.logn(1.5 * H, 1.1, m))
             reply = np.fmax(b[live] + delay, th["floor"][live])
             last = th["turns"][live] == j + 1
-            no_reply = th["silent"][live] | (last & (r.random(m) < 0.05)) | np.isnan(reply)
+            no_reply = th["silent"][live] | (last & (r.random(m) < 0.05)) | ~np.isfinite(reply)
             follow = r.random(m) < 0.15
             f_at = np.where(no_reply, b[live] + r.uniform(120, 3 * H, m),
                             b[live] + (reply - b[live]) * r.uniform(0.1, 0.8, m))  # fmt: skip
@@ -1085,7 +1088,6 @@ class _Builder:
                                reply + r.uniform(0.5 * H, 30 * H, m))  # fmt: skip
         out = _cat(*parts) if parts else self.message_rows([], [], 0, [], "later", [])
         keep = out["t"] <= out["cutoff"]
-        del k
         return _take(out, np.flatnonzero(keep))
 
     def plant_messages(self) -> None:
@@ -1138,7 +1140,7 @@ class _Builder:
     def per_variant(self, rows: int) -> int:
         return max(1, round(rows * 0.0001))
 
-    def dirty_orders(self):  # noqa: ANN201
+    def dirty_orders(self):
         O, r = self.O, self.rng
         n = self.n
         lonely = np.flatnonzero(~self.has_ref & ~self.has_msg & ~np.isnan(O["shipped"]))
@@ -1182,7 +1184,7 @@ class _Builder:
         )
         return _cat(D_, twins), over
 
-    def dirty_refunds(self):  # noqa: ANN201
+    def dirty_refunds(self):
         R, O, r = self.R_final, self.O, self.rng
         n = len(R["req"])
         base = np.flatnonzero(~self.claimed & ~np.isnan(R["upd"]))
@@ -1195,7 +1197,7 @@ class _Builder:
         over: list[tuple[int, str, str | None]] = []
         next_num = [n + len(self.R_versions["req"])]
 
-        def add(pool: np.ndarray, change, overrides=(), same_id_as: int | None = None) -> int:  # noqa: ANN001
+        def add(pool: np.ndarray, change, overrides=(), same_id_as: int | None = None) -> int:
             pool = pool if len(pool) else base
             row = _take(R, r.choice(pool, size=1))
             row["oi"] = row["oi"].copy()
@@ -1210,8 +1212,8 @@ class _Builder:
             over.extend((at, c, v) for c, v in overrides)
             return int(row["num"][0])
 
-        def setter(**values):  # noqa: ANN003, ANN202
-            def change(row):  # noqa: ANN001, ANN202
+        def setter(**values):
+            def change(row):
                 for f, v in values.items():
                     row[f] = np.array([v(row) if callable(v) else v])
             return change
@@ -1304,7 +1306,7 @@ class _Builder:
             extra.append(row)
         return extra
 
-    def dirty_messages(self):  # noqa: ANN201
+    def dirty_messages(self):
         M, r = self.M, self.rng
         n = len(M["t"])
         k = self.per_variant(n)
@@ -1338,7 +1340,7 @@ class _Builder:
     def orders_all(self, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return _cat(self.O, extra) if extra else self.O
 
-    def format_orders(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:  # noqa: ANN001
+    def format_orders(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
         O = self.orders_all(extra)
         self.O_all = O
         n_all = len(O["paid"])
@@ -1367,7 +1369,7 @@ class _Builder:
         return np.sort(self.rng.choice(n, size=min(n, max(2, round(0.001 * n))), replace=False))
 
     @staticmethod
-    def apply(cols: dict[str, pa.Array], over, offset: int) -> dict[str, pa.Array]:  # noqa: ANN001
+    def apply(cols: dict[str, pa.Array], over, offset: int) -> dict[str, pa.Array]:
         by_col: dict[str, tuple[list[int], list[str | None]]] = {}
         for at, col, value in over:
             rows, values = by_col.setdefault(col, ([], []))
@@ -1377,7 +1379,7 @@ class _Builder:
             cols[col] = _replace(cols[col], rows, values)
         return cols
 
-    def format_refunds(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:  # noqa: ANN001
+    def format_refunds(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
         parts = [self.R_final, self.R_versions]
         keys = [k for k in self.R_versions if k in self.R_final]
         R = _cat(*({k: p[k] for k in keys} for p in parts))
@@ -1441,7 +1443,7 @@ class _Builder:
         cols = self.apply(cols, over, 0)
         return _frame(cols, np.arange(len(rows)), COLUMNS["return_addresses"])
 
-    def format_messages(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:  # noqa: ANN001
+    def format_messages(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
         M = self.M
         keys = ["oi", "ri", "sender", "t", "text", "num", "style"]
         M = {k: M[k] for k in keys}

@@ -98,7 +98,9 @@ def test_address_defects(entry: dict, expected: list[str]) -> None:
 
 def test_everything_missing() -> None:
     empty = book({column: "" for column in aq.REQUIRED})
-    assert address_defects(empty).iloc[0] == [f"missing {c}" for c in aq.REQUIRED if c != "district"]
+    assert address_defects(empty).iloc[0] == [
+        f"missing {c}" for c in aq.REQUIRED if c != "district"
+    ]
 
 
 def test_defects_keep_the_index_and_give_each_row_its_own_list() -> None:
@@ -220,7 +222,8 @@ def test_a_million_entries_take_distinct_values_time() -> None:
     defects = address_defects(entries)
     elapsed = time.perf_counter() - start
     assert (~nests).sum() == (entries["city"] == "苏州市").sum()
-    assert defects.str.len().gt(0).sum() == entries["phone"].eq("12345").sum() + entries[
-        "postcode"
-    ].eq("1000").sum()
+    assert (
+        defects.str.len().gt(0).sum()
+        == entries["phone"].eq("12345").sum() + entries["postcode"].eq("1000").sum()
+    )
     assert elapsed < 5

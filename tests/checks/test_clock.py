@@ -55,7 +55,9 @@ LOCALIZE_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("zone", "wall", "expected"), [c[1:] for c in LOCALIZE_CASES], ids=[c[0] for c in LOCALIZE_CASES]
+    ("zone", "wall", "expected"),
+    [c[1:] for c in LOCALIZE_CASES],
+    ids=[c[0] for c in LOCALIZE_CASES],
 )
 def test_localize_naive(zone: str, wall: str, expected: str) -> None:
     same_instants(clock.localize_naive(naive(wall), zone), utc(expected))
@@ -67,9 +69,7 @@ def test_localize_naive_keeps_index_nat_and_repeated_labels() -> None:
     result = clock.localize_naive(walls, LA)
     assert list(result.index) == ["a", "a", "b", "c"]
     assert result.isna().tolist() == [False, True, False, False]
-    same_instants(
-        result, utc("2026-03-08T10:30Z", None, "2026-06-01T19:00Z", "2026-11-01T08:30Z")
-    )
+    same_instants(result, utc("2026-03-08T10:30Z", None, "2026-06-01T19:00Z", "2026-11-01T08:30Z"))
 
 
 def test_localize_naive_any_resolution() -> None:
@@ -206,9 +206,7 @@ BUSINESS_HOUR_CASES = [
     [c[1:] for c in BUSINESS_HOUR_CASES],
     ids=[c[0] for c in BUSINESS_HOUR_CASES],
 )
-def test_add_business_hours(
-    zone: str, calendar: str, start: str, hours: float, due: str
-) -> None:
+def test_add_business_hours(zone: str, calendar: str, start: str, hours: float, due: str) -> None:
     result = clock.add_business_hours(utc(start, None), hours, zone, calendar)
     same_instants(result, utc(due, None))
 
