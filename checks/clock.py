@@ -211,10 +211,17 @@ def _covering(calendar: str | BusinessCalendar, days: np.ndarray, ahead: float) 
     lo = int(present.min().astype("datetime64[Y]").astype(int)) + 1970
     # A year has at least ~240 business days in any calendar here; one spare year for holidays.
     hi = int(present.max().astype("datetime64[Y]").astype(int)) + 1970 + int(ahead // 240) + 1
-    if cal.first_year <= lo and hi <= cal.last_year:
-        return cal
+    if (cal.first_year <= lo and hi <= cal.last_year) or cal.name not in CALENDAR_NAMES:
+        return cal  # a caller's own calendar cannot be widened; _span_error reports overruns
     # Round out to decades so that repeated calls share one cached calendar.
     return _build(cal.name, min(cal.first_year, lo - lo % 10), max(cal.last_year, hi + 9 - hi % 10))
+
+
+def _span_error(cal: BusinessCalendar) -> ValueError:
+    return ValueError(
+        f"business calendar {cal.name!r} covers {cal.first_year}-{cal.last_year} only; "
+        "the timestamps or the duration reach outside it"
+    )
 
 
 def _business_position(
@@ -231,6 +238,8 @@ def _business_position(
     day = wall.astype("datetime64[D]")
     cal = _covering(calendar, day, ahead)
     pos = np.searchsorted(cal.dates, day)
+    if day[~missing].size and day[~missing].min() < cal.dates[0]:
+        raise _span_error(cal)
     on_business_day = ~missing & (cal.dates[pos.clip(0, len(cal.dates) - 1)] == day)
     time_of_day = np.where(on_business_day, wall - day.astype(wall.dtype), np.timedelta64(0, unit))
     pos[missing] = 0
@@ -247,7 +256,7 @@ def _from_position(
     tz: str,
 ) -> pd.Series:
     if pos[~missing].size and (pos[~missing].max() >= len(cal.dates) or pos[~missing].min() < 0):
-        raise ValueError("business clock ran past its calendar; this is a bug in _covering")
+        raise _span_error(cal)
     wall = cal.dates[np.where(missing, 0, pos)].astype(f"datetime64[{unit}]") + time_of_day
     wall[missing] = np.datetime64("NaT")
     return localize_naive(pd.Series(wall, index=index), tz)

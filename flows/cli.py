@@ -29,13 +29,14 @@ def _fail(message: str) -> None:
 
 def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
               at_risk_hours: float, encoding: str, lang: str, pg_schema: str | None = None,
-              profiles_dir: str | None = None) -> dict:
+              profiles_dir: str | None = None, *, history_store: str | None = None) -> dict:
     """Run the audit flow; exit 2 with the flow's message when the input is unusable."""
     from flows.audit import audit
 
     state = audit(source=source, out=str(out), as_of=as_of, window_days=window_days,
                   at_risk_hours=at_risk_hours, encoding=encoding, pg_schema=pg_schema,
-                  lang=lang, profiles_dir=profiles_dir, return_state=True)
+                  lang=lang, profiles_dir=profiles_dir, history_store=history_store,
+                  return_state=True)
     if not state.is_completed():
         _fail(state.message or "the audit failed")
     return state.result()
@@ -58,9 +59,17 @@ def run(
     fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 when a finding of this "
                                 "severity or worse exists: critical, major, minor, info."),
     lang: str = typer.Option(None, "--lang", help="Report language: zh (with English) or en."),
+    mapping: str = typer.Option(None, "--mapping", help="Column mapping for a folder of "
+                                "back-end exports: a YAML/TOML file or a shipped name "
+                                "(tmall_refund_export, tmall_order_report); docs/sources.md."),
 ) -> None:
     """Audit a source and write findings.csv, kpis.csv, quarantine.csv, run.json, report.html."""
     s = Settings()
+    if mapping or s.mapping:
+        import os
+
+        # The flow's load step opens the source; the mapping reaches it through the env.
+        os.environ["REFUND_AUDIT_MAPPING"] = mapping or s.mapping
     if fail_on is not None and fail_on not in SEVERITIES:
         _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}.")
     source = source or s.source
@@ -68,7 +77,7 @@ def run(
     res = run_audit(source, out, as_of, window_days or s.window_days,
                     at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
                     encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
-                    s.profiles_dir)
+                    s.profiles_dir, history_store=s.history_url)
     _summary(res)
     if fail_on is not None:
         worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
@@ -93,6 +102,8 @@ def _summary(res: dict) -> None:
     if run["rules_not_evaluated"]:
         typer.echo("  not evaluated (no messages table): " + ", ".join(
             run["rules_not_evaluated"]))
+    for w in run.get("warnings", []):
+        typer.echo(f"  warning: {w}")
     typer.echo(f"Outputs in {res['out']}: findings.csv kpis.csv quarantine.csv run.json "
                "report.html shops/")
 
@@ -169,6 +180,123 @@ def profiles(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(f"{k:14} {p.name} ({p.timezone})")
         for v in p.versions:
             typer.echo(f"    {v.version:10} from {v.effective_from.isoformat()}")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the deployment audit/nightly: runs on its schedule and on trigger (Ctrl-C stops)."""
+    from flows import deploy
+
+    s = Settings()
+    typer.echo(f"Serving {deploy.DEPLOYMENT}: cron '{s.schedule_cron}' in "
+               f"{s.schedule_timezone}; outputs under {s.out_root}")
+    deploy.serve(s)
+
+
+@app.command()
+def trigger(
+    as_of: str = typer.Option(None, "--as-of", help="The audit's 'now', ISO 8601 with "
+                              "offset (default: the run's scheduled time, i.e. now)."),
+    shop: list[str] = typer.Option(None, "--shop", help="Audit only this shop (repeatable)."),
+    platform: list[str] = typer.Option(None, "--platform", help="Audit only this platform "
+                                       "(repeatable)."),
+    window_days: int = typer.Option(None, "--window-days", min=1),
+    source: str = typer.Option(None, help="Source URI (default: the served process's)."),
+    out: str = typer.Option(None, "--out", help="Output folder on the serving host."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the run to its end and print "
+                              "where the outputs are."),
+    timeout: float = typer.Option(3600, "--timeout", help="With --wait: give up after this "
+                                  "many seconds."),
+) -> None:
+    """Start a run of audit/nightly now through the Prefect API (a served process or worker
+    runs it)."""
+    from pydantic import ValidationError
+
+    from flows import deploy
+
+    given = {k: v for k, v in {"as_of": as_of, "shops": shop or None,
+                               "platforms": platform or None, "window_days": window_days,
+                               "source": source, "out": out}.items() if v is not None}
+    try:
+        run = deploy.trigger(given, wait=wait, timeout=timeout, echo=typer.echo)
+    except ValidationError as exc:
+        _fail("invalid parameters: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    except Exception as exc:  # no server, no deployment: one paragraph, no traceback
+        if type(exc).__name__ != "ObjectNotFound":
+            _fail(f"could not reach the Prefect API or {deploy.DEPLOYMENT} ({exc}). Is "
+                  "PREFECT_API_URL set and `refund-audit serve` (or a worker) running?")
+        _fail(f"the deployment {deploy.DEPLOYMENT} does not exist on the Prefect server; start "
+              "`refund-audit serve` (or `prefect deploy`) first.")
+    if not wait:
+        typer.echo(f"Follow it in the Prefect UI or with: refund-audit trigger --wait; "
+                   f"prefect flow-run logs {run.id}")
+        return
+    state = run.state
+    if state is None or not state.is_final():
+        _fail(f"flow run {run.id} did not finish in {timeout:g} s (state: "
+              f"{state.name if state else 'unknown'}).")
+    typer.echo(f"{state.name}: {state.message or ''}")
+    if not state.is_completed():
+        raise typer.Exit(2)
+
+
+def _store(store: str | None) -> str:
+    s = Settings()
+    return store or s.history_url or str(s.out_root)
+
+
+@app.command()
+def diff(
+    run_a: str = typer.Argument(..., help="Earlier run: run_id, unique prefix, or audit_key."),
+    run_b: str = typer.Argument(..., help="Later run."),
+    store: str = typer.Option(None, "--store", help="History store: folder or SQLAlchemy "
+                              "URL (default: settings)."),
+    limit: int = typer.Option(50, "--limit", help="Rows shown per list (counts are full)."),
+    as_json: bool = typer.Option(False, "--json", help="The full diff as JSON."),
+) -> None:
+    """Findings that appeared, disappeared or changed status between two runs."""
+    from reports.diff import diff_runs
+
+    try:
+        d = diff_runs(_store(store), run_a, run_b, limit=None if as_json else limit)
+    except KeyError as exc:
+        _fail(f"{exc.args[0]} (list runs with `refund-audit history`).")
+    if as_json:
+        typer.echo(json.dumps(d, indent=2, ensure_ascii=False, default=str))
+        return
+    a, b, c = d["before"], d["after"], d["counts"]
+    typer.echo(f"{a['run_id']} (as of {a['as_of']}) → {b['run_id']} (as of {b['as_of']})")
+    typer.echo(f"  appeared {c['appeared']}  disappeared {c['disappeared']}  changed status "
+               f"{c['changed']}  unchanged {c['unchanged']}")
+    for kind, sign in (("appeared", "+"), ("disappeared", "-"), ("changed", "~")):
+        for f in d[kind]:
+            status = (f"{f['status_before']} → {f['status_after']}" if kind == "changed"
+                      else f["status"])
+            ids = " ".join(x for x in (f["refund_id"], f["message_id"]) if x)
+            typer.echo(f"  {sign} {f['rule_id']} {status:22} {f['platform']}/{f['shop_id']} "
+                       f"{ids}  {f['detail']}")
+    if d["truncated"]:
+        typer.echo(f"  (lists cut at {limit}; --json for all)")
+
+
+@app.command()
+def history(
+    store: str = typer.Option(None, "--store", help="History store: folder or SQLAlchemy URL."),
+    limit: int = typer.Option(20, "--limit"),
+) -> None:
+    """The runs in the history store, newest first (ids for `refund-audit diff`)."""
+    from reports.history import list_runs
+    from sources.base import mask_uri
+
+    runs = list_runs(_store(store)).head(limit)
+    if runs.empty:
+        typer.echo(f"No runs recorded in {mask_uri(_store(store))}.")
+    for r in runs.itertuples():
+        note = f"  superseded by {r.superseded_by[:8]}" if isinstance(r.superseded_by, str) \
+            else ""
+        typer.echo(f"{r.run_id}  as of {r.as_of}  key {r.audit_key}  {r.n_findings:>7} "
+                   f"findings  {r.source}{note}")
 
 
 def main() -> None:  # pragma: no cover

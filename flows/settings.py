@@ -36,10 +36,14 @@ class Settings(BaseSettings):
     at_risk_hours: float = 24.0
     encoding: str = "utf-8"
     pg_schema: str | None = None
+    mapping: str | None = None  # column mapping for folder exports (sources.mapping)
     lang: str = "zh"
     profiles_dir: str | None = None
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "Asia/Shanghai"
+    # Run-history store: a SQLAlchemy URL (postgresql+psycopg://…); empty: an SQLite file
+    # history.sqlite next to the output folders (<out_root>/history.sqlite).
+    history_url: str | None = None
     email: bool = False
     recipients_file: Path | None = None
     smtp: SmtpSettings = SmtpSettings()

@@ -46,6 +46,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "data_quality": ("数据质量", "Data quality"),
     "catalog": ("规则目录", "Rule catalog"),
     "ranking": ("店铺排名（按严重程度）", "Shops ranked by severity"),
+    "by_rule": ("按规则统计", "Findings by rule"),
     "quarantine_reasons": ("隔离原因", "Quarantine reasons"),
     # table headers
     "rank": ("排名", "Rank"),

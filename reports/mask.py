@@ -41,8 +41,8 @@ def mask_phone(value: Any) -> str:
     """``13812345678`` → ``138****5678``.
 
     Keeps the first 3 and last 4 digits of numbers with 11 or more digits; shorter numbers
-    keep less (7–10 digits: 2 + 2, 5–6: 1 + 1, up to 4: nothing) so that at least half of
-    the digits are always hidden. Separators are dropped; a leading ``+`` is kept. A value
+    keep less (9–10 digits: 2 + 2, 7–8: 1 + 2, 5–6: 1 + 1, up to 4: nothing) so that at
+    least half of the digits are always hidden. Separators are dropped; a leading ``+`` is kept. A value
     without digits is replaced by stars of the same length (at most 8).
     """
     if _is_missing(value):
@@ -54,8 +54,10 @@ def mask_phone(value: Any) -> str:
     n = len(digits)
     if n >= 11:
         head, tail = 3, 4
-    elif n >= 7:
+    elif n >= 9:
         head, tail = 2, 2
+    elif n >= 7:
+        head, tail = 1, 2
     elif n >= 5:
         head, tail = 1, 1
     else:
@@ -94,7 +96,8 @@ def is_phone_key(key: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _kind(key: str) -> str:
+def mask_kind(key: str) -> str:
+    """``phone``, ``name``, ``text`` (free text: phones inside masked) or ``""`` (as is)."""
     if is_phone_key(key):
         return "phone"
     if is_name_key(key):
@@ -104,7 +107,7 @@ def _kind(key: str) -> str:
 
 def mask_field(key: str, value: Any) -> Any:
     """Mask ``value`` if ``key`` names personal data; otherwise return it unchanged."""
-    kind = _kind(key)
+    kind = mask_kind(key)
     if not kind:
         return value
     if kind == "phone":

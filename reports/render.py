@@ -32,7 +32,7 @@ import pandas as pd
 
 from checks.result import FINDING_COLUMNS, SEVERITY_ORDER, AuditResult
 from reports.labels import has_label, labels
-from reports.mask import mask_field
+from reports.mask import mask_field, mask_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -383,19 +383,22 @@ def _rule_groups(shared: Shared, frame: pd.DataFrame, zone: str, *, sort: str) -
         frame = _sort(frame, keys, [False])
     else:
         frame = _sort(frame, ["refund_id", "message_id", "order_id"])
-    for rule_id, ordered in frame.groupby("rule_id", sort=False):
+    counts = frame["rule_id"].value_counts(sort=False)
+    for rule_id, shown in (
+        frame.groupby("rule_id", sort=False).head(caps).groupby("rule_id", sort=False)
+    ):
+        total = int(counts[rule_id])
         rule_id = _text(rule_id)
-        first = ordered.iloc[0]
+        first = shown.iloc[0]
         severity = shared.rule_severity(rule_id, first.get("severity"))
-        shown = ordered.head(caps)
-        more = len(ordered) - len(shown)
+        more = total - len(shown)
         groups.append(
             {
                 "rule_id": rule_id,
                 "title": shared.rule_title(rule_id, first.get("title")),
                 "severity": severity,
                 "severity_label": _severity_label(L, severity),
-                "count": len(ordered),
+                "count": total,
                 "rows": _finding_rows(shared, shown, zone),
                 "more": L["more_in_csv"].format(n=more) if more > 0 else None,
             }
@@ -450,14 +453,20 @@ def _evidence(evidence: Any, zone: str, L: Mapping[str, str]) -> list[dict[str, 
         return []
     out = []
     for key, value in evidence.items():
-        key = key if isinstance(key, str) else _text(key)
+        if type(key) is not str:
+            key = _text(key)
         if key in _SHOWN_KEYS:
             continue
-        if isinstance(value, list | tuple):
-            value = [mask_field(key, v) for v in value]
+        if mask_kind(key):
+            if isinstance(value, list | tuple):
+                value = [mask_field(key, v) for v in value]
+            else:
+                value = mask_field(key, value)
+        if type(value) is str:  # the common case, kept off the generic path
+            text = value if len(value) <= _MAX_TEXT else _truncate(value)
         else:
-            value = mask_field(key, value)
-        out.append({"key": key, "value": _fmt_value(value, zone, L)})
+            text = _fmt_value(value, zone, L)
+        out.append({"key": key, "value": text})
     return out
 
 
@@ -892,8 +901,7 @@ def _fmt_time(ts: Any, zone: str, fmt: str = _TIME_FMT) -> str:
 def _fmt_times(frame: pd.DataFrame, column: str, zone: str) -> list[str]:
     if column not in frame.columns:
         return [""] * len(frame)
-    values = pd.to_datetime(frame[column], utc=True)
-    return values.dt.tz_convert(zone).dt.strftime(_TIME_FMT).fillna("").tolist()
+    return [_fmt_time(ts, zone) for ts in frame[column].tolist()]
 
 
 def _column(frame: pd.DataFrame, column: str) -> list[Any]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.errors import InputError
 from schemas.tables import (
@@ -112,12 +114,13 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
 
 
 def _row_keys(table: str, df: pd.DataFrame) -> pd.Series:
+    """The row's id; ``row N`` (1-based data row) when empty; ``id (row N)`` when several rows
+    share the id, so every quarantined row is identifiable and the counts can be checked."""
     key = df[KEYS[table]]
-    fallback = pd.Series([f"row {i + 1}" for i in range(len(df))], dtype="str") \
-        if key.isna().any() else None
-    if fallback is None:
-        return key.astype("str")
-    return key.astype("str").where(key.notna(), fallback)
+    rows = pd.Series(np.arange(1, len(df) + 1), index=df.index).astype("str")
+    out = key.astype("str").where(key.notna(), "row " + rows)
+    shared = key.notna() & key.duplicated(keep=False)
+    return out.where(~shared, out + " (row " + rows + ")")
 
 
 def _exact_copies(df: pd.DataFrame) -> np.ndarray:
@@ -328,12 +331,23 @@ def _older_versions(ids: pd.Series, updated: pd.Series, considered: np.ndarray) 
     return older.to_numpy()
 
 
+def _isin(s: pd.Series, values: pd.Index) -> np.ndarray:
+    """``s.isin(values)`` for text through Arrow's hash kernel: pandas' ArrowStringArray.isin
+    builds a Python scalar per value (~15 s for a million order ids; this: ~0.3 s)."""
+    if not len(values):
+        return np.zeros(len(s), dtype=bool)
+    arr = pa.array(s.astype("str"), from_pandas=True).cast(pa.large_string())
+    vals = pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
+    return pc.is_in(arr, value_set=vals).fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
                 known: pd.Index, valid: pd.Index) -> None:
     oid = df["order_id"]
     present = oid.notna()
-    missing = present & ~oid.isin(known)
-    quarantined = present & oid.isin(known) & ~oid.isin(valid)
+    in_known, in_valid = _isin(oid, known), _isin(oid, valid)
+    missing = present & ~in_known
+    quarantined = present & in_known & ~in_valid
     r.add(missing.to_numpy() & considered, "order_id", "missing_order", oid,
           "order_id not found in orders")
     r.add(quarantined.to_numpy() & considered, "order_id", "order_quarantined", oid,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,8 +56,7 @@ def mask_uri(uri: str) -> str:
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         col = df[c]
-        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
-                col.dtype):
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(col.dtype):
             continue
         if not pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
             df[c] = col.astype("str").where(col.notna(), None)
@@ -66,10 +66,12 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
 @dataclass
 class CsvFolder:
     """A folder of ``<table>.csv`` (UTF-8, BOM allowed; GBK with encoding="gbk") or
-    ``<table>.parquet`` files."""
+    ``<table>.parquet`` files; with a ``mapping`` (sources.mapping), a back-end's export
+    files with their own headers and values."""
 
     folder: Path
     encoding: str = "utf-8"
+    mapping: str | Path | None = None
 
     @property
     def display(self) -> str:
@@ -77,11 +79,21 @@ class CsvFolder:
 
     def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
         if not self.folder.is_dir():
-            raise InputError(f"The source folder {self.folder} does not exist or is not a "
-                             "folder. Give a folder of <table>.csv / <table>.parquet files or "
-                             "an sqlite:/// or postgresql:// URL.")
+            raise InputError(
+                f"The source folder {self.folder} does not exist or is not a "
+                "folder. Give a folder of <table>.csv / <table>.parquet files or "
+                "an sqlite:/// or postgresql:// URL."
+            )
+        mapped = {}
+        if self.mapping is not None:
+            from sources.mapping import load_mapping
+
+            mapped = load_mapping(self.mapping).tables
         out: dict[str, pd.DataFrame | None] = {}
         for t in tables:
+            if t in mapped:
+                out[t] = self._read_mapped(t, mapped[t])
+                continue
             pq_path = self.folder / f"{t}.parquet"
             csv_path = self.folder / f"{t}.csv"
             if pq_path.exists():
@@ -92,13 +104,30 @@ class CsvFolder:
                 out[t] = None
         return out
 
+    def _read_mapped(self, table: str, tm) -> pd.DataFrame | None:
+        from sources.mapping import apply_mapping, find_files
+
+        keep = tm.source_columns() | set(contract_columns(table))
+        frames = []
+        for path in find_files(self.folder, tm):
+            raw = (
+                read_parquet(path, table, keep=keep)
+                if path.suffix == ".parquet"
+                else read_csv(path, table, self.encoding, keep=keep)
+            )
+            frames.append(apply_mapping(raw, tm, str(path)))
+        if not frames:
+            return None
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
 
 def _header(path: Path, encoding: str) -> list[str]:
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     if not head.strip():
-        raise InputError(f"{path} is empty: a CSV file needs at least a header line with the "
-                         "contract's columns.")
+        raise InputError(
+            f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
+        )
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         text = head.decode(enc)
@@ -120,22 +149,29 @@ def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
             break
         except UnicodeDecodeError:
             continue
-    hint = (f" It looks like {likely}, as Chinese seller back-ends often export; run again "
-            f"with --encoding gbk." if likely else " Save it as UTF-8 or name its encoding "
-            "with --encoding.")
+    hint = (
+        f" It looks like {likely}, as Chinese seller back-ends often export; run again "
+        f"with --encoding gbk."
+        if likely
+        else " Save it as UTF-8 or name its encoding with --encoding."
+    )
     return InputError(f"{path} is not valid {encoding.upper()} text.{hint}")
 
 
-def read_csv(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
-    """One CSV file as text columns; only the contract's columns are kept (extras ignored);
-    header names are trimmed (exports often carry trailing spaces)."""
+def read_csv(
+    path: Path, table: str, encoding: str = "utf-8", keep: set[str] | None = None
+) -> pd.DataFrame:
+    """One CSV file as text columns; only the contract's columns (or ``keep``) are kept
+    (extras ignored); header names are trimmed (exports often carry trailing spaces)."""
     header = _header(path, encoding)
     names = [h.strip() for h in header]
-    wanted = set(contract_columns(table))
+    wanted = keep if keep is not None else set(contract_columns(table))
     dups = sorted({n for n in names if n in wanted and names.count(n) > 1})
     if dups:
-        raise InputError(f"{path} has the column {dups[0]!r} more than once; each contract "
-                         "column must appear exactly once.")
+        raise InputError(
+            f"{path} has the column {dups[0]!r} more than once; each contract "
+            "column must appear exactly once."
+        )
     keep = [h for h, n in zip(header, names, strict=True) if n in wanted]
     enc = None if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
@@ -145,7 +181,10 @@ def read_csv(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
-                include_columns=keep, strings_can_be_null=False, quoted_strings_can_be_null=False),
+                include_columns=keep,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pa.ArrowInvalid as exc:
         msg = str(exc)
@@ -157,13 +196,13 @@ def read_csv(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
     return _as_text(df)
 
 
-def read_parquet(path: Path, table: str) -> pd.DataFrame:
+def read_parquet(path: Path, table: str, keep: set[str] | None = None) -> pd.DataFrame:
     """A Parquet file; typed timestamp columns stay typed, everything else becomes text."""
     try:
         schema = pq.read_schema(path)
     except Exception as exc:
         raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
-    wanted = set(contract_columns(table))
+    wanted = keep if keep is not None else set(contract_columns(table))
     cols = [n for n in schema.names if n.strip() in wanted]
     df = pq.read_table(path, columns=cols).to_pandas()
     df.columns = [c.strip() for c in df.columns]
@@ -182,15 +221,21 @@ class SqliteSource:
 
     def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
         if not self.path.is_file():
-            raise InputError(f"The SQLite database {self.path} does not exist. Create it with "
-                             "`refund-audit demo` or point --source at your data.")
+            raise InputError(
+                f"The SQLite database {self.path} does not exist. Create it with "
+                "`refund-audit demo` or point --source at your data."
+            )
         try:
             con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         except sqlite3.Error as exc:
             raise InputError(f"Cannot open the SQLite database {self.path}: {exc}") from None
         try:
-            have = {r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                )
+            }
             out: dict[str, pd.DataFrame | None] = {}
             for t in tables:
                 if t not in have:
@@ -210,17 +255,45 @@ class SqliteSource:
             con.close()
 
 
-def open_source(uri: str, *, encoding: str = "utf-8", schema: str | None = None) -> Source:
-    """A source from a URI: ``sqlite:///path``, ``postgresql+psycopg://…`` or a folder path."""
+MAPPING_ENV = "REFUND_AUDIT_MAPPING"
+
+
+def open_source(
+    uri: str,
+    *,
+    encoding: str = "utf-8",
+    schema: str | None = None,
+    mapping: str | Path | None = None,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> Source:
+    """A source from a URI: ``sqlite:///path``, ``postgresql+psycopg://…`` or a folder path.
+
+    ``mapping`` (default: the ``REFUND_AUDIT_MAPPING`` environment variable, which
+    ``refund-audit run --mapping`` sets) reads a folder of back-end exports through a column
+    mapping; ``window=(start, as_of)`` lets PostgreSQL send only the rows the audit uses.
+    """
+    mapping = mapping or os.environ.get(MAPPING_ENV) or None
+    if mapping and not _is_folder_uri(uri):
+        raise InputError(
+            f"A column mapping ({mapping}) applies to a folder of CSV/Parquet "
+            f"exports, not to {mask_uri(uri)!r}. For a database, create views "
+            "with the contract's table and column names."
+        )
     if uri.startswith("sqlite:///"):
-        return SqliteSource(Path(uri[len("sqlite:///"):]))
+        return SqliteSource(Path(uri[len("sqlite:///") :]))
     if uri.startswith(("postgresql", "postgres://")):
         try:
             from sources.postgres import PostgresSource
         except ImportError as exc:  # pragma: no cover - shipped with the project
             raise InputError(f"PostgreSQL sources are not available: {exc}") from None
-        return PostgresSource(uri, schema=schema)
-    if "://" in uri and not uri.startswith("file://"):
-        raise InputError(f"Unknown source {mask_uri(uri)!r}: use sqlite:///path, "
-                         "postgresql+psycopg://user@host/db or a folder of CSV/Parquet files.")
-    return CsvFolder(Path(uri.removeprefix("file://")), encoding=encoding)
+        return PostgresSource(uri, schema=schema, window=window)
+    if not _is_folder_uri(uri):
+        raise InputError(
+            f"Unknown source {mask_uri(uri)!r}: use sqlite:///path, "
+            "postgresql+psycopg://user@host/db or a folder of CSV/Parquet files."
+        )
+    return CsvFolder(Path(uri.removeprefix("file://")), encoding=encoding, mapping=mapping)
+
+
+def _is_folder_uri(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")

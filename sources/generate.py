@@ -116,35 +116,51 @@ def generate_tables(
 
 
 # --------------------------------------------------------------------------- string formatting
+# Strings are assembled as byte matrices (one row per value) and compacted into one Arrow
+# buffer: a few numpy gathers per column instead of per-value formatting or string kernels,
+# which is what keeps millions of timestamps, ids and amounts cheap.
+
+_PAIRS = np.array([f"{i:02d}" for i in range(100)], dtype="S2").view(np.uint8).reshape(100, 2)
 
 
-def _digits(buf: np.ndarray, col: int, value: np.ndarray, width: int) -> None:
-    for i in range(width):
-        buf[:, col + width - 1 - i] = 48 + (value // 10**i) % 10
+@cache
+def _clock_bytes() -> np.ndarray:
+    """``HH:MM:SS`` for every second of a day, as an (86400, 8) byte table."""
+    text = [f"{h:02d}:{m:02d}:{x:02d}" for h in range(24) for m in range(60) for x in range(60)]
+    return np.array(text, dtype="S8").view(np.uint8).reshape(86400, 8)
 
 
-def _iso19(sec: np.ndarray, space: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DDTHH:MM:SS`` (or with a space) for int64 seconds, built as one byte buffer."""
-    n = len(sec)
-    days = np.floor_divide(sec, 86400)
-    rem = sec - days * 86400
-    day = days.astype("datetime64[D]")
-    month_start = day.astype("datetime64[M]")
-    year = day.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = month_start.astype(np.int64) % 12 + 1
-    mday = (day - month_start.astype("datetime64[D]")).astype(np.int64) + 1
-    buf = np.empty((n, 19), dtype=np.uint8)
-    _digits(buf, 0, year, 4)
-    _digits(buf, 5, month, 2)
-    _digits(buf, 8, mday, 2)
-    _digits(buf, 11, rem // 3600, 2)
-    _digits(buf, 14, rem // 60 % 60, 2)
-    _digits(buf, 17, rem % 60, 2)
-    buf[:, 4] = buf[:, 7] = ord("-")
-    buf[:, 13] = buf[:, 16] = ord(":")
-    buf[:, 10] = np.where(space, ord(" "), ord("T"))
-    offsets = np.arange(0, 19 * n + 1, 19, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+def _strings(rec: np.ndarray, keep: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """One string per row of the byte matrix ``rec``: the bytes where ``keep`` is set."""
+    n = len(rec)
+    lengths = keep.sum(axis=1, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)  # large_string: what pandas' str dtype holds
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.ascontiguousarray(rec[keep])
+    valid, nulls = None, 0
+    if null is not None and null.any():
+        valid, nulls = pa.py_buffer(np.packbits(~null, bitorder="little")), int(null.sum())
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), valid, nulls
+    )
+
+
+_PAIRS16 = _PAIRS.copy().view(np.uint16).ravel()
+
+
+def _digits(v: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative ints, as an (n, width) byte matrix."""
+    v = v.astype(np.int64)
+    pairs = np.empty((len(v), (width + 1) // 2), dtype=np.uint16)
+    for j in range(pairs.shape[1] - 1, -1, -1):
+        pairs[:, j] = _PAIRS16[v % 100]
+        v = v // 100
+    out = pairs.view(np.uint8).reshape(len(v), 2 * pairs.shape[1])
+    return out[:, 1:] if width % 2 else out
+
+
+def _text_bytes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8)
 
 
 def _null_where(arr: pa.Array, empty: np.ndarray) -> pa.Array:
@@ -153,10 +169,56 @@ def _null_where(arr: pa.Array, empty: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(~empty), arr, pa.scalar(None, arr.type))
 
 
-def _offset_text(seconds: int) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    minutes = abs(seconds) // 60
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+_SUFFIXES = ("+08:00", "-07:00", "-08:00", "Z", "")  # the zones' offsets, UTC, naive
+_SUFFIX_LEN = np.array([len(x) for x in _SUFFIXES] + [0])
+
+
+@cache
+def _ts_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Timestamps are built as four 8-byte words per value, ``YYYY-MM-`` | ``DDTHH:MM`` |
+    ``:SS`` | suffix, each one gather from these tables; ``keep`` marks the bytes to emit."""
+    dd_clock = b"".join(
+        f"{d:02d}{sep}{h:02d}:{m:02d}".encode()
+        for d in range(1, 32)
+        for sep in "T "
+        for h in range(24)
+        for m in range(60)
+    )
+    seconds = b"".join(f":{x:02d}".encode().ljust(8, b"\0") for x in range(60))
+    suffix = b"".join(x.encode().ljust(8, b"\0") for x in _SUFFIXES)
+    keep = np.zeros((len(_SUFFIXES) + 1, 32), dtype=bool)  # the last row: null, nothing
+    for i, x in enumerate(_SUFFIXES):
+        keep[i, :19] = True
+        keep[i, 24 : 24 + len(x)] = True
+    return (
+        np.frombuffer(dd_clock, dtype=np.uint64),
+        np.frombuffer(seconds, dtype=np.uint64),
+        np.frombuffer(suffix, dtype=np.uint64),
+        np.ascontiguousarray(keep).view(np.uint64),
+    )
+
+
+def _local_offsets(s: np.ndarray, zone: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """UTC offset (seconds) per instant; naive styles that would not read back are reset to 0."""
+    off = np.full(len(s), 8 * 3600, dtype=np.int64)
+    la = zone == 1
+    if not la.any():
+        return off
+    utc = s[la].astype("datetime64[s]")
+    wall = pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(ZONES[1]).tz_localize(None)
+    wall_s = wall.to_numpy().astype("datetime64[s]")
+    off[la] = wall_s.astype(np.int64) - s[la]
+    naive = style[la] >= 2
+    if naive.any():
+        # the repeated hour when clocks go back reads as its first occurrence (CONTRACT §2)
+        back = pd.DatetimeIndex(wall_s).tz_localize(
+            ZONES[1], ambiguous=np.ones(len(wall_s), dtype=bool), nonexistent="shift_forward"
+        )
+        back_s = back.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
+        la_style = style[la]
+        la_style[naive & (back_s.astype(np.int64) != s[la])] = 0
+        style[la] = la_style
+    return off
 
 
 def _fmt_ts(sec: np.ndarray, zone: np.ndarray, style: np.ndarray) -> pa.Array:
@@ -166,51 +228,73 @@ def _fmt_ts(sec: np.ndarray, zone: np.ndarray, style: np.ndarray) -> pa.Array:
     3: naive local with ``T``.  A naive local time that would read back as another instant (the
     repeated hour when clocks go back) is written with its offset instead.
     """
+    n = len(sec)
     empty = np.isnan(sec)
     s = np.where(empty, 0.0, np.floor(sec)).astype(np.int64)
-    off = np.full(len(s), 8 * 3600, dtype=np.int64)
     style = style.astype(np.int8, copy=True)
-    la = zone == 1
-    if la.any():
-        utc = s[la].astype("datetime64[s]")
-        wall = (
-            pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(ZONES[1]).tz_localize(None)
-        ).to_numpy().astype("datetime64[s]")
-        off[la] = wall.astype(np.int64) - s[la]
-        back = pd.DatetimeIndex(wall).tz_localize(
-            ZONES[1], ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
-        ).tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[s]")
-        moved = back.astype(np.int64) != s[la]
-        la_style = style[la]
-        la_style[moved & (la_style >= 2)] = 0
-        style[la] = la_style
+    off = _local_offsets(s, zone, style)
     shown = np.where(style == 1, s, s + off)
-    base = _iso19(shown, style == 2)
-    uniq, inv = np.unique(off, return_inverse=True)
-    suffixes = pa.array([_offset_text(int(o)) for o in uniq] + ["Z", ""])
-    code = np.where(style == 0, inv, np.where(style == 1, len(uniq), len(uniq) + 1))
-    out = pc.binary_join_element_wise(base, suffixes.take(pa.array(code)), "")
-    return _null_where(out, empty)
-
-
-def _int_str(v: np.ndarray, width: int = 0) -> pa.Array:
-    out = pc.cast(pa.array(v.astype(np.int64)), pa.string())
-    return pc.utf8_lpad(out, width, "0") if width else out
-
-
-def _join(*parts: pa.Array | str) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
+    days = np.floor_divide(shown, 86400)
+    clock = shown - days * 86400
+    first = int(days.min()) if n else 0
+    span = int(days.max()) - first + 1 if n else 1
+    calendar = np.arange(first, first + span).astype("datetime64[D]")
+    year_month = np.frombuffer(
+        np.datetime_as_string(calendar.astype("datetime64[M]")).astype("S7").tobytes(), "S7"
+    )
+    head = np.frombuffer(b"".join(ym + b"-" for ym in year_month), dtype=np.uint64)
+    mday = (calendar - calendar.astype("datetime64[M]")).astype(np.int64)
+    dd_clock, seconds, suffix, keep = _ts_tables()
+    local = np.where(off == 8 * 3600, 0, np.where(off == -7 * 3600, 1, 2))
+    code = np.where(empty, 5, np.where(style == 0, local, np.where(style == 1, 3, 4)))
+    rec = np.empty((n, 4), dtype=np.uint64)
+    rec[:, 0] = head[days - first]
+    rec[:, 1] = dd_clock[(mday[days - first] * 2 + (style == 2)) * 1440 + clock // 60]
+    rec[:, 2] = seconds[clock % 60]
+    rec[:, 3] = suffix[np.minimum(code, 4)]
+    mask = keep[code].view(bool).reshape(n, 32)
+    return _strings(rec.view(np.uint8).reshape(n, 32), mask, empty)
 
 
 def _money(cents: np.ndarray) -> pa.Array:
     """Decimal with 2 places for non-negative int64 cents; negative → null."""
     c = np.maximum(cents, 0)
-    out = _join(_int_str(c // 100), ".", _int_str(c % 100, 2))
-    return _null_where(out, cents < 0)
+    whole = c // 100
+    rec = np.empty((len(c), 12), dtype=np.uint8)
+    rec[:, :9] = _digits(whole, 9)
+    rec[:, 9] = ord(".")
+    rec[:, 10:] = _PAIRS[c % 100]
+    n_digits = 1 + sum((whole >= 10**k).astype(np.int64) for k in range(1, 9))
+    return _strings(rec, np.arange(12) >= (9 - n_digits)[:, None], cents < 0)
+
+
+def _fixed(parts: list[np.ndarray | str], n: int) -> np.ndarray:
+    """Concatenate byte matrices and literal strings column-wise into one (n, w) matrix."""
+    cols = [
+        np.broadcast_to(_text_bytes(p), (n, len(p.encode()))) if isinstance(p, str) else p
+        for p in parts
+    ]
+    return np.concatenate(cols, axis=1) if cols else np.empty((n, 0), dtype=np.uint8)
+
+
+def _ids(rows: list[tuple[np.ndarray, list[np.ndarray | str]]], n: int) -> pa.Array:
+    """Strings whose layout depends on a group: [(row mask, parts)], left-aligned."""
+    width = 0
+    built = []
+    for mask, parts in rows:
+        rec = _fixed(parts, int(mask.sum()))
+        built.append((mask, rec))
+        width = max(width, rec.shape[1])
+    out = np.zeros((n, width), dtype=np.uint8)
+    length = np.zeros(n, dtype=np.int64)
+    for mask, rec in built:
+        out[mask, : rec.shape[1]] = rec
+        length[mask] = rec.shape[1]
+    return _strings(out, np.arange(width) < length[:, None])
 
 
 _BOOL_WORDS = pa.array(["true", "false", "1", "0", "yes", "no", "TRUE", "FALSE", "True",
-                        "False", "Yes", "No", None])  # fmt: skip
+                        "False", "Yes", "No", None], type=pa.large_string())  # fmt: skip
 _BOOL_STYLE_P = np.array([0.55, 0.17, 0.1, 0.08, 0.07, 0.03])
 
 
@@ -220,7 +304,7 @@ def _bools(value: np.ndarray, empty: np.ndarray, spelling: np.ndarray) -> pa.Arr
 
 
 def _pick(pool: list[str | None], idx: np.ndarray) -> pa.Array:
-    return pa.array(pool, type=pa.string()).take(pa.array(idx.astype(np.int64)))
+    return pa.array(pool, type=pa.large_string()).take(pa.array(idx.astype(np.int64)))
 
 
 def _replace(arr: pa.Array, rows: list[int], values: list[str | None]) -> pa.Array:
@@ -230,15 +314,22 @@ def _replace(arr: pa.Array, rows: list[int], values: list[str | None]) -> pa.Arr
     order = np.argsort(rows)
     mask = np.zeros(len(arr), dtype=bool)
     mask[np.asarray(rows)[order]] = True
-    vals = pa.array([values[i] for i in order], type=pa.string())
+    vals = pa.array([values[i] for i in order], type=arr.type)
     return pc.replace_with_mask(arr, pa.array(mask), vals)
 
 
-def _frame(columns: dict[str, pa.Array], order: np.ndarray, names: list[str]) -> pd.DataFrame:
-    take = pa.array(order.astype(np.int64))
-    return pd.DataFrame(
-        {c: pd.Series(columns[c].take(take), dtype="str") for c in names}, copy=False
-    )
+def _frame(columns: dict[str, pa.Array], names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(columns[c], dtype="str") for c in names}, copy=False)
+
+
+def _layout(key: np.ndarray, n_all: int, dups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row order of the output (sorted by ``key``, exact copies next to their original) and,
+    for each input row, its output position (the original's, for a copied row)."""
+    rows = np.concatenate([np.arange(n_all), dups])
+    order = rows[np.argsort(key[rows], kind="stable")]
+    pos = np.empty(n_all, dtype=np.int64)
+    pos[order[::-1]] = np.arange(len(order))[::-1]
+    return order, pos
 
 
 # --------------------------------------------------------------------------- ids
@@ -250,28 +341,49 @@ def _scramble(i: np.ndarray, mult: int, add: int) -> np.ndarray:
 
 
 def _order_ids(num: np.ndarray, plat: np.ndarray) -> pa.Array:
+    """Taobao-like 19 digits, JD-like 13 digits, Amazon ``113-1234567-1234567``."""
     x = _scramble(num, 738_219_983, 113_592_337)
-    tail = (x * 2_654_435_761) % 1_000_000
-    x12 = _int_str(x, 12)
-    taobao = _join("2", x12, _int_str(tail, 6))
-    jd = _join("3", x12)
-    amazon = _join(
-        "11", _int_str(tail % 5 + 1), "-", pc.utf8_slice_codeunits(x12, 0, 7), "-",
-        pc.utf8_slice_codeunits(x12, 7, 12), _int_str(tail % 100, 2),
-    )  # fmt: skip
-    out = pc.if_else(pa.array(plat == AMAZON), amazon, taobao)
-    return pc.if_else(pa.array(plat == 2), jd, out)
+    tail = (x % 1_000_003) * 7919 % 1_000_000
+    groups = []
+    for mask, kind in (
+        (plat == AMAZON, "amz"),
+        (plat == 2, "jd"),
+        ((plat != AMAZON) & (plat != 2), "tb"),
+    ):
+        xs, ts = _digits(x[mask], 12), tail[mask]
+        if kind == "tb":
+            parts: list[np.ndarray | str] = ["2", xs, _digits(ts, 6)]
+        elif kind == "jd":
+            parts = ["3", xs]
+        else:
+            parts = [
+                "11",
+                _digits(ts % 5 + 1, 1),
+                "-",
+                xs[:, :7],
+                "-",
+                xs[:, 7:],
+                _digits(ts % 100, 2),
+            ]
+        groups.append((mask, parts))
+    return _ids(groups, len(num))
 
 
 def _refund_ids(num: np.ndarray, plat: np.ndarray) -> pa.Array:
     y = _scramble(num, 531_372_911, 402_553_781)
-    y12 = _int_str(y, 12)
-    cn = _join("1", y12, _int_str((y * 40_503) % 100_000, 5))
-    return pc.if_else(pa.array(plat == AMAZON), _join("D", y12), cn)
+    amz = plat == AMAZON
+    return _ids(
+        [
+            (amz, ["D", _digits(y[amz], 12)]),
+            (~amz, ["1", _digits(y[~amz], 12), _digits(y[~amz] * 40_503 % 100_000, 5)]),
+        ],
+        len(num),
+    )
 
 
 def _message_ids(num: np.ndarray) -> pa.Array:
-    return _join("msg-", _int_str(_scramble(num, 914_616_497, 77_003_119), 12))
+    every = np.ones(len(num), dtype=bool)
+    return _ids([(every, ["msg-", _digits(_scramble(num, 914_616_497, 77_003_119), 12)])], len(num))
 
 
 # --------------------------------------------------------------------------- reference data
@@ -298,7 +410,7 @@ _POSTCODE_PREFIX = {
     "37": "25", "41": "45", "42": "43", "43": "41", "44": "51", "45": "53", "46": "57",
     "50": "40", "51": "61", "52": "55", "53": "65", "54": "85", "61": "71", "62": "73",
     "63": "81", "64": "75", "65": "83",
-}
+}  # fmt: skip
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾")
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
           "涛", "明", "超", "秀英", "华", "慧", "建国", "晓东", "志强", "雪梅", "海燕", "子涵"]  # fmt: skip
@@ -495,9 +607,7 @@ class _Builder:
     def build_shops(self) -> None:
         n_shops = max(4, self.n // 20000)
         self.shop_plat = np.arange(n_shops) % 4
-        self.shop_ids = [
-            f"{SHOP_PREFIX[p]}-shop-{i + 1:02d}" for i, p in enumerate(self.shop_plat)
-        ]
+        self.shop_ids = [f"{SHOP_PREFIX[p]}-shop-{i + 1:02d}" for i, p in enumerate(self.shop_plat)]
         w = self.rng.lognormal(0.0, 0.5, n_shops)
         self.shop_p = w / w.sum()
 
@@ -520,10 +630,9 @@ class _Builder:
             phone = f"{area_code}-{r.integers(2, 8)}{r.integers(10 ** (width - 1)):0{width - 1}d}"
         else:
             phone = f"400-{r.integers(100, 1000)}-{r.integers(10000):04d}"
-        street = (
-            f"{_ROADS[r.integers(len(_ROADS))]}{r.integers(1, 999)}号"
-            + _PARKS[r.integers(len(_PARKS))].format(k=r.integers(1, 9))
-        )
+        street = f"{_ROADS[r.integers(len(_ROADS))]}{r.integers(1, 999)}号" + _PARKS[
+            r.integers(len(_PARKS))
+        ].format(k=r.integers(1, 9))
         name = _SURNAMES[r.integers(len(_SURNAMES))] + _GIVEN[r.integers(len(_GIVEN))]
         return {
             "recipient": name, "phone": phone, "country": "CN", "province": prov,
@@ -657,7 +766,11 @@ class _Builder:
             np.where(r.random(n) < 0.97, 2, 3),
             self.choice([0.91, 0.04, 0.05], n, [0, 1, 3]),
         ).astype(np.int8)
-        self.O = {
+        by_paid = np.argsort(paid, kind="stable")  # orders are numbered as they were paid
+        shop, plat, region, paid = shop[by_paid], plat[by_paid], region[by_paid], paid[by_paid]
+        shipped, delivered, cents = shipped[by_paid], delivered[by_paid], cents[by_paid]
+        us = plat == AMAZON
+        self.od = {
             "num": np.arange(n, dtype=np.int64), "plat": plat, "shop": shop.astype(np.int32),
             "region": region, "paid": paid, "shipped": shipped, "delivered": delivered,
             "cents": cents, "fs": r.random(n) < np.where(us, 0.55, 0.88),
@@ -667,11 +780,11 @@ class _Builder:
 
     # ------------------------------------------------------------------ refunds: bulk lifecycle
     def build_refunds(self) -> None:
-        O, A, r = self.O, self.A, self.rng
+        od, A, r = self.od, self.A, self.rng
         target = round(0.22 * self.n)
         m = int(target * 1.6) + 20
         oi = r.integers(0, self.n, m)
-        paid, shipped, delivered = O["paid"][oi], O["shipped"][oi], O["delivered"][oi]
+        paid, shipped, delivered = od["paid"][oi], od["shipped"][oi], od["delivered"][oi]
         has_ship, has_del = ~np.isnan(shipped), ~np.isnan(delivered)
         u = r.random(m)
         stage = np.where(
@@ -704,12 +817,13 @@ class _Builder:
         keep = np.flatnonzero(req < A - 60)[:target]
         oi, stage, reason, kind, req = oi[keep], stage[keep], reason[keep], kind[keep], req[keep]
         n = len(keep)
-        plat = O["plat"][oi]
-        cents_o = O["cents"][oi]
+        quality = np.isin(reason, (1, 2, 3))
+        plat = od["plat"][oi]
+        cents_o = od["cents"][oi]
         partial = (stage == 2) & (r.random(n) < 0.25)
         cents = np.where(partial, np.maximum(1, (cents_o * r.uniform(0.1, 0.9, n))), cents_o)
         self.R = R = {
-            "oi": oi.astype(np.int64), "plat": plat, "shop": O["shop"][oi],
+            "oi": oi.astype(np.int64), "plat": plat, "shop": od["shop"][oi],
             "kind": kind.astype(np.int8), "reason": reason.astype(np.int8),
             "cents": cents.astype(np.int64), "rcents": np.full(n, -1, dtype=np.int64),
             "decision": np.zeros(n, dtype=np.int8), "ruling": np.zeros(n, dtype=np.int8),
@@ -721,7 +835,7 @@ class _Builder:
         }  # fmt: skip
         R["req"] = req
         self.stage = stage
-        self.delivered_r = O["delivered"][oi]
+        self.delivered_r = od["delivered"][oi]
         self.close = self.no_reason_close(self.delivered_r, plat)
         self.resp_sla = self.response_sla(R)
         self.lifecycle(R, quality)
@@ -735,7 +849,7 @@ class _Builder:
         return np.where(plat == AMAZON, delivered + 30 * D, cn)
 
     def response_sla(self, R: dict[str, np.ndarray]) -> np.ndarray:
-        shipped = self.O["shipped"][R["oi"]]
+        shipped = self.od["shipped"][R["oi"]]
         shipped_state = ~np.isnan(shipped) & (shipped <= R["req"])
         return np.where(shipped_state, RESP_SHIPPED_H[R["plat"]], RESP_UNSHIPPED_H[R["plat"]]) * H
 
@@ -748,7 +862,7 @@ class _Builder:
         never = r.random(n) < 0.03
         auto = never & ~us & (r.random(n) < 0.6)
         resp[never] = np.nan
-        eligible = self.O["nrr"][R["oi"]] & ((self.stage < 2) | (req < self.close))
+        eligible = self.od["nrr"][R["oi"]] & ((self.stage < 2) | (req < self.close))
         decision = np.where(
             reason == 0,
             np.where(eligible, self.choice([0.03, 0.97], n),
@@ -823,7 +937,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ refunds: planted cases
     def plant_refunds(self) -> None:
-        R, O, A, r = self.R, self.O, self.A, self.rng
+        R, od, A, r = self.R, self.od, self.A, self.rng
         n = len(R["req"])
         req, plat, shop = R["req"], R["plat"], R["shop"]
         in_win = (req >= A - self.W) & (req < A)
@@ -847,7 +961,7 @@ class _Builder:
 
         # SD001: an eligible 7-day no-reason return refused
         r0 = np.where(np.isnan(R["resp"]), req + r.uniform(H, 10 * H, n), R["resp"])
-        sd_pop = in_win & O["nrr"][R["oi"]] & (R["reason"] == 0) & (self.stage == 2)
+        sd_pop = in_win & od["nrr"][R["oi"]] & (R["reason"] == 0) & (self.stage == 2)
         sd_pop &= req < self.close
         idx = self.plant(sd_pop & (R["decision"] != 2) & no_esc & (r0 <= A - 2 * H), 0.004)
         R["resp"][idx] = r0[idx]
@@ -856,7 +970,7 @@ class _Builder:
         R["decision"][idx] = 2
         # SD002: the same population, free shipping, refunded short (return postage deducted)
         fee = np.where(plat == AMAZON, r.choice([599, 799], n), r.choice([800, 1000, 1200], n))
-        cand = sd_pop & O["fs"][R["oi"]] & (R["rcents"] > 2 * fee) & (R["refd"] <= A)
+        cand = sd_pop & od["fs"][R["oi"]] & (R["rcents"] > 2 * fee) & (R["refd"] <= A)
         idx = self.plant(cand & (R["decision"] == 1), 0.004)
         R["rcents"][idx] -= fee[idx]
 
@@ -868,7 +982,9 @@ class _Builder:
         R["srecv"][idx] = new_recv[idx]
         self.clear(idx, "refd")
         # RT003 violation: refunded well after the refund-after-receipt deadline
-        late = np.where(plat == AMAZON, 6 * D + r.uniform(0, D, n), 168 * H + r.uniform(4 * H, 2 * D, n))
+        late = np.where(
+            plat == AMAZON, 6 * D + r.uniform(0, D, n), 168 * H + r.uniform(4 * H, 2 * D, n)
+        )
         idx = self.plant(in_win & (R["srecv"] <= A - 9 * D) & no_esc, 0.005)
         R["refd"][idx] = R["srecv"][idx] + late[idx]
         R["rcents"][idx] = R["cents"][idx]
@@ -930,7 +1046,7 @@ class _Builder:
         R["addr"][idx] = self.role["e3"][shop[idx]]
         idx = self.plant(ra_pop, 0.004)  # RA004: incomplete / invalid entry
         R["addr"][idx] = self.role["e4"][shop[idx]]
-        region = O["region"][R["oi"]]
+        region = od["region"][R["oi"]]
         needs_cn = np.isin(plat, (0, 2)) & np.isin(region, (0, 3))
         needs_us = (plat == AMAZON) & np.isin(region, (2, 3))
         idx = self.plant(ra_pop & (needs_cn | needs_us), 0.004)  # RA005: wrong country
@@ -995,7 +1111,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ messages
     def build_messages(self) -> None:
-        R, O, A, r = self.R_final, self.O, self.A, self.rng
+        R, od, A, r = self.R_final, self.od, self.A, self.rng
         n_ref = len(R["req"])
         has_thread = r.random(n_ref) < 0.88
         # a seller message on a request is a response: none before first_response_at / decided_at
@@ -1028,7 +1144,7 @@ class _Builder:
         n_q = int(min(len(free), max(0, (0.7 * self.n - made) / 2.2)))
         qo = np.sort(r.choice(free, size=n_q, replace=False))
         questions = {
-            "oi": qo, "ri": np.full(n_q, -1), "start": O["paid"][qo] + r.uniform(600, 3 * D, n_q),
+            "oi": qo, "ri": np.full(n_q, -1), "start": od["paid"][qo] + r.uniform(600, 3 * D, n_q),
             "turns": self.choice([0.8, 0.2], n_q, [1, 2]), "silent": np.zeros(n_q, dtype=bool),
             "floor": np.full(n_q, -np.inf), "cutoff": np.full(n_q, A),
             "reason": np.full(n_q, -1),
@@ -1041,7 +1157,7 @@ class _Builder:
 
     def message_rows(self, oi, ri, sender, when, key, cutoff) -> dict[str, np.ndarray]:
         k = len(oi)
-        lang = (self.O["plat"][np.asarray(oi, dtype=np.int64)] == AMAZON).astype(np.int64)
+        lang = (self.od["plat"][np.asarray(oi, dtype=np.int64)] == AMAZON).astype(np.int64)
         cat = lang * len(_TEXT_KEYS) + (_T[key] if isinstance(key, str) else key)
         text = _TEXT_OFF[cat] + np.floor(self.rng.random(k) * _TEXT_LEN[cat]).astype(np.int64)
         return {
@@ -1092,15 +1208,15 @@ class _Builder:
 
     def plant_messages(self) -> None:
         """RT004 (late and at-risk buyer turns) on quiet orders, PC002 hostile seller texts."""
-        O, A, r = self.O, self.A, self.rng
-        quiet = ~self.has_msg & ~self.has_ref & (O["paid"] >= A - self.W)
+        od, A, r = self.od, self.A, self.rng
+        quiet = ~self.has_msg & ~self.has_ref & (od["paid"] >= A - self.W)
         n_buyer = int(((self.M["sender"] == 0) & (self.M["t"] >= A - self.W)).sum())
         k = max(2, round(0.004 * n_buyer))
-        late_o = r.permutation(np.flatnonzero(quiet & (O["paid"] <= A - 6 * D)))[:k]
-        start = O["paid"][late_o] + r.uniform(H, 2 * D, len(late_o))
+        late_o = r.permutation(np.flatnonzero(quiet & (od["paid"] <= A - 6 * D)))[:k]
+        start = od["paid"][late_o] + r.uniform(H, 2 * D, len(late_o))
         reply = start + MSG_H * H + r.uniform(3 * H, 48 * H, len(late_o))
-        risk_o = r.permutation(np.flatnonzero(quiet & (O["paid"] <= A - D)))
-        risk_o = np.setdiff1d(risk_o, late_o)[: max(2, k // 2)]
+        quiet[late_o] = False
+        risk_o = r.permutation(np.flatnonzero(quiet & (od["paid"] <= A - D)))[: max(2, k // 2)]
         risk_at = A - r.uniform(2 * H, 20 * H, len(risk_o))
         none = np.full(len(late_o), -1)
         parts = [
@@ -1114,9 +1230,11 @@ class _Builder:
         seller = np.flatnonzero((M["sender"] == 1) & (M["t"] >= A - self.W) & (M["t"] < A))
         k = min(len(seller), max(2, round(0.002 * len(seller))))
         hostile = r.choice(seller, size=k, replace=False)
-        lang = (O["plat"][M["oi"][hostile]] == AMAZON).astype(np.int64)
+        lang = (od["plat"][M["oi"][hostile]] == AMAZON).astype(np.int64)
         cat = lang * len(_TEXT_KEYS) + _T["hostile"]
-        M["text"][hostile] = _TEXT_OFF[cat] + np.floor(r.random(k) * _TEXT_LEN[cat]).astype(np.int64)
+        M["text"][hostile] = _TEXT_OFF[cat] + np.floor(r.random(k) * _TEXT_LEN[cat]).astype(
+            np.int64
+        )
         image_only = (M["sender"] == 0) & (r.random(len(M["t"])) < 0.01)
         M["text"][image_only] = len(_TEXT_POOL) - 1
         M["t"] = np.floor(M["t"])
@@ -1128,7 +1246,9 @@ class _Builder:
         self.has_msg[M["oi"]] = True
 
     # ------------------------------------------------------------------ dirty rows
-    def add_dirty(self) -> dict[str, tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]]:
+    def add_dirty(
+        self,
+    ) -> dict[str, tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]]:
         """A few rows of every quarantine kind (CONTRACT §2), as new rows next to good ones."""
         return {
             "orders": self.dirty_orders(),
@@ -1140,253 +1260,280 @@ class _Builder:
     def per_variant(self, rows: int) -> int:
         return max(1, round(rows * 0.0001))
 
-    def dirty_orders(self):
-        O, r = self.O, self.rng
-        n = self.n
-        lonely = np.flatnonzero(~self.has_ref & ~self.has_msg & ~np.isnan(O["shipped"]))
-        if not len(lonely):
+    def dirty_orders(self) -> tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]:
+        od, r, n = self.od, self.rng, self.n
+        # templates: shipped orders nothing references, so no good row is dragged along
+        lonely = np.flatnonzero(~self.has_ref & ~self.has_msg & ~np.isnan(od["shipped"]))
+        if len(lonely) < 2:
             lonely = np.arange(n)
         k = self.per_variant(n)
-        variants = [
+        variants: list[tuple[str, str, str | None]] = [
             *[("missing", c, None) for c in ("paid_at", "shop_id", "amount", "currency",
                                             "free_shipping", "platform")],
             ("wrong_type", "amount", "abc"), ("wrong_type", "paid_at", "yesterday"),
             ("wrong_type", "no_reason_return", "maybe"),
             ("wrong_type", "delivered_at", "2026-13-45 25:61:00"),
-            ("platform", "platform", "shopee_sg"), ("platform", "platform", "shopee_sg"),
-            ("negative", "amount", None), ("negative", "amount", None),
-            ("shipped_before_paid", "", None), ("shipped_before_paid", "", None),
-            ("delivered_before_shipped", "", None), ("delivered_before_shipped", "", None),
+            ("platform", "", None), ("platform", "", None), ("negative", "", None),
+            ("negative", "", None), ("shipped_before_paid", "", None),
+            ("shipped_before_paid", "", None), ("delivered_before_shipped", "", None),
+            ("delivered_before_shipped", "", None),
         ]  # fmt: skip
-        tmpl = r.choice(lonely, size=len(variants) * k)
-        D_ = _take(O, tmpl)
-        D_["num"] = n + np.arange(len(tmpl))
+        plan = [v for v in variants for _ in range(k)]
+        rows = _take(od, r.choice(lonely, size=len(plan)))
+        rows["num"] = n + np.arange(len(plan))
         over: list[tuple[int, str, str | None]] = []
-        for i, (what, col, value) in enumerate(v for v in variants for _ in range(k)):
+        for i, (what, col, value) in enumerate(plan):
             if what == "shipped_before_paid":
-                D_["shipped"][i] = D_["paid"][i] - r.uniform(H, 2 * D)
-                D_["delivered"][i] = np.nan
+                rows["shipped"][i] = rows["paid"][i] - r.uniform(H, 2 * D)
+                rows["delivered"][i] = np.nan
             elif what == "delivered_before_shipped":
-                D_["delivered"][i] = D_["shipped"][i] - r.uniform(H, D)
+                rows["delivered"][i] = rows["shipped"][i] - r.uniform(H, D)
             elif what == "negative":
-                over.append((i, "amount", f"-{D_['cents'][i] // 100}.{D_['cents'][i] % 100:02d}"))
+                c = int(rows["cents"][i])
+                over.append((i, "amount", f"-{c // 100}.{c % 100:02d}"))
             elif what == "platform":
-                over += [(i, "platform", value), (i, "shop_id", "shp-shop-01"),
+                over += [(i, "platform", "shopee_sg"), (i, "shop_id", "shp-shop-01"),
                          (i, "currency", "SGD"), (i, "buyer_region", "SG")]  # fmt: skip
             else:
                 over.append((i, col, value))
-        # two different orders with the same order_id (orders nothing else references)
-        dup = r.choice(lonely, size=2 * k, replace=False) if len(lonely) >= 2 * k else lonely[:1]
-        twins = _take(O, dup)
-        twins["cents"] = twins["cents"] + 1000
+        self.dirty_O = rows
+        # orders whose only fault is their own: what "references a quarantined order" points at
         self.quarantined_orders = n + np.flatnonzero(
-            np.repeat([v[0] in ("negative", "platform") for v in variants], k)
+            [p[0] in ("negative", "platform") for p in plan]
         )
-        return _cat(D_, twins), over
+        # two different orders with one order_id (of an order nothing else references)
+        twins = _take(od, r.choice(lonely, size=min(len(lonely), 2 * k), replace=False))
+        twins["cents"] = twins["cents"] + 1000
+        return _cat(rows, twins), over
 
-    def dirty_refunds(self):
-        R, O, r = self.R_final, self.O, self.rng
+    def dirty_refunds(self) -> tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]:
+        R, od, r = self.R_final, self.od, self.rng
         n = len(R["req"])
-        base = np.flatnonzero(~self.claimed & ~np.isnan(R["upd"]))
-        if not len(base):
-            base = np.arange(n)
-        decided = np.intersect1d(base, np.flatnonzero(R["decision"] == 1))
-        shipped = np.intersect1d(base, np.flatnonzero(~np.isnan(R["bship"])))
-        k = self.per_variant(n)
-        rows: list[dict[str, np.ndarray]] = []
-        over: list[tuple[int, str, str | None]] = []
-        next_num = [n + len(self.R_versions["req"])]
+        fine = ~self.claimed & ~np.isnan(R["upd"]) & ~R["upd_empty"]
+        base = np.flatnonzero(fine) if fine.any() else np.arange(n)
 
-        def add(pool: np.ndarray, change, overrides=(), same_id_as: int | None = None) -> int:
-            pool = pool if len(pool) else base
-            row = _take(R, r.choice(pool, size=1))
-            row["oi"] = row["oi"].copy()
-            if same_id_as is None:
-                row["num"] = np.array([next_num[0]])
-                next_num[0] += 1
+        def pool(mask: np.ndarray) -> np.ndarray:
+            p = np.flatnonzero(fine & mask)
+            return p if len(p) else base
+
+        agreed = pool(R["decision"] == 1)
+        resent = pool((R["decision"] == 1) & (R["dec"] - R["req"] > 600))
+        returned = pool(~np.isnan(R["bship"]))
+        refunded = pool(R["rcents"] > 0)
+        rows: list[dict[str, np.ndarray]] = []
+        over: list[tuple[int, str, str | int | None]] = []
+        next_num = n + len(self.R_versions["req"])
+
+        def new(src: np.ndarray, same_num: int | None = None) -> dict[str, np.ndarray]:
+            nonlocal next_num
+            row = _take(R, r.choice(src, size=1))
+            if same_num is None:
+                row["num"] = np.array([next_num])
+                next_num += 1
             else:
-                row["num"] = np.array([same_id_as])
-            change(row)
+                row["num"] = np.array([same_num])
+            return row
+
+        def push(row: dict[str, np.ndarray], *overrides: tuple[str, str | int | None]) -> None:
             at = sum(len(x["req"]) for x in rows)
             rows.append(row)
             over.extend((at, c, v) for c, v in overrides)
-            return int(row["num"][0])
 
-        def setter(**values):
-            def change(row):
-                for f, v in values.items():
-                    row[f] = np.array([v(row) if callable(v) else v])
-            return change
+        def copy(row: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {f: v.copy() for f, v in row.items()}
 
-        nothing = setter()
-        for _ in range(k):
+        for _ in range(self.per_variant(n)):
             for col in ("requested_at", "kind", "reason", "decision", "ruling", "amount",
                         "order_id", "refund_id"):  # fmt: skip
-                add(base, nothing, [(col, None)])
+                push(new(base), (col, None))
             for col, value in (("amount", "abc"), ("requested_at", "yesterday"),
                                ("evidence_provided", "maybe"), ("refunded_amount", "12,50"),
                                ("first_response_at", "2026-02-30T10:00:00+08:00")):  # fmt: skip
-                add(base, nothing, [(col, value)])
-            add(base, nothing, [("kind", "exchange")])
-            add(decided, nothing, [("decision", "Agreed ")])
-            add(base, nothing, [("reason", "Quality")])
-            add(base, nothing, [("ruling", "pending")])
-            add(decided, nothing, [("decision", "approved")])
-            # same refund_id and same updated_at (or none), different content
-            twin = add(base, nothing)
-            add(base, setter(cents=lambda row: row["cents"][0] + 100), same_id_as=twin)
-            rows[-1]["upd"] = rows[-2]["upd"].copy()
-            rows[-1]["oi"], rows[-1]["req"] = rows[-2]["oi"].copy(), rows[-2]["req"].copy()
-            rows[-1]["plat"] = rows[-2]["plat"].copy()
-            twin = add(base, setter(upd=np.nan, upd_empty=True))
-            add(base, setter(upd=np.nan, upd_empty=True, reason=6), same_id_as=twin)
-            rows[-1]["oi"], rows[-1]["plat"] = rows[-2]["oi"].copy(), rows[-2]["plat"].copy()
-            rows[-1]["req"] = rows[-2]["req"].copy()
-            # references: a missing order, a quarantined order
-            ghost = self.n + 10**6 + len(rows)
-            add(base, setter(oi=-1), [("order_id", ghost)])
+                push(new(base), (col, value))
+            push(new(base), ("kind", "exchange"))
+            push(new(agreed), ("decision", "Agreed "))
+            push(new(base), ("reason", "Quality"))
+            push(new(base), ("ruling", "pending"))
+            push(new(agreed), ("decision", "approved"))
+            # one refund_id, one updated_at (or none at all), different content
+            for empty_upd in (False, True):
+                a = new(base)
+                if empty_upd:
+                    a["upd_empty"][:] = True
+                b = copy(a)
+                b["cents"] = np.maximum(1, b["cents"] // 2)
+                b["reason"] = (b["reason"] + 1) % 7
+                push(a)
+                push(b)
+            # references: an order that does not exist, an order that is quarantined
+            row = new(base)
+            row["oi"][:] = -1
+            push(row, ("order_id", self.n + 10**6 + next_num))
             q = int(r.choice(self.quarantined_orders))
-            self.refund_on_quarantined = q
-            add(base, setter(
-                oi=q, plat=self.dirty_O["plat"][q - self.n],
-                req=lambda row: self.dirty_O["paid"][q - self.n] + 2 * D,
-                **{f: np.nan for f in _LATER}, decision=0, ruling=0, addr=-1, rcents=-1,
-                upd=lambda row: self.dirty_O["paid"][q - self.n] + 2 * D + 60,
-                cents=lambda row: min(row["cents"][0], self.dirty_O["cents"][q - self.n]),
-            ))  # fmt: skip
-            add(base, nothing, [("amount", "-12.00")])
-            add(np.flatnonzero(R["rcents"] > 0), nothing, [("refunded_amount", "-3.50")])
-            add(base, setter(cents=lambda row: O["cents"][row["oi"][0]] + 1000))
-            # impossible timestamps
-            add(base, setter(req=lambda row: O["paid"][row["oi"][0]] - D))
-            add(base, setter(resp=lambda row: row["req"][0] - H))
-            add(decided, setter(dec=lambda row: row["req"][0] - 2 * H))
-            add(base, setter(esc=lambda row: row["req"][0] - 3 * H))
-            add(base, setter(escr=lambda row: row["req"][0] - H))
-            add(base, setter(refd=lambda row: row["req"][0] - 1800,
-                             rcents=lambda row: row["cents"][0]))  # fmt: skip
-            add(shipped, setter(srecv=lambda row: row["bship"][0] - D))
-            add(decided, setter(decision=0))
-            add(decided, setter(dec=np.nan))
-            add(base, setter(ruling=0, ruled=lambda row: row["req"][0] + 3 * D))
-            add(base, setter(ruling=1, esc=np.nan, escr=np.nan,
-                             ruled=lambda row: row["req"][0] + 3 * D))  # fmt: skip
-            add(base, setter(ruling=2, esc=lambda row: row["req"][0] + 2 * D,
-                             escr=lambda row: row["req"][0] + 2 * D + 2 * H,
-                             ruled=lambda row: row["req"][0] + D))  # fmt: skip
+            qo = _take(self.dirty_O, np.array([q - self.n]))
+            row = new(base)
+            for f in _LATER:
+                row[f][:] = np.nan
+            row["oi"][:], row["plat"][:] = q, qo["plat"]
+            row["req"][:] = qo["paid"] + 2 * D
+            row["upd"][:] = row["req"] + 60
+            row["cents"][:] = np.minimum(row["cents"], qo["cents"])
+            row["decision"][:], row["ruling"][:], row["addr"][:], row["rcents"][:] = 0, 0, -1, -1
+            push(row)
+            # amounts
+            push(new(base), ("amount", "-12.00"))
+            push(new(refunded), ("refunded_amount", "-3.50"))
+            row = new(base)
+            row["cents"] = od["cents"][row["oi"]] + 1000
+            push(row)
+            # impossible timestamps, one fault per row
+            for src, field, moved in (
+                (base, "req", lambda x: od["paid"][x["oi"]] - D),
+                (base, "resp", lambda x: x["req"] - H),
+                (agreed, "dec", lambda x: x["req"] - 2 * H),
+                (base, "esc", lambda x: x["req"] - 3 * H),
+                (base, "escr", lambda x: x["req"] - H),
+                (base, "refd", lambda x: x["req"] - 1800),
+                (returned, "srecv", lambda x: x["bship"] - D),
+            ):
+                row = new(src)
+                row[field] = np.floor(moved(row))
+                if field == "refd":
+                    row["rcents"] = row["cents"].copy()
+                push(row)
+            row = new(agreed)  # decided_at with decision pending
+            row["decision"][:] = 0
+            push(row)
+            row = new(agreed)  # agreed without decided_at
+            row["dec"][:] = np.nan
+            push(row)
+            row = new(base)  # ruled_at with ruling none
+            row["ruling"][:], row["ruled"] = 0, row["req"] + 3 * D
+            push(row)
+            row = new(base)  # a ruling without escalated_at
+            row["ruling"][:], row["esc"][:], row["escr"][:] = 1, np.nan, np.nan
+            row["ruled"] = row["req"] + 3 * D
+            push(row)
+            row = new(base)  # ruled before escalated
+            row["esc"], row["escr"] = row["req"] + 2 * D, row["req"] + 2 * D + 2 * H
+            row["ruling"][:], row["ruled"] = 2, row["req"] + D
+            push(row)
             # a resend whose newest version is itself bad: the older one stays superseded
-            pool = decided[(R["dec"][decided] - R["req"][decided]) > 600]
-            newest = add(pool, nothing, [("decision", "Agreed ")])
-            src = rows[-1]
-            old = self.censor(src, np.floor(src["req"] + 0.5 * (src["dec"] - src["req"])))
-            old["num"] = np.array([newest])
-            rows.append(old)
+            newest = new(resent)
+            old = self.censor(
+                newest, np.floor(newest["req"] + 0.5 * (newest["dec"] - newest["req"]))
+            )
+            push(newest, ("decision", "Agreed "))
+            push(old)
         out = _cat(*rows)
-        fixed = []
+        fixed: list[tuple[int, str, str | None]] = []
         for at, col, value in over:
-            if col == "order_id" and isinstance(value, int):
-                plat = out["plat"][at : at + 1]
-                value = _order_ids(np.array([value]), plat)[0].as_py()
+            if isinstance(value, int):  # a made-up order id, shaped like the platform's
+                value = _order_ids(np.array([value]), out["plat"][at : at + 1])[0].as_py()
             fixed.append((at, col, value))
         return out, fixed
 
-    def dirty_addresses(self) -> list[dict[str, str | float | int | None]]:
-        book = self.book
+    def dirty_addresses(self) -> list[dict]:
         extra: list[dict] = []
-        for col, value in (("valid_from", None), ("shop_id", None), ("valid_from", "soon"),
-                           ("address_id", None)):  # fmt: skip
-            row = dict(book[self.role["e2"][len(extra) % len(self.shop_ids)]])
-            row["address_id"] = f"{self.shop_ids[row['shop']]}-ra8{len(extra)}"
+        for i, (col, value) in enumerate(
+            (("valid_from", None), ("shop_id", None), ("valid_from", "soon"), ("address_id", None))
+        ):
+            shop = i % len(self.shop_ids)
+            row = dict(self.book[self.role["e2"][shop]])
+            row["address_id"] = f"{self.shop_ids[shop]}-ra8{i}"
             row["override"] = {col: value}
             extra.append(row)
-        for street in ("仓储路1号", "仓储路2号"):
-            row = dict(book[self.role["e1"][0]])
+        for street in ("仓储路1号", "仓储路2号"):  # two entries, one address_id
+            row = dict(self.book[self.role["e1"][0]])
             row["address_id"] = f"{self.shop_ids[0]}-ra90"
             row["street"] = street
             extra.append(row)
         return extra
 
-    def dirty_messages(self):
+    def dirty_messages(self) -> tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]:
         M, r = self.M, self.rng
         n = len(M["t"])
         k = self.per_variant(n)
-        variants = [("order_id", "ghost"), ("order_id", "quarantined"), ("sender", "Seller"),
-                    ("sender", "bot"), ("sent_at", None), ("sender", None), ("order_id", None),
-                    ("message_id", None), ("sent_at", "yesterday"), ("dup", None),
-                    ("dup", None)]  # fmt: skip
-        tmpl = r.choice(n, size=len(variants) * k)
-        D_ = _take(M, tmpl)
-        D_["num"] = n + np.arange(len(tmpl))
+        plan = [v for v in (("order_id", "ghost"), ("order_id", "quarantined"),
+                            ("sender", "Seller"), ("sender", "bot"), ("sent_at", None),
+                            ("sender", None), ("order_id", None), ("message_id", None),
+                            ("sent_at", "yesterday"), ("dup", "a"), ("dup", "b"))
+                for _ in range(k)]  # fmt: skip
+        rows = _take(M, r.choice(n, size=len(plan)))
+        rows["num"] = n + np.arange(len(plan))
         over: list[tuple[int, str, str | None]] = []
-        for i, (col, value) in enumerate(v for v in variants for _ in range(k)):
+        first_a = plan.index(("dup", "a"))
+        for i, (col, value) in enumerate(plan):
             if value == "ghost":
-                D_["oi"][i] = -1
-                D_["ri"][i] = -1
-                ghost = _order_ids(np.array([self.n + 2 * 10**6 + i]), self.O["plat"][tmpl[i : i + 1]])
+                ghost = _order_ids(
+                    np.array([self.n + 2 * 10**6 + i]), self.od["plat"][rows["oi"][i : i + 1]]
+                )
+                rows["oi"][i], rows["ri"][i] = -1, -1
                 over.append((i, "order_id", ghost[0].as_py()))
             elif value == "quarantined":
                 q = int(r.choice(self.quarantined_orders))
-                D_["oi"][i], D_["ri"][i] = q, -1
-                D_["t"][i] = self.dirty_O["paid"][q - self.n] + D
-            elif col == "dup":
-                D_["num"][i] = D_["num"][i - 1] if (i % 2) else D_["num"][i]
-                D_["text"][i] = (D_["text"][i] + 1) % (len(_TEXT_POOL) - 1)
-            else:
+                rows["oi"][i], rows["ri"][i] = q, -1
+                rows["t"][i] = self.dirty_O["paid"][q - self.n] + D
+            elif value == "b":  # same message_id as its "a", other text
+                a = first_a + (i - first_a - k)
+                for f in rows:
+                    rows[f][i] = rows[f][a]
+                rows["text"][i] = (rows["text"][a] + 1) % (len(_TEXT_POOL) - 1)
+            elif value != "a":
                 over.append((i, col, value))
-        # make the "dup" rows pairs of one message_id with different texts
-        return D_, over
+        return rows, over
 
     # ------------------------------------------------------------------ formatting
-    def orders_all(self, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return _cat(self.O, extra) if extra else self.O
-
-    def format_orders(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
-        O = self.orders_all(extra)
-        self.O_all = O
-        n_all = len(O["paid"])
-        zone = (O["plat"] == AMAZON).astype(np.int8)
-        cols = {
-            "order_id": _order_ids(O["num"], O["plat"]),
-            "platform": _pick(list(PLATFORMS), O["plat"]),
-            "shop_id": _pick(self.shop_ids, O["shop"]),
-            "buyer_region": _pick(list(REGIONS), O["region"]),
-            "paid_at": _fmt_ts(O["paid"], zone, O["style"]),
-            "shipped_at": _fmt_ts(O["shipped"], zone, O["style"]),
-            "delivered_at": _fmt_ts(O["delivered"], zone, O["style"]),
-            "amount": _money(O["cents"]),
-            "currency": _pick(["CNY", "USD"], zone),
-            "free_shipping": _bools(O["fs"], np.zeros(n_all, bool), O["spell"]),
-            "no_reason_return": _bools(O["nrr"], np.zeros(n_all, bool), O["spell"]),
-        }
-        self.order_id_strings = cols["order_id"]
-        cols = self.apply(cols, over, self.n)
-        rows = np.concatenate([np.arange(n_all), self.O_dups()])
-        order = rows[np.argsort(O["paid"][rows], kind="stable")]
-        return _frame(cols, order, COLUMNS["orders"])
-
-    def O_dups(self) -> np.ndarray:
-        n = self.n
-        return np.sort(self.rng.choice(n, size=min(n, max(2, round(0.001 * n))), replace=False))
-
     @staticmethod
-    def apply(cols: dict[str, pa.Array], over, offset: int) -> dict[str, pa.Array]:
+    def apply(cols: dict[str, pa.Array], over, rows_at: np.ndarray) -> dict[str, pa.Array]:
+        """Write the string-level faults ``over`` = [(row, column, value)] into ``cols``."""
         by_col: dict[str, tuple[list[int], list[str | None]]] = {}
         for at, col, value in over:
             rows, values = by_col.setdefault(col, ([], []))
-            rows.append(offset + at)
+            rows.append(int(rows_at[at]))
             values.append(value)
         for col, (rows, values) in by_col.items():
             cols[col] = _replace(cols[col], rows, values)
         return cols
 
+    def order_ids_of(self, oi: np.ndarray) -> pa.Array:
+        at = np.maximum(oi, 0)
+        ids = _order_ids(self.od_all["num"][at], self.od_all["plat"][at])
+        return _null_where(ids, oi < 0)
+
+    def format_orders(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
+        self.od_all = _cat(self.od, extra) if extra else self.od
+        n_all = len(self.od_all["paid"])
+        n = self.n
+        dups = np.sort(self.rng.choice(n, size=min(n, max(2, round(0.001 * n))), replace=False))
+        order, pos = _layout(self.od_all["paid"], n_all, dups)
+        od = _take(self.od_all, order)
+        zone = (od["plat"] == AMAZON).astype(np.int8)
+        never = np.zeros(len(order), dtype=bool)
+        cols = {
+            "order_id": _order_ids(od["num"], od["plat"]),
+            "platform": _pick(list(PLATFORMS), od["plat"]),
+            "shop_id": _pick(self.shop_ids, od["shop"]),
+            "buyer_region": _pick(list(REGIONS), od["region"]),
+            "paid_at": _fmt_ts(od["paid"], zone, od["style"]),
+            "shipped_at": _fmt_ts(od["shipped"], zone, od["style"]),
+            "delivered_at": _fmt_ts(od["delivered"], zone, od["style"]),
+            "amount": _money(od["cents"]),
+            "currency": _pick(["CNY", "USD"], zone),
+            "free_shipping": _bools(od["fs"], never, od["spell"]),
+            "no_reason_return": _bools(od["nrr"], never, od["spell"]),
+        }
+        return _frame(self.apply(cols, over, pos[n:]), COLUMNS["orders"])
+
     def format_refunds(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
-        parts = [self.R_final, self.R_versions]
-        keys = [k for k in self.R_versions if k in self.R_final]
-        R = _cat(*({k: p[k] for k in keys} for p in parts))
+        keys = list(self.R_versions)
+        R = _cat(*({k: p[k] for k in keys} for p in (self.R_final, self.R_versions)))
         n_base = len(R["req"])
         if extra:
             R = _cat(R, {k: extra[k] for k in keys})
-        n_all = len(R["req"])
+        key = np.where(np.isnan(R["upd"]), R["req"], R["upd"])
+        order, pos = _layout(np.nan_to_num(key), len(key), self.R_dups)
+        R = _take(R, order)
         zone = (R["plat"] == AMAZON).astype(np.int8)
         ts = {c: _fmt_ts(R[f], zone, R["style"]) for c, f in (
             ("requested_at", "req"), ("first_response_at", "resp"), ("decided_at", "dec"),
@@ -1395,31 +1542,21 @@ class _Builder:
             ("ruled_at", "ruled"), ("updated_at", "upd"),
         )}  # fmt: skip
         ts["updated_at"] = _null_where(ts["updated_at"], R["upd_empty"])
-        oi = R["oi"]
+        addr = np.where(R["addr"] < 0, len(self.addr_pool), R["addr"])
         cols = {
             "refund_id": _refund_ids(R["num"], R["plat"]),
-            "order_id": _null_where(
-                self.order_id_strings.take(pa.array(np.maximum(oi, 0))), oi < 0
-            ),
+            "order_id": self.order_ids_of(R["oi"]),
             "kind": _pick(list(KINDS), R["kind"]),
             "reason": _pick(list(REASONS), R["reason"]),
             "amount": _money(R["cents"]),
             "decision": _pick(list(DECISIONS), R["decision"]),
-            "return_address_id": _pick([*self.addr_pool, None], np.where(
-                R["addr"] < 0, len(self.addr_pool), R["addr"])),
+            "return_address_id": _pick([*self.addr_pool, None], addr),
             "refunded_amount": _money(R["rcents"]),
             "evidence_provided": _bools(R["evidence"] == 1, R["evidence"] == 2, R["spell"]),
             "ruling": _pick(list(RULINGS), R["ruling"]),
             **ts,
-        }  # fmt: skip
-        cols = self.apply(cols, over, n_base)
-        dups = self.R_dups
-        rows = np.concatenate([np.arange(n_all), dups])
-        key = np.where(np.isnan(R["upd"]), R["req"], R["upd"])
-        key = np.where(np.isnan(key), 0, key)
-        order = rows[np.argsort(key[rows], kind="stable")]
-        self.R_all = R
-        return _frame(cols, order, COLUMNS["refunds"])
+        }
+        return _frame(self.apply(cols, over, pos[n_base:]), COLUMNS["refunds"])
 
     def format_addresses(self, extra: list[dict]) -> pd.DataFrame:
         rows = self.book + extra + [self.book[self.role["e2"][1]]]  # one exact copy
@@ -1430,43 +1567,37 @@ class _Builder:
         cols: dict[str, pa.Array] = {
             "valid_from": _fmt_ts(np.array([row["valid_from"] for row in rows]), zone, style),
             "valid_to": _fmt_ts(np.array([row["valid_to"] for row in rows]), zone, style),
-            "shop_id": pa.array([self.shop_ids[s] for s in shop]),
+            "shop_id": pa.array([self.shop_ids[s] for s in shop], type=pa.large_string()),
         }
         for c in ("address_id", "recipient", "phone", "country", "province", "city",
                   "district", "street", "postcode"):  # fmt: skip
-            cols[c] = pa.array([row[c] for row in rows], type=pa.string())
+            cols[c] = pa.array([row[c] for row in rows], type=pa.large_string())
         over = [
             (i, col, value)
             for i, row in enumerate(rows)
             for col, value in row.get("override", {}).items()
         ]
-        cols = self.apply(cols, over, 0)
-        return _frame(cols, np.arange(len(rows)), COLUMNS["return_addresses"])
+        cols = self.apply(cols, over, np.arange(len(rows)))
+        return _frame(cols, COLUMNS["return_addresses"])
 
     def format_messages(self, extra: dict[str, np.ndarray], over) -> pd.DataFrame:
-        M = self.M
         keys = ["oi", "ri", "sender", "t", "text", "num", "style"]
-        M = {k: M[k] for k in keys}
+        M = {k: self.M[k] for k in keys}
         n_base = len(M["t"])
         if extra:
             M = _cat(M, {k: extra[k] for k in keys})
-        n_all = len(M["t"])
-        oi = M["oi"]
-        plat = self.O_all["plat"][np.maximum(oi, 0)]
-        zone = (plat == AMAZON).astype(np.int8)
-        ri = M["ri"]
-        refund_ids = _refund_ids(self.R_final["num"], self.R_final["plat"])
+        order, pos = _layout(np.nan_to_num(M["t"]), len(M["t"]), self.M_dups)
+        M = _take(M, order)
+        oi, ri = M["oi"], M["ri"]
+        zone = (self.od_all["plat"][np.maximum(oi, 0)] == AMAZON).astype(np.int8)
+        at = np.maximum(ri, 0)
+        refund_ids = _refund_ids(self.R_final["num"][at], self.R_final["plat"][at])
         cols = {
             "message_id": _message_ids(M["num"]),
-            "order_id": _null_where(
-                self.order_id_strings.take(pa.array(np.maximum(oi, 0))), oi < 0
-            ),
-            "refund_id": _null_where(refund_ids.take(pa.array(np.maximum(ri, 0))), ri < 0),
+            "order_id": self.order_ids_of(oi),
+            "refund_id": _null_where(refund_ids, ri < 0),
             "sender": _pick(list(SENDERS), M["sender"]),
             "sent_at": _fmt_ts(M["t"], zone, M["style"]),
             "text": _pick(_TEXT_POOL, M["text"]),
         }
-        cols = self.apply(cols, over, n_base)
-        rows = np.concatenate([np.arange(n_all), self.M_dups])
-        order = rows[np.argsort(M["t"][rows], kind="stable")]
-        return _frame(cols, order, COLUMNS["messages"])
+        return _frame(self.apply(cols, over, pos[n_base:]), COLUMNS["messages"])

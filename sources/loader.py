@@ -27,10 +27,15 @@ TIMESTAMP_TYPES = ("text", "timestamptz", "timestamp")
 _BATCH = 200_000
 
 
-def load_into_postgres(tables: Mapping[str, pd.DataFrame | None], url: str,
-                       schema: str | None = None, *, timestamps: str = "text",
-                       local_tz: str = "Asia/Shanghai", replace: bool = True
-                       ) -> dict[str, int]:
+def load_into_postgres(
+    tables: Mapping[str, pd.DataFrame | None],
+    url: str,
+    schema: str | None = None,
+    *,
+    timestamps: str = "text",
+    local_tz: str = "Asia/Shanghai",
+    replace: bool = True,
+) -> dict[str, int]:
     """Create each given table (TEXT columns named as the frame's) in ``schema`` (created if
     missing; default ``public``) and copy the rows in. None tables are skipped (and dropped
     when ``replace``). Returns rows loaded per table."""
@@ -50,12 +55,21 @@ def load_into_postgres(tables: Mapping[str, pd.DataFrame | None], url: str,
                 if df is None:
                     continue
                 cols = [str(c) for c in df.columns]
-                conn.execute(text(f"CREATE TABLE {qual} ("
-                                  + ", ".join(f"{_quote(c)} TEXT" for c in cols) + ")"))
+                conn.execute(
+                    text(
+                        f"CREATE TABLE {qual} ("
+                        + ", ".join(f"{_quote(c)} TEXT" for c in cols)
+                        + ")"
+                    )
+                )
                 _copy(conn.connection.driver_connection, qual, cols, df)
                 loaded[name] = len(df)
-                if timestamps != "text" and name in ("orders", "refunds", "return_addresses",
-                                                     "messages"):
+                if timestamps != "text" and name in (
+                    "orders",
+                    "refunds",
+                    "return_addresses",
+                    "messages",
+                ):
                     _retype(conn, qual, name, cols, timestamps)
     finally:
         engine.dispose()
@@ -64,17 +78,23 @@ def load_into_postgres(tables: Mapping[str, pd.DataFrame | None], url: str,
 
 def _copy(pg, qual: str, cols: list[str], df: pd.DataFrame) -> None:
     """COPY ... FROM STDIN as CSV: nulls unquoted-empty, empty strings quoted."""
-    arrays = [pa.array(df[c].astype("str").where(df[c].notna(), None), type=pa.string())
-              for c in df.columns]
+    arrays = [
+        pa.array(df[c].astype("str").where(df[c].notna(), None), type=pa.string())
+        for c in df.columns
+    ]
     tbl = pa.Table.from_arrays(arrays, names=cols)
     collist = ", ".join(_quote(c) for c in cols)
-    with pg.cursor() as cur, cur.copy(
-            f"COPY {qual} ({collist}) FROM STDIN (FORMAT csv, HEADER false)") as cp:
+    with (
+        pg.cursor() as cur,
+        cur.copy(f"COPY {qual} ({collist}) FROM STDIN (FORMAT csv, HEADER false)") as cp,
+    ):
         for start in range(0, tbl.num_rows, _BATCH):
             sink = pa.BufferOutputStream()
-            pacsv.write_csv(tbl.slice(start, _BATCH), sink,
-                            pacsv.WriteOptions(include_header=False,
-                                               quoting_style="all_valid"))
+            pacsv.write_csv(
+                tbl.slice(start, _BATCH),
+                sink,
+                pacsv.WriteOptions(include_header=False, quoting_style="all_valid"),
+            )
             cp.write(sink.getvalue().to_pybytes())
 
 
@@ -86,6 +106,12 @@ def _retype(conn, qual: str, table: str, cols: list[str], timestamps: str) -> No
         using = "NULLIF(btrim({c}), '')::timestamptz"
     else:  # wall time in local_tz (the session TimeZone), as the contract reads naive values
         using = "(NULLIF(btrim({c}), '')::timestamptz AT TIME ZONE current_setting('TimeZone'))"
-    conn.execute(text(f"ALTER TABLE {qual} " + ", ".join(
-        f"ALTER COLUMN {_quote(c)} TYPE {timestamps} USING {using.format(c=_quote(c))}"
-        for c in ts_cols)))
+    conn.execute(
+        text(
+            f"ALTER TABLE {qual} "
+            + ", ".join(
+                f"ALTER COLUMN {_quote(c)} TYPE {timestamps} USING {using.format(c=_quote(c))}"
+                for c in ts_cols
+            )
+        )
+    )

@@ -46,9 +46,16 @@ PUSHDOWN_MARGIN = pd.Timedelta(days=1)
 _ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 _ISO_LOCAL = """'YYYY-MM-DD"T"HH24:MI:SS.US'"""
 # Errors on connect that will not go away by waiting: fail at once.
-_PERMANENT = ("password authentication failed", "does not exist", "no password supplied",
-              "permission denied", "no pg_hba.conf entry", "invalid dsn",
-              "invalid connection option", "invalid integer value")
+_PERMANENT = (
+    "password authentication failed",
+    "does not exist",
+    "no password supplied",
+    "permission denied",
+    "no pg_hba.conf entry",
+    "invalid dsn",
+    "invalid connection option",
+    "invalid integer value",
+)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -66,8 +73,10 @@ def _select_expr(column: str, data_type: str) -> str:
     """The SQL that turns one column into contract text, aliased to its trimmed name."""
     c = _quote(column)
     if data_type in TZ_TYPES:
-        expr = (f"CASE WHEN isfinite({c}) THEN to_char({c} AT TIME ZONE 'UTC', {_ISO_UTC}) "
-                f"ELSE CAST({c} AS TEXT) END")
+        expr = (
+            f"CASE WHEN isfinite({c}) THEN to_char({c} AT TIME ZONE 'UTC', {_ISO_UTC}) "
+            f"ELSE CAST({c} AS TEXT) END"
+        )
     elif data_type in NAIVE_TYPES:
         expr = f"CASE WHEN isfinite({c}) THEN to_char({c}, {_ISO_LOCAL}) ELSE CAST({c} AS TEXT) END"
     else:
@@ -79,11 +88,14 @@ def normalise_url(uri: str) -> URL:
     """An SQLAlchemy URL that uses psycopg 3 whatever the user wrote (postgres://,
     postgresql://, postgresql+psycopg://)."""
     try:
-        url = make_url(uri.replace("postgres://", "postgresql://", 1)
-                       if uri.startswith("postgres://") else uri)
+        url = make_url(
+            uri.replace("postgres://", "postgresql://", 1) if uri.startswith("postgres://") else uri
+        )
     except ArgumentError:
-        raise InputError(f"{mask_uri(uri)!r} is not a valid database URL; expected "
-                         "postgresql+psycopg://user@host:port/database.") from None
+        raise InputError(
+            f"{mask_uri(uri)!r} is not a valid database URL; expected "
+            "postgresql+psycopg://user@host:port/database."
+        ) from None
     if url.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
         url = url.set(drivername="postgresql+psycopg")
     return url
@@ -131,8 +143,10 @@ class PostgresSource:
 
     def _where(self) -> str:
         u = self.url
-        return (f"the PostgreSQL database {u.database or '(default)'} on "
-                f"{u.host or 'localhost'}:{u.port or 5432} ({mask_uri(self.uri)})")
+        return (
+            f"the PostgreSQL database {u.database or '(default)'} on "
+            f"{u.host or 'localhost'}:{u.port or 5432} ({mask_uri(self.uri)})"
+        )
 
     def _error(self, what: str, exc: BaseException) -> InputError:
         orig = getattr(exc, "orig", None) or exc
@@ -141,8 +155,9 @@ class PostgresSource:
 
     # -- connecting -------------------------------------------------------------------------
     def _connect(self) -> Connection:
-        engine = create_engine(self.url, poolclass=NullPool,
-                               connect_args={"connect_timeout": self.connect_timeout})
+        engine = create_engine(
+            self.url, poolclass=NullPool, connect_args={"connect_timeout": self.connect_timeout}
+        )
         waited = 0.0
         attempts = self.retries + 1
         for attempt in range(attempts):
@@ -152,15 +167,17 @@ class PostgresSource:
                 detail = str(getattr(exc, "orig", exc))
                 permanent = any(p in detail for p in _PERMANENT)
                 if permanent or attempt == attempts - 1:
-                    tries = (f" after {attempt + 1} attempts over {waited:g} s"
-                             if attempt else "")
-                    hint = ("Check the user, password (from the URL, PGPASSWORD or ~/.pgpass) "
-                            "and database name." if permanent else
-                            "Check that the server is running and reachable, and the "
-                            "host/port in --source.")
+                    tries = f" after {attempt + 1} attempts over {waited:g} s" if attempt else ""
+                    hint = (
+                        "Check the user, password (from the URL, PGPASSWORD or ~/.pgpass) "
+                        "and database name."
+                        if permanent
+                        else "Check that the server is running and reachable, and the "
+                        "host/port in --source."
+                    )
                     err = self._error(f"Cannot connect{tries} to", exc)
                     raise InputError(f"{err} {hint} Nothing was audited.") from None
-                delay = self.backoff * (2 ** attempt)
+                delay = self.backoff * (2**attempt)
                 time.sleep(delay)
                 waited += delay
         raise AssertionError("unreachable")  # pragma: no cover
@@ -170,8 +187,9 @@ class PostgresSource:
         tables = list(tables)
         conn = self._connect()
         try:
-            conn = conn.execution_options(isolation_level="REPEATABLE READ",
-                                          postgresql_readonly=True)
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
             with conn.begin():
                 schema = self._schema(conn)
                 cols = self._columns(conn, schema)
@@ -196,21 +214,27 @@ class PostgresSource:
     def _schema(self, conn: Connection) -> str:
         if self.schema is None:
             return conn.execute(text("SELECT current_schema()")).scalar_one() or "public"
-        found = conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"),
-                             {"s": self.schema}).scalar()
+        found = conn.execute(
+            text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": self.schema}
+        ).scalar()
         if not found:
             raise InputError(
                 f"The schema {self.schema!r} does not exist in {self._where()}. Give the "
                 "schema that holds orders, refunds, return_addresses (and messages) with "
-                "--schema. Nothing was audited.")
+                "--schema. Nothing was audited."
+            )
         return self.schema
 
     def _columns(self, conn: Connection, schema: str) -> dict[str, list[tuple[str, str]]]:
         """Contract columns present per table: [(stored name, data type)], in table order."""
-        res = conn.execute(text(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = :s AND table_name = ANY(:t) ORDER BY table_name, "
-            "ordinal_position"), {"s": schema, "t": list(TABLES)})
+        res = conn.execute(
+            text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = :s AND table_name = ANY(:t) ORDER BY table_name, "
+                "ordinal_position"
+            ),
+            {"s": schema, "t": list(TABLES)},
+        )
         out: dict[str, list[tuple[str, str]]] = {}
         for table, column, dtype in res:
             out.setdefault(table, [])
@@ -223,8 +247,10 @@ class PostgresSource:
         self.last_read = {"pushdown": False, "pushdown_note": "no window given"}
         if self.window is None:
             return {}, {}
-        need = {"refunds": ("refund_id", "order_id", "requested_at"),
-                "orders": ("order_id", "paid_at")}
+        need = {
+            "refunds": ("refund_id", "order_id", "requested_at"),
+            "orders": ("order_id", "paid_at"),
+        }
         if "messages" in cols and "messages" in tables:
             need["messages"] = ("order_id", "sent_at")
         types = {t: dict(cols.get(t, [])) for t in need}
@@ -236,15 +262,19 @@ class PostgresSource:
             ts = names[-1]
             if types[t][ts] not in TZ_TYPES | NAIVE_TYPES:
                 self.last_read["pushdown_note"] = (
-                    f"{t}.{ts} is {types[t][ts]}, not a timestamp type: read in full")
+                    f"{t}.{ts} is {types[t][ts]}, not a timestamp type: read in full"
+                )
                 return {}, {}
         start, as_of = (pd.Timestamp(x) for x in self.window)
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         lo, hi = start - PUSHDOWN_MARGIN, as_of + PUSHDOWN_MARGIN
-        params = {"lo_tz": lo.to_pydatetime(), "hi_tz": hi.to_pydatetime(),
-                  "lo_naive": lo.tz_localize(None).to_pydatetime(),
-                  "hi_naive": hi.tz_localize(None).to_pydatetime()}
+        params = {
+            "lo_tz": lo.to_pydatetime(),
+            "hi_tz": hi.to_pydatetime(),
+            "lo_naive": lo.tz_localize(None).to_pydatetime(),
+            "hi_naive": hi.tz_localize(None).to_pydatetime(),
+        }
 
         def inw(table: str, column: str) -> str:
             sfx = "tz" if types[table][column] in TZ_TYPES else "naive"
@@ -254,28 +284,47 @@ class PostgresSource:
         def q(table: str) -> str:
             return f"{_quote(schema)}.{_quote(table)}"
 
-        r_where = (f"{inw('refunds', 'requested_at')} OR refund_id IN (SELECT refund_id FROM "
-                   f"{q('refunds')} WHERE {inw('refunds', 'requested_at')})")
-        o_where = (f"{inw('orders', 'paid_at')} OR order_id IN (SELECT order_id FROM "
-                   f"{q('refunds')} WHERE {r_where})")
+        r_where = (
+            f"{inw('refunds', 'requested_at')} OR refund_id IN (SELECT refund_id FROM "
+            f"{q('refunds')} WHERE {inw('refunds', 'requested_at')})"
+        )
+        o_where = (
+            f"{inw('orders', 'paid_at')} OR order_id IN (SELECT order_id FROM "
+            f"{q('refunds')} WHERE {r_where})"
+        )
         where = {"refunds": r_where}
         if "messages" in need:
-            o_where += (f" OR order_id IN (SELECT order_id FROM {q('messages')} WHERE "
-                        f"{inw('messages', 'sent_at')})")
-            where["messages"] = (f"{inw('messages', 'sent_at')} OR order_id IN (SELECT "
-                                 f"order_id FROM {q('orders')} WHERE {o_where})")
+            o_where += (
+                f" OR order_id IN (SELECT order_id FROM {q('messages')} WHERE "
+                f"{inw('messages', 'sent_at')})"
+            )
+            where["messages"] = (
+                f"{inw('messages', 'sent_at')} OR order_id IN (SELECT "
+                f"order_id FROM {q('orders')} WHERE {o_where})"
+            )
         where["orders"] = o_where
-        self.last_read.update(pushdown=True, pushdown_note=(
-            f"window {lo.isoformat()} .. {hi.isoformat()} pushed down"))
+        self.last_read.update(
+            pushdown=True,
+            pushdown_note=(f"window {lo.isoformat()} .. {hi.isoformat()} pushed down"),
+        )
         return where, params
 
-    def _fetch(self, conn: Connection, schema: str, table: str,
-               cols: list[tuple[str, str]], where: str | None, params: dict) -> pd.DataFrame:
+    def _fetch(
+        self,
+        conn: Connection,
+        schema: str,
+        table: str,
+        cols: list[tuple[str, str]],
+        where: str | None,
+        params: dict,
+    ) -> pd.DataFrame:
         names = [c.strip() for c, _ in cols]
         if not cols:
             return pd.DataFrame(index=pd.RangeIndex(self._count(conn, schema, table)))
-        sql = (f"SELECT {', '.join(_select_expr(c, d) for c, d in cols)} "
-               f"FROM {_quote(schema)}.{_quote(table)}")
+        sql = (
+            f"SELECT {', '.join(_select_expr(c, d) for c, d in cols)} "
+            f"FROM {_quote(schema)}.{_quote(table)}"
+        )
         if where:
             sql += f" WHERE {where}"
         arrow_schema = pa.schema([(n, pa.string()) for n in names])
@@ -283,8 +332,9 @@ class PostgresSource:
             rows = conn.execute(text(sql), params if where else {}).fetchall()
             df = pd.DataFrame.from_records(rows, columns=names)
             return _as_text(df)
-        result = conn.execution_options(stream_results=True, max_row_buffer=self.chunk_size) \
-            .execute(text(sql), params if where else {})
+        result = conn.execution_options(
+            stream_results=True, max_row_buffer=self.chunk_size
+        ).execute(text(sql), params if where else {})
         batches = []
         while chunk := result.fetchmany(self.chunk_size):
             arrays = [pa.array(col, type=pa.string()) for col in zip(*chunk, strict=True)]
@@ -293,5 +343,6 @@ class PostgresSource:
 
     @staticmethod
     def _count(conn: Connection, schema: str, table: str) -> int:
-        return conn.execute(text(
-            f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)}")).scalar_one()
+        return conn.execute(
+            text(f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)}")
+        ).scalar_one()

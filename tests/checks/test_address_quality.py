@@ -227,3 +227,9 @@ def test_a_million_entries_take_distinct_values_time() -> None:
         == entries["phone"].eq("12345").sum() + entries["postcode"].eq("1000").sum()
     )
     assert elapsed < 5
+
+
+def test_empty_book() -> None:
+    empty = book({}).iloc[0:0]
+    assert address_defects(empty).empty
+    assert divisions_nest(empty).empty

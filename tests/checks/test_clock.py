@@ -324,3 +324,29 @@ def _timed(compute, ts: pd.Series) -> float:
     elapsed = time.perf_counter() - start
     assert len(result) == len(ts)
     return elapsed
+
+
+@pytest.mark.parametrize("values", [[], [None, None]], ids=["empty", "all NaT"])
+def test_nothing_in_nothing_out(values: list) -> None:
+    start = pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[ns, UTC]")
+    results = [
+        clock.add_hours(start, 1),
+        clock.add_calendar_days(start, 1, SH),
+        clock.no_reason_window_close(start, 7, SH, "next_midnight"),
+        clock.add_business_days(start, 1, SH, "CN"),
+        clock.add_business_hours(start, 1, LA, "US"),
+    ]
+    for result in results:
+        assert len(result) == len(values)
+        assert result.isna().all()
+        assert str(result.dt.tz) == "UTC"
+
+
+def test_a_custom_calendar_object_is_accepted_within_its_years() -> None:
+    weekdays = np.arange("2026-01-01", "2027-01-01", dtype="datetime64[D]")
+    custom = clock.BusinessCalendar("weekdays", 2026, 2026, weekdays[np.is_busday(weekdays)])
+    start = utc("2026-11-26T10:00-08:00")  # Thanksgiving is a business day here
+    same_instants(clock.add_business_days(start, 1, LA, custom), utc("2026-11-27T10:00-08:00"))
+    for outside in ("2030-01-02T10:00Z", "2025-06-02T10:00Z", "2026-12-31T10:00Z"):
+        with pytest.raises(ValueError, match="covers 2026-2026 only"):
+            clock.add_business_days(utc(outside), 1, LA, custom)

@@ -50,7 +50,8 @@ CASES = {
                    ("O2", "delivered_at", "timestamp_order")}),
     "duplicate order key with different content": (
         dict(orders=[order(), order(amount="99")]),
-        "orders", {("O1", "order_id", "duplicate_key")}),
+        "orders", {("O1 (row 1)", "order_id", "duplicate_key"),
+                   ("O1 (row 2)", "order_id", "duplicate_key")}),
     "enum outside the list": (
         dict(refunds=[refund(kind="exchange", decision="Agreed ")]),
         "refunds", {("R1", "kind", "enum"), ("R1", "decision", "enum")}),
@@ -94,7 +95,8 @@ CASES = {
         "refunds", {("R1", "ruled_at", "timestamp_order")}),
     "tied refund versions": (
         dict(refunds=[refund(), refund(amount="10.00")]),
-        "refunds", {("R1", "refund_id", "duplicate_key")}),
+        "refunds", {("R1 (row 1)", "refund_id", "duplicate_key"),
+                    ("R1 (row 2)", "refund_id", "duplicate_key")}),
     "message of a missing order": (
         dict(messages=[message(message_id="M1", order_id="NOPE")]),
         "messages", {("M1", "order_id", "missing_order")}),

@@ -1,0 +1,88 @@
+"""The parameters of a deployed audit run, as one typed model.
+
+Prefect builds the deployment's parameter schema from this model, so the UI's "Run" dialog
+shows a form (dates, numbers, lists of shops) and rejects bad values before a run starts;
+``refund-audit trigger`` validates its options with the same model.
+
+Empty values mean "as configured where the run executes": ``source`` and ``out`` come from
+the serving process's settings at run time, so a database password never sits in the
+deployment's parameters; ``as_of`` is the run's scheduled time (see ``flows.deploy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from flows.settings import Settings
+
+
+class AuditParams(BaseModel):
+    """One audit run: what to audit, as of when, and for which shops."""
+
+    as_of: datetime | None = Field(
+        None, title="As of",
+        description="The audit's 'now' (ISO 8601 with offset, e.g. 2026-11-20T02:00:00+08:00). "
+                    "Empty: the run's scheduled time.")
+    platforms: list[str] = Field(
+        default_factory=list, title="Platforms",
+        description="Audit only these platforms (tmall_global, tmall, jd_worldwide, "
+                    "amazon_us, …). Empty: all.")
+    shops: list[str] = Field(
+        default_factory=list, title="Shops",
+        description="Audit only these shop ids. Empty: all shops.")
+    window_days: int = Field(30, ge=1, le=366, title="Window (days)",
+                             description="Refunds requested in the last N days are audited.")
+    at_risk_hours: float = Field(24.0, gt=0, le=24 * 30, title="At-risk horizon (hours)")
+    lang: Literal["zh", "en"] = Field("zh", title="Report language")
+    source: str | None = Field(
+        None, title="Source",
+        description="sqlite:///…, postgresql+psycopg://… or a folder of CSV/Parquet files. "
+                    "Empty: the source configured for the serving process.")
+    out: str | None = Field(
+        None, title="Output folder",
+        description="Empty: <out_root>/<as_of>[-<selection>] on the serving host.")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **given) -> AuditParams:
+        """Defaults a deployment shows in its form: the configured window, horizon, language."""
+        return cls(**{"window_days": settings.window_days,
+                      "at_risk_hours": settings.at_risk_hours, "lang": settings.lang, **given})
+
+    def audit_kwargs(self, settings: Settings, as_of: pd.Timestamp) -> dict:
+        """Keyword arguments of ``flows.audit.audit`` for this run."""
+        return {
+            "source": self.source or settings.source,
+            "out": self.out or str(run_folder(settings.out_root, as_of, self.platforms,
+                                              self.shops)),
+            "as_of": as_of.isoformat(),
+            "window_days": self.window_days,
+            "at_risk_hours": self.at_risk_hours,
+            "encoding": settings.encoding,
+            "pg_schema": settings.pg_schema,
+            "lang": self.lang,
+            "profiles_dir": settings.profiles_dir,
+            "platforms": sorted(self.platforms) or None,
+            "shops": sorted(self.shops) or None,
+            "history_store": settings.history_url,
+        }
+
+
+def run_folder(out_root: Path, as_of: pd.Timestamp, platforms: list[str] | None = None,
+               shops: list[str] | None = None) -> Path:
+    """``<out_root>/<as_of UTC, e.g. 2026-11-19T180000Z>[-<8 hex of the selection>]``.
+
+    One folder per audit: a re-run of the same audit overwrites its own folder, and the
+    history store (``<out_root>/history.sqlite``) sits next to all of them.
+    """
+    name = pd.Timestamp(as_of).tz_convert("UTC").strftime("%Y-%m-%dT%H%M%SZ")
+    if platforms or shops:
+        sel = json.dumps({"platforms": sorted(platforms or []), "shops": sorted(shops or [])})
+        name += "-" + hashlib.sha256(sel.encode()).hexdigest()[:8]
+    return Path(out_root) / name

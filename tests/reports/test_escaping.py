@@ -1,0 +1,188 @@
+"""Every value from the data is inert in the report and the mail (CONTRACT §5).
+
+Puts ``<script>`` and an attribute-breaking ``" onerror="`` into every text field of every
+table the report shows, renders, and parses the HTML: no script element, no event-handler
+attribute, no attribute the templates did not write, and the payload still visible as text.
+"""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.result import KPI_COLUMNS, QUARANTINE_COLUMNS
+from reports.email import build_messages
+from reports.render import write_reports
+
+SCRIPT = "<script>alert(1)</script>"
+ATTR = '" onerror="alert(1)'
+SQUOTE = "' onmouseover='alert(1)"
+PAYLOAD = f"{SCRIPT}{ATTR}{SQUOTE}"
+
+# every attribute the templates (and the CSS inliner) write
+ALLOWED_ATTRIBUTES = {
+    "lang", "charset", "name", "content", "class", "style", "href",
+    "width", "height", "viewbox", "role", "aria-label", "xmlns",
+    "x1", "y1", "x2", "y2", "stroke", "stroke-width", "stroke-dasharray", "opacity",
+    "points", "fill", "cx", "cy", "r",
+}  # fmt: skip
+
+
+class Audit(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.extend((tag, name, value) for name, value in attrs)
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def inspect_html(html: str) -> Audit:
+    audit = Audit()
+    audit.feed(html)
+    audit.close()
+    assert "script" not in audit.tags
+    for tag, name, value in audit.attributes:
+        assert not name.startswith("on"), (tag, name, value)
+        assert name in ALLOWED_ATTRIBUTES, (tag, name, value)
+        if name == "href":
+            assert value and not value.lower().startswith(("javascript:", "http:", "https:", "//"))
+    return audit
+
+
+def poisoned_result(build):
+    """The tiny result with the payload in every text field of every table."""
+    rows = []
+    for status in ("at_risk", "violation", "contestable"):
+        rows.append(
+            build.finding(
+                "RT001" if status != "contestable" else "DA001",
+                status,
+                "tmall_global",
+                f"shop{PAYLOAD}",
+                order_id=f"O{PAYLOAD}",
+                refund_id=f"R{PAYLOAD}",
+                message_id=f"M{PAYLOAD}",
+                due_at="2026-11-20T06:00:00Z" if status != "contestable" else None,
+                detail=f"detail {PAYLOAD}",
+                evidence={
+                    f"key{PAYLOAD}": f"value {PAYLOAD}",
+                    "recipient": PAYLOAD,
+                    "phone": PAYLOAD,
+                    "text": f"text {PAYLOAD}",
+                    "list": [PAYLOAD, PAYLOAD],
+                    "nested": {PAYLOAD: PAYLOAD},
+                },
+            )
+        )
+    # a rule, severity, title and platform that come from the data only
+    rows.append(
+        build.finding("X" + PAYLOAD, "violation", PAYLOAD, PAYLOAD, refund_id=PAYLOAD)
+        | {"severity": PAYLOAD, "title": PAYLOAD}
+    )
+    findings = build.frame(rows)
+    kpis = pd.DataFrame(
+        [
+            {
+                "platform": "tmall_global",
+                "shop_id": f"shop{PAYLOAD}",
+                "metric": PAYLOAD,
+                "value": 0.5,
+                "threshold": 0.1,
+                "status": PAYLOAD,
+                "better": PAYLOAD,
+            },
+            {
+                "platform": PAYLOAD,
+                "shop_id": PAYLOAD,
+                "metric": "late_response_rate",
+                "value": 0.5,
+                "threshold": 0.1,
+                "status": "breach",
+                "better": "lower",
+            },
+        ],
+        columns=[*KPI_COLUMNS, "better"],
+    )
+    quarantine = pd.DataFrame([[PAYLOAD] * len(QUARANTINE_COLUMNS)], columns=QUARANTINE_COLUMNS)
+    catalog = [
+        {"id": PAYLOAD, "family": PAYLOAD, "severity": PAYLOAD, "title": PAYLOAD,
+         "policy": PAYLOAD, "source": PAYLOAD},
+        *build.catalog,
+    ]  # fmt: skip
+    result = build.result(
+        findings,
+        kpis=kpis,
+        quarantine=quarantine,
+        catalog=catalog,
+        shops=[("tmall_global", f"shop{PAYLOAD}"), (PAYLOAD, PAYLOAD)],
+        run={
+            "run_id": PAYLOAD,
+            "as_of": build.as_of.isoformat(),
+            "window_days": 30,
+            "source": PAYLOAD,
+            "audit_key": "k1",
+        },
+    )
+    result.counts[PAYLOAD] = {"read": 1, "valid": 0, "quarantined": 1, "superseded": 0}
+    result.not_evaluated = [PAYLOAD]
+    return result
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
+    result = poisoned_result(build)
+    paths = write_reports(result, tmp_path, history=None, lang=lang)
+    assert len(paths) == 3  # overview + the two poisoned shops
+    for path in paths:
+        assert path.parent in (tmp_path, tmp_path / "shops")  # no path traversal
+        assert set(path.name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+        audit = inspect_html(path.read_text(encoding="utf-8"))
+        text = "".join(audit.text)
+        assert SCRIPT in text  # shown, as text
+    shop_page = next(p for p in paths if p.parent.name == "shops" and "shop" in p.name)
+    text = "".join(inspect_html(shop_page.read_text("utf-8")).text)
+    for visible in (f"O{PAYLOAD}", f"detail {PAYLOAD}", f"value {PAYLOAD}", f"key{PAYLOAD}"):
+        assert visible in text
+    assert "recipient: " + PAYLOAD not in text  # masked, not shown
+
+
+def test_payloads_are_inert_in_mail(build, tmp_path: Path):
+    result = poisoned_result(build)
+    recipients = {f"shop{PAYLOAD}": ["team@example.com"], "default": ["lead@example.com"]}
+    messages = build_messages(result, tmp_path, recipients, lang="en")
+    assert len(messages) == 2
+    for msg in messages:
+        assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
+        html = msg.get_body(("html",)).get_content()
+        inspect_html(html)
+        for part in msg.iter_attachments():
+            assert set(part.get_filename()) <= set(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+            )
+
+
+def test_header_injection_through_a_shop_id_is_neutralised(build, tmp_path):
+    evil = "s1\r\nBcc: attacker@example.com"
+    row = build.finding("RT001", "violation", "tmall", evil, refund_id="R1")
+    result = build.result(build.frame([row]), shops=[("tmall", evil)])
+    (msg,) = build_messages(result, tmp_path, {evil: ["team@example.com"]}, lang="en")
+    assert msg["Bcc"] is None
+    assert "\n" not in msg["Subject"]
+    headers = msg.as_bytes().split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert not any(line.lower().startswith(b"bcc:") for line in headers)
+    reparsed = BytesParser(policy=policy.default).parsebytes(msg.as_bytes())
+    assert reparsed["Bcc"] is None
