@@ -16,6 +16,7 @@ and is never written to a file, a log line or an error message.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -250,7 +251,9 @@ def _message(
     msg.add_alternative(html, subtype="html")
     if attachment is not None:
         name, data = attachment
-        msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
+        msg.add_attachment(
+            data, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"}
+        )
     return msg
 
 
@@ -358,13 +361,25 @@ def _connect(cfg: SmtpConfig) -> smtplib.SMTP:
         if cfg.security == "starttls":
             conn.starttls(context=context)
         if cfg.username:
-            password = cfg.password.get_secret_value() if cfg.password else ""
-            conn.login(cfg.username, password)
+            _login(conn, cfg.username, cfg.password.get_secret_value() if cfg.password else "")
     except BaseException:
         with contextlib.suppress(OSError, smtplib.SMTPException):
             conn.close()
         raise
     return conn
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    if (username + password).isascii():
+        conn.login(username, password)
+        return
+    # smtplib encodes credentials as ASCII (and its error would quote the password's
+    # characters); RFC 4954 AUTH PLAIN carries UTF-8, so send it ourselves.
+    conn.ehlo_or_helo_if_needed()
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = conn.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _permanent(exc: smtplib.SMTPException) -> bool:

@@ -41,14 +41,34 @@ def _assert_same(a, b) -> None:
 def _sample() -> dict[str, pd.DataFrame]:
     orders = [
         F.order(order_id="O1"),
-        F.order(order_id="O2", platform="amazon_us", shop_id="US1", buyer_region="US",
-                paid_at="2026-03-08T01:30:00", shipped_at="2026-03-08T02:30:00",
-                delivered_at=None, currency="USD"),
-        F.order(order_id="O3", paid_at="2026-11-01T02:00:00Z", shipped_at=None,
-                delivered_at=None, amount="0"),
+        F.order(
+            order_id="O2",
+            platform="amazon_us",
+            shop_id="US1",
+            buyer_region="US",
+            paid_at="2026-03-08T01:30:00",
+            shipped_at="2026-03-08T02:30:00",
+            delivered_at=None,
+            currency="USD",
+        ),
+        F.order(
+            order_id="O3",
+            paid_at="2026-11-01T02:00:00Z",
+            shipped_at=None,
+            delivered_at=None,
+            amount="0",
+        ),
     ]
-    refunds = [F.refund(), F.refund(refund_id="R2", order_id="O3", amount="0",
-                                    refunded_amount="0", evidence_provided="false")]
+    refunds = [
+        F.refund(),
+        F.refund(
+            refund_id="R2",
+            order_id="O3",
+            amount="0",
+            refunded_amount="0",
+            evidence_provided="false",
+        ),
+    ]
     return F.tables(orders=orders, refunds=refunds, messages=[F.message(message_id="M1")])
 
 
@@ -59,8 +79,9 @@ def test_generated_data_reads_the_same_from_csv_and_parquet(tmp_path):
     _assert_same(_validate(tmp_path / "csv"), _validate(tmp_path / "pq"))
 
 
-def _typed_parquet(df: pd.DataFrame, table: str, zones: pd.Series | None, naive: bool,
-                   unit: str) -> pd.DataFrame:
+def _typed_parquet(
+    df: pd.DataFrame, table: str, zones: pd.Series | None, naive: bool, unit: str
+) -> pd.DataFrame:
     """The table with timestamp, decimal and bool columns as typed Parquet would hold them."""
     from schemas.tables import columns
 
@@ -71,8 +92,10 @@ def _typed_parquet(df: pd.DataFrame, table: str, zones: pd.Series | None, naive:
             utc, _ = parse_timestamps(s, zones)
             if naive:
                 # wall time in the row's platform zone, which the contract reads naive values in
-                local = [v.tz_convert(z).tz_localize(None) if pd.notna(v) else pd.NaT
-                         for v, z in zip(utc, zones, strict=True)]
+                local = [
+                    v.tz_convert(z).tz_localize(None) if pd.notna(v) else pd.NaT
+                    for v, z in zip(utc, zones, strict=True)
+                ]
                 out[c] = pd.Series(local, dtype=f"datetime64[{unit}]")
             else:
                 # an aware column in some zone other than UTC: the instant is what counts
@@ -119,14 +142,19 @@ def test_parquet_mixed_string_and_typed_and_decimal(tmp_path):
     folder = tmp_path / "pq"
     write_parquet_folder(tables, folder)
     o = tables["orders"]
-    arrow = pa.table({
-        **{c: pa.array(o[c].astype("object").where(o[c].notna(), None), pa.string())
-           for c in o.columns},
-        "paid_at": pa.array(parse_timestamps(o["paid_at"], o["platform"].map(TZ))[0],
-                            pa.timestamp("us", tz="UTC")),
-        "amount": pa.array([Decimal(v) for v in o["amount"]],
-                           pa.decimal128(12, 2)),
-    })
+    arrow = pa.table(
+        {
+            **{
+                c: pa.array(o[c].astype("object").where(o[c].notna(), None), pa.string())
+                for c in o.columns
+            },
+            "paid_at": pa.array(
+                parse_timestamps(o["paid_at"], o["platform"].map(TZ))[0],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "amount": pa.array([Decimal(v) for v in o["amount"]], pa.decimal128(12, 2)),
+        }
+    )
     pq.write_table(arrow, folder / "orders.parquet")
     a, b = _validate(tmp_path / "csv"), _validate(folder)
     _assert_same(a, b)

@@ -1,0 +1,67 @@
+"""Sources and results for the flow tests: a small generated dataset (four platforms, one
+shop each, plus a platform without a profile) written as a user's CSV folder, and audit
+results built from the plain functions, without Prefect.
+
+Flow modules are imported inside the tests, not at collection: the session's Prefect server
+is started after collection (tests/conftest.py), and Prefect reads its settings when first
+imported. ``_prefect_settings`` refreshes them for tests that run flows in-process.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from checks.audit import run_rules
+from checks.profiles import load_profiles, timezones
+from checks.registry import catalog
+from checks.result import AuditResult
+from schemas.validate import validate_tables
+from sources.generate import generate_tables
+from sources.writers import write_csv_folder
+
+AS_OF = "2026-11-20T02:00:00+08:00"
+N_ORDERS = 400
+
+
+@pytest.fixture(autouse=True)
+def _prefect_settings(request):
+    if request.node.get_closest_marker("prefect"):
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+@pytest.fixture(scope="session")
+def tables() -> dict[str, pd.DataFrame]:
+    return generate_tables(N_ORDERS, as_of=AS_OF)
+
+
+@pytest.fixture(scope="session")
+def csv_source(tables, tmp_path_factory) -> str:
+    return str(write_csv_folder(tables, tmp_path_factory.mktemp("src") / "csv"))
+
+
+@pytest.fixture(scope="session")
+def make_result():
+    return audit_result
+
+
+def audit_result(tables: dict[str, pd.DataFrame], as_of: str = AS_OF, *,
+                 run_id: str | None = None, audit_key: str = "key-1",
+                 source: str = "test-source", window_days: int = 30) -> AuditResult:
+    """What the flow would hand to the outputs, built from the plain functions."""
+    profiles = load_profiles(None)
+    tz = timezones(profiles)
+    v = validate_tables(tables, tz)
+    ts = pd.Timestamp(as_of).tz_convert("UTC")
+    o = run_rules(v.tables, profiles, ts, window_days, 24)
+    run = {"run_id": run_id or str(uuid.uuid4()), "audit_key": audit_key,
+           "as_of": ts.isoformat(), "window_days": window_days, "source": source,
+           "selection": {"platforms": [], "shops": []}, "counts": v.counts}
+    return AuditResult(run=run, findings=o.findings, kpis=o.kpis, quarantine=v.quarantine,
+                       counts=v.counts, catalog=catalog(), timezones=tz,
+                       shops=o.kpis[["platform", "shop_id"]].drop_duplicates(),
+                       not_evaluated=o.not_evaluated)

@@ -1,0 +1,264 @@
+"""The morning mail: recipients file, message structure, and delivery through a real SMTP
+server (aiosmtpd on loopback) with the outbox, the retry and the idempotency key."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import socket
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from reports.email import (
+    KEY_HEADER,
+    SmtpConfig,
+    build_messages,
+    deliver,
+    load_recipients,
+)
+from reports.outputs import findings_frame
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "reports" / "recipients.example.yaml"
+RECIPIENTS = {
+    "tg-flagship": ["tg-team@example.com", "tg-boss@example.com"],
+    "amazon_us:amz-east": ["us@example.com"],
+    "default": ["lead@example.com"],
+}
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+def test_example_recipients_file_loads():
+    recipients = load_recipients(EXAMPLE)
+    assert recipients["default"] == ["compliance-lead@example.com", "agency-ops@example.com"]
+    assert recipients["tm-store"] == ["tm-service@example.com"]
+    assert recipients["amazon_us:amz-east"] == ["us-returns@example.com"]
+
+
+def test_toml_recipients_file_loads(tmp_path):
+    path = tmp_path / "recipients.toml"
+    path.write_text('default = ["a@example.com"]\n"tg-flagship" = "b@example.com"\n', "utf-8")
+    assert load_recipients(path) == {"default": ["a@example.com"], "tg-flagship": ["b@example.com"]}
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["- just\n- a list\n", "shop: [not-an-address]\n", "shop: {a: b}\n", "shop: [a@b.c, 3]\n"],
+)
+def test_bad_recipients_files_are_rejected_with_the_file_named(tmp_path, content):
+    path = tmp_path / "recipients.yaml"
+    path.write_text(content, "utf-8")
+    with pytest.raises(ValueError, match="recipients.yaml"):
+        load_recipients(path)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_one_message_per_shop_with_recipients_plus_the_overview(result, tmp_path):
+    messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+    keys = [m[KEY_HEADER] for m in messages]
+    assert keys == [
+        "k-demo-2026-11-20-30d:amazon_us:amz-east",
+        "k-demo-2026-11-20-30d:tmall_global:tg-flagship",
+        "k-demo-2026-11-20-30d:all",
+    ]
+    tg = messages[1]
+    assert tg["To"] == "tg-team@example.com, tg-boss@example.com"
+    assert tg["Subject"] == "[Refund audit] tg-flagship (tmall_global) 2026-11-20 · Action needed"
+    assert tg["Date"] and tg["Message-ID"].endswith("@refund-audit>")
+    assert tg.get_content_type() == "multipart/mixed"
+    alternative = next(p for p in tg.walk() if p.get_content_type() == "multipart/alternative")
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    html = tg.get_body(("html",)).get_content()
+    assert "<style" in html and 'style="' in html  # inlined, media rules kept
+    assert 'href="../report.html"' not in html  # no links to files the reader lacks
+    text = tg.get_body(("plain",)).get_content()
+    assert "before 2026-11-20 12:30 (Asia/Shanghai): Respond to the platform intervention" in text
+    assert "Late response rate: 12.50%" in text
+
+
+def test_the_message_id_is_stable_across_builds(result, tmp_path):
+    first = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+    again = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+    assert [m["Message-ID"] for m in first] == [m["Message-ID"] for m in again]
+
+
+def test_the_key_falls_back_to_the_run_id(build, tmp_path):
+    result = build.result(run={"run_id": "run-9", "as_of": build.as_of.isoformat()})
+    (msg,) = build_messages(result, tmp_path, {"tm-store": ["a@example.com"]}, lang="en")
+    assert msg[KEY_HEADER] == "run-9:tmall:tm-store"
+
+
+def test_attachment_is_the_shops_findings_csv(result, tmp_path):
+    messages = build_messages(result, tmp_path, RECIPIENTS, lang="zh")
+    (attachment,) = list(messages[1].iter_attachments())
+    assert attachment.get_filename() == "findings-tg-flagship.csv"
+    rows = parse_csv(attachment.get_content())
+    expected = findings_frame(result.findings[result.findings["shop_id"] == "tg-flagship"])
+    assert rows == expected.astype(str).to_dict("records")
+    assert list(rows[0]) == list(expected.columns)
+
+
+def parse_csv(content: str | bytes) -> list[dict[str, str]]:
+    if isinstance(content, bytes):
+        content = content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(content.lstrip("\ufeff"))))
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class Inbox:
+    """aiosmtpd handler keeping what arrived."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.envelopes.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """Start (and stop) an SMTP server on loopback; returns a function taking the port."""
+    started = []
+
+    def start(port: int, **kwargs) -> Inbox:
+        inbox = Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        started.append(controller)
+        return inbox
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def config(port: int, **kwargs) -> SmtpConfig:
+    return SmtpConfig(
+        host="127.0.0.1", port=port, security="none", sender="audit@example.com", timeout=5, **kwargs
+    )
+
+
+@pytest.mark.service
+def test_deliver_sends_each_message_once(result, tmp_path, smtp_server):
+    port = free_port()
+    inbox = smtp_server(port)
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+
+    report = deliver(messages, config(port), outbox, sent_log)
+    assert report.ok and len(report.sent) == 3 and not report.pending
+    assert sorted(rcpts for rcpts, _ in inbox.envelopes) == [
+        ["lead@example.com"],
+        ["tg-team@example.com", "tg-boss@example.com"],
+        ["us@example.com"],
+    ]
+    received = {
+        m[KEY_HEADER]: m
+        for m in (message_from_bytes(raw, policy=policy.default) for _, raw in inbox.envelopes)
+    }
+    tg = received["k-demo-2026-11-20-30d:tmall_global:tg-flagship"]
+    assert tg["From"] == "audit@example.com"
+    assert tg["Subject"].startswith("[Refund audit] tg-flagship (tmall_global)")
+    html = tg.get_body(("html",)).get_content()
+    for at_risk in ("R-2002", "R-2001", "M-3001", "Respond to the platform intervention"):
+        assert at_risk in html
+    assert html.index("R-2002") < html.index("R-2001") < html.index("M-3001")
+    assert tg.get_body(("plain",)) is not None
+    (attachment,) = list(tg.iter_attachments())
+    rows = parse_csv(attachment.get_content())
+    assert sorted(r["refund_id"] or r["message_id"] for r in rows) == sorted(
+        ["R-2001", "R-2002", "M-3001", "R-2004", "R-2005", "R-2006", "R-2007", "R-2008", "R-2009"]
+    )
+    assert {r["shop_id"] for r in rows} == {"tg-flagship"}
+    assert list(outbox.glob("*.eml")) == []
+    assert set(json.loads(sent_log.read_text())["sent"]) == set(received)
+
+    # the same audit again (a re-run): nothing is sent twice
+    again = deliver(build_messages(result, tmp_path, RECIPIENTS, lang="en"), config(port),
+                    outbox, sent_log)  # fmt: skip
+    assert again.sent == [] and len(again.already_sent) == 3
+    assert len(inbox.envelopes) == 3
+    assert list(outbox.glob("*.eml")) == []
+
+
+@pytest.mark.service
+def test_server_down_keeps_messages_in_the_outbox_until_the_next_run(result, tmp_path, smtp_server):
+    port = free_port()  # nothing listens here yet
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+
+    down = deliver(messages, config(port), outbox, sent_log)
+    assert down.sent == [] and len(down.pending) == 3 and not down.ok
+    assert "ConnectionRefusedError" in down.error
+    assert len(list(outbox.glob("*.eml"))) == 3
+    assert not sent_log.exists() or json.loads(sent_log.read_text())["sent"] == {}
+
+    # the server is back; the next run has nothing new to send, the outbox goes first
+    inbox = smtp_server(port)
+    retry = deliver([], config(port), outbox, sent_log)
+    assert len(retry.sent) == 3 and retry.ok
+    assert len(inbox.envelopes) == 3
+    assert list(outbox.glob("*.eml")) == []
+
+    # a re-run of the same audit later: still exactly once
+    rerun = deliver(messages, config(port), outbox, sent_log)
+    assert rerun.sent == [] and len(inbox.envelopes) == 3
+
+
+@pytest.mark.service
+def test_a_rerun_while_the_server_is_down_queues_one_copy(result, tmp_path, smtp_server):
+    port = free_port()
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    for _ in range(2):
+        deliver(build_messages(result, tmp_path, RECIPIENTS, lang="en"), config(port),
+                outbox, sent_log)  # fmt: skip
+    assert len(list(outbox.glob("*.eml"))) == 3
+    inbox = smtp_server(port)
+    deliver([], config(port), outbox, sent_log)
+    assert len(inbox.envelopes) == 3
+
+
+@pytest.mark.service
+def test_login_password_is_used_and_never_written_or_logged(result, tmp_path, smtp_server, caplog):
+    secret = "pa55-Wörd-never-logged"
+    seen = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == secret.encode()
+        seen.append(ok)
+        return AuthResult(success=ok, handled=False)
+
+    port = free_port()
+    inbox = smtp_server(port, authenticator=authenticator, auth_require_tls=False)
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+    caplog.set_level(logging.DEBUG)
+
+    wrong = deliver(messages, config(port, username="audit", password="wrong"), outbox, sent_log)
+    assert wrong.sent == [] and "SMTPAuthenticationError" in wrong.error
+    good = deliver([], config(port, username="audit", password=secret), outbox, sent_log)
+    assert len(good.sent) == 3 and seen[-1] is True and len(inbox.envelopes) == 3
+
+    assert secret not in repr(config(port, username="audit", password=secret))
+    assert secret not in caplog.text and "wrong" not in caplog.text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
