@@ -13,6 +13,7 @@ Teams with work pools deploy the same flow with ``prefect.yaml`` (docs/schedulin
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -112,11 +113,13 @@ def follow(run_id: UUID, *, echo: Callable[[str], None] = print, timeout: float 
             run = client.read_flow_run(run_id)
             for log in client.read_logs(log_filter=logs, offset=seen):
                 seen += 1
-                echo(f"  {log.timestamp:%H:%M:%S} {log.message}")
-            if run.state and run.state.name != state_name:
+                # The flow's own lines are the progress; tasks only when they warn.
+                if log.task_run_id is None or log.level >= logging.WARNING:
+                    echo(f"  {log.timestamp:%H:%M:%S} {log.message}")
+            final = run.state is not None and run.state.is_final()
+            if run.state and run.state.name != state_name and not final:
                 state_name = run.state.name
                 echo(f"  state: {state_name}")
-            final = run.state is not None and run.state.is_final()
             if final and drained:
                 return run
             if deadline is not None and time.monotonic() > deadline:

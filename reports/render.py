@@ -778,7 +778,7 @@ def _catalog_context(result: AuditResult, L: Mapping[str, str]) -> list[dict[str
                 "not_evaluated": rule_id in skipped,
             }
         )
-    return sorted(rows, key=lambda r: r["rule_id"])
+    return rows  # the registry's order (CONTRACT §3 lists the rules by family)
 
 
 # --------------------------------------------------------------------------- helpers

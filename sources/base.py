@@ -6,6 +6,7 @@ that validation sees what the user gave and can quarantine it with the original 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -128,6 +129,11 @@ def _header(path: Path, encoding: str) -> list[str]:
         raise InputError(
             f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
         )
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r} is not a known text encoding; use utf-8 "
+                         "(the default) or gbk.") from None
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         text = head.decode(enc)
@@ -140,22 +146,41 @@ def _header(path: Path, encoding: str) -> list[str]:
     return next(csv.reader(io.StringIO(first)), [])
 
 
+NEWLINE = b"\n"
+_CANDIDATES = (("utf-8", "UTF-8"), ("gb18030", "GBK (GB18030)"), ("big5", "Big5"))
+
+
+def _decodes(sample: bytes, encoding: str) -> int | None:
+    """None when ``sample`` decodes (a character cut at its end is fine), else the offset of
+    the first bad byte."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        return None
+    except UnicodeDecodeError as exc:
+        return exc.start
+
+
 def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
-    likely = None
-    for cand in ("gb18030", "gbk", "big5", "utf-16"):
-        try:
-            sample.decode(cand)
-            likely = "GBK (GB18030)" if cand.startswith("gb") else cand
-            break
-        except UnicodeDecodeError:
-            continue
-    hint = (
-        f" It looks like {likely}, as Chinese seller back-ends often export; run again "
-        f"with --encoding gbk."
-        if likely
-        else " Save it as UTF-8 or name its encoding with --encoding."
-    )
-    return InputError(f"{path} is not valid {encoding.upper()} text.{hint}")
+    declared = codecs.lookup(encoding).name
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        likely = ("utf-16", "UTF-16")
+    else:
+        likely = next(((c, label) for c, label in _CANDIDATES
+                       if codecs.lookup(c).name != declared and _decodes(sample, c) is None),
+                      None)
+    if likely is None:
+        hint = " Save it as UTF-8 or name its encoding with --encoding."
+    elif likely[0] == "gb18030" and declared in ("gbk", "gb2312"):
+        hint = " It looks like GB18030 (a superset of GBK): run again with --encoding gb18030."
+    elif likely[0] == "gb18030":
+        hint = (f" It looks like {likely[1]}, as Chinese seller back-ends often export; run "
+                "again with --encoding gbk.")
+    else:
+        hint = f" It looks like {likely[1]}: run again with --encoding {likely[0]}."
+    bad = _decodes(sample, encoding)
+    where = "" if bad is None else \
+        f" (first undecodable byte on line {sample[:bad].count(NEWLINE) + 1})"
+    return InputError(f"{path} is not valid {encoding.upper()} text{where}.{hint}")
 
 
 def read_csv(
@@ -186,6 +211,8 @@ def read_csv(
                 quoted_strings_can_be_null=False,
             ),
         )
+    except UnicodeDecodeError:  # raised by the transcoder for a non-UTF-8 --encoding
+        raise _encoding_error(path, encoding, path.read_bytes()[: 1 << 20]) from None
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "UTF8" in msg or "utf8" in msg.lower():

@@ -560,9 +560,6 @@ class _Builder:
         self.dirty = dirty
 
     # ------------------------------------------------------------------ helpers
-    def u(self, lo: float, hi: float, size: int) -> np.ndarray:
-        return self.rng.uniform(lo, hi, size)
-
     def logn(self, median: float, sigma: float, size: int) -> np.ndarray:
         return median * np.exp(self.rng.normal(0.0, sigma, size))
 
@@ -626,7 +623,7 @@ class _Builder:
                                    159, *range(180, 190)]))  # fmt: skip
             phone = f"{prefix}{r.integers(10**8):08d}"
         elif kind < 0.85:
-            width = 8 if len(area_code) == 3 or area_code != "0592" else 7
+            width = 7 if area_code == "0592" else 8  # Xiamen keeps 7-digit numbers
             phone = f"{area_code}-{r.integers(2, 8)}{r.integers(10 ** (width - 1)):0{width - 1}d}"
         else:
             phone = f"400-{r.integers(100, 1000)}-{r.integers(10000):04d}"
@@ -709,13 +706,13 @@ class _Builder:
             add(s, "e3", make(), A - r.uniform(800, 1200) * D, e3_to)
             add(s, "e1", make(), e1_from, np.nan)
             add(s, "e2", make(), A - r.uniform(100, 400) * D, np.nan)
-            add(s, "e4", self._defect(make(), s // 4), A - r.uniform(60, 300) * D, np.nan)
+            add(s, "e4", self._defect(make(), s), A - r.uniform(60, 300) * D, np.nan)
             if us:
                 entry = self._cn_entry(True)  # the seller's Shenzhen warehouse: wrong country
             else:
                 entry = self._cn_entry(True)
                 entry["province"], entry["city"], entry["district"] = _NOT_NESTING[
-                    (s // 4) % len(_NOT_NESTING)
+                    s % len(_NOT_NESTING)
                 ]
             add(s, "e5", entry, A - r.uniform(60, 300) * D, np.nan)
             if not us:
@@ -858,7 +855,7 @@ class _Builder:
         req, plat, reason, us = R["req"], R["plat"], R["reason"], R["plat"] == AMAZON
         # first response; a few sellers never answer, and CN platforms then auto-agree at the
         # deadline (超时自动同意) — a response exactly at the due time, which is on time
-        resp = req + np.maximum(60, self.logn(2.5 * H, 1.3, n))
+        resp = req + np.maximum(60, self.logn(2 * H, 1.0, n))
         never = r.random(n) < 0.03
         auto = never & ~us & (r.random(n) < 0.6)
         resp[never] = np.nan
@@ -1188,7 +1185,7 @@ class _Builder:
             delay = np.maximum(120, self.logn(1.5 * H, 1.1, m))
             reply = np.fmax(b[live] + delay, th["floor"][live])
             last = th["turns"][live] == j + 1
-            no_reply = th["silent"][live] | (last & (r.random(m) < 0.05)) | ~np.isfinite(reply)
+            no_reply = th["silent"][live] | (last & (r.random(m) < 0.02)) | ~np.isfinite(reply)
             follow = r.random(m) < 0.15
             f_at = np.where(no_reply, b[live] + r.uniform(120, 3 * H, m),
                             b[live] + (reply - b[live]) * r.uniform(0.1, 0.8, m))  # fmt: skip

@@ -9,6 +9,7 @@ imported. ``_prefect_settings`` refreshes them for tests that run flows in-proce
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 import pandas as pd
@@ -32,6 +33,16 @@ def _prefect_settings(request):
         from prefect.context import refresh_global_settings_context
 
         refresh_global_settings_context()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drain_prefect_logs():
+    """Send the last flow logs while the session's server is still up."""
+    yield
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -53,23 +53,27 @@ def test_same_audit_replaces_its_rows_and_a_changed_rerun_keeps_the_earlier_vers
     assert (tmp_path / "history.sqlite").exists()
 
 
-def test_load_history_gives_earlier_current_runs_of_the_same_source(tmp_path, tables,
-                                                                    make_result):
+def at(result, as_of: str, key: str, run_id: str, **run):
+    """Another audit (as of another day) with the same KPI rows."""
+    return dataclasses.replace(result, run={**result.run, "as_of": pd.Timestamp(as_of)
+                                            .tz_convert("UTC").isoformat(), "audit_key": key,
+                                            "run_id": run_id, **run})
+
+
+def test_load_history_gives_earlier_current_runs_of_the_same_source(tmp_path, base):
     store = tmp_path / "h.sqlite"
-    assert history.load_history(store, make_result(tables)) is None
+    assert history.load_history(store, base) is None
     assert not store.exists()  # reading never creates the store
     days = ["2026-11-18T02:00:00+08:00", "2026-11-19T02:00:00+08:00",
             "2026-11-20T02:00:00+08:00"]
-    results = [make_result(tables, d, audit_key=f"k{i}", run_id=f"r{i}")
-               for i, d in enumerate(days)]
+    results = [at(base, d, f"k{i}", f"r{i}") for i, d in enumerate(days)]
     for r in results:
         history.append_run(store, r)
-    history.append_run(store, make_result(tables, days[0], audit_key="other", run_id="x",
-                                          source="another-source"))
+    history.append_run(store, at(base, days[0], "other", "x", source="another-source"))
     h = history.load_history(store, results[2])
     assert list(h.columns) == ["run_id", "as_of", "platform", "shop_id", "metric", "value"]
     assert sorted(h["run_id"].unique()) == ["r0", "r1"]
-    assert str(h["as_of"].dtype) == "datetime64[us, UTC]" or h["as_of"].dt.tz is not None
+    assert str(h["as_of"].dt.tz) == "UTC"
     assert h["as_of"].max() == pd.Timestamp(days[1])
     assert set(map(tuple, h[["platform", "shop_id"]].drop_duplicates().to_numpy())) == set(
         map(tuple, results[2].kpis[["platform", "shop_id"]].drop_duplicates().to_numpy()))

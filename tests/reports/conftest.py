@@ -635,3 +635,9 @@ def synthetic_result(
     result.quarantine = pd.concat([default_quarantine()] * 5000, ignore_index=True)
     columns = ["run_id", "as_of", "platform", "shop_id", "metric", "value"]
     return result, pd.DataFrame(history, columns=columns)
+
+
+@pytest.fixture
+def synthetic():
+    """The at-scale builder (slow tests only)."""
+    return synthetic_result

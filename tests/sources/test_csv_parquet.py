@@ -10,12 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import factories as F
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import factories as F
 from checks.profiles import load_profiles, timezones
 from schemas.errors import InputError
 from schemas.timestamps import parse_timestamps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from sources.generate import COLUMNS, generate_tables
+from sources.generate import _HUBS, COLUMNS, generate_tables
 from sources.writers import write_csv_folder, write_parquet_folder, write_sqlite
 
 AS_OF = pd.Timestamp("2026-11-20T02:00:00+08:00")
@@ -83,8 +84,13 @@ def latest_refunds(refunds: pd.DataFrame, zones: pd.Series) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def parsed(clean: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return parse_tables(clean)
+
+
+def parse_tables(clean: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The clean tables parsed: times as UTC, booleans, amounts; one row per key."""
-    orders = clean["orders"].drop_duplicates().set_index("order_id", verify_integrity=True)
+    orders = clean["orders"].drop_duplicates().set_index("order_id")
+    assert orders.index.is_unique
     o_zone = orders["platform"].map(ZONE)
     for col in ("paid_at", "shipped_at", "delivered_at"):
         orders[col] = ts(orders[col], o_zone)
@@ -98,7 +104,8 @@ def parsed(clean: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     for col in COLUMNS["refunds"]:
         if col.endswith("_at"):
             refunds[col] = ts(refunds[col], r_zone.loc[refunds.index])
-    refunds = refunds.set_index("refund_id", verify_integrity=True)
+    refunds = refunds.set_index("refund_id")
+    assert refunds.index.is_unique
     refunds["amount"] = money(refunds["amount"])
     refunds["refunded_amount"] = money(refunds["refunded_amount"])
     refunds["evidence_provided"] = boolean(refunds["evidence_provided"])
@@ -113,6 +120,24 @@ def parsed(clean: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     messages = clean["messages"].drop_duplicates().set_index("message_id")
     messages["sent_at"] = ts(messages["sent_at"], messages["order_id"].map(o_zone))
     return {"orders": orders, "refunds": refunds, "book": book, "messages": messages}
+
+
+@cache
+def nesting_triples() -> frozenset[tuple[str, str, str]]:
+    """(province, city, district) that nest per the shipped divisions; a municipality's
+    city is named as the province (北京市/北京市/朝阳区)."""
+    folder = Path(__file__).resolve().parents[2] / "checks" / "data" / "china_divisions"
+    provinces = pd.read_csv(folder / "provinces.csv", dtype=str)
+    cities = pd.read_csv(folder / "cities.csv", dtype=str)
+    areas = pd.read_csv(folder / "areas.csv", dtype=str)
+    pname = dict(zip(provinces["code"], provinces["name"], strict=True))
+    cities["pname"] = cities["provinceCode"].map(pname)
+    cities["name"] = cities["name"].where(cities["name"] != "市辖区", cities["pname"])
+    city = cities.set_index("code")
+    return frozenset(
+        (city.at[a.cityCode, "pname"], city.at[a.cityCode, "name"], a.name)
+        for a in areas.itertuples()
+    )
 
 
 # --------------------------------------------------------------------------- shape
@@ -235,21 +260,8 @@ def test_clean_addresses_and_messages_are_valid(parsed: dict[str, pd.DataFrame])
 
 def test_address_book_is_realistic(parsed: dict[str, pd.DataFrame]) -> None:
     book = parsed["book"]
-    divisions = "checks/data/china_divisions/"
-    provinces = pd.read_csv(divisions + "provinces.csv", dtype=str)
-    cities = pd.read_csv(divisions + "cities.csv", dtype=str)
-    areas = pd.read_csv(divisions + "areas.csv", dtype=str)
-    pname = dict(zip(provinces["code"], provinces["name"], strict=True))
-    city = cities.assign(
-        pname=cities["provinceCode"].map(pname),
-        name=np.where(
-            cities["name"] == "市辖区", cities["provinceCode"].map(pname), cities["name"]
-        ),
-    ).set_index("code")
-    nest = {
-        (city.at[a.cityCode, "pname"], city.at[a.cityCode, "name"], a.name)
-        for a in areas.itertuples()
-    }
+    nest = nesting_triples()
+    assert {h[:3] for h in _HUBS} <= nest
     cn = book[book["country"] == "CN"].dropna(subset=["district"])
     triples = list(zip(cn["province"], cn["city"], cn["district"], strict=True))
     nesting = [t in nest for t in triples]
@@ -281,7 +293,7 @@ def test_address_book_is_realistic(parsed: dict[str, pd.DataFrame]) -> None:
 
 
 def deadline(due: pd.Series, r: pd.Series) -> pd.Series:
-    violation = (r > due) | (r.isna() & (AS_OF > due))
+    violation = (r > due) | (r.isna() & (due < AS_OF))
     at_risk = r.isna() & (due >= AS_OF) & (due <= AS_OF + 24 * H)
     return pd.Series(np.select([violation, at_risk], ["violation", "at_risk"], ""), due.index)
 
@@ -326,9 +338,10 @@ def rule_counts(p: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
         ["CN", "US"], "",
     )  # fmt: skip
     out["RA005"] = pop & (need != "") & (entry["country"] != need)
-    bad_nest = entry["district"].isin(["宝安区", "西湖区", "余杭区", "朝阳区"]) & ~(
-        entry["city"] + entry["district"]
-    ).isin(["深圳市宝安区", "杭州市西湖区", "杭州市余杭区", "北京市朝阳区"])
+    triples = pd.Series(
+        list(zip(entry["province"], entry["city"], entry["district"], strict=True)), r.index
+    )
+    bad_nest = ~triples.isin(nesting_triples())
     out["RA006"] = pop & (entry["country"] == "CN") & bad_nest
     delivered = r["o_delivered_at"]
     local = delivered.dt.tz_convert("Asia/Shanghai").dt.floor("D") + pd.Timedelta(days=8)

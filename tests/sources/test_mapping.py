@@ -13,10 +13,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import factories as F
 import pandas as pd
 import pytest
 
-import factories as F
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones
 from schemas.errors import InputError

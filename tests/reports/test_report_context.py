@@ -120,9 +120,7 @@ def test_an_empty_rate_shows_as_empty_not_zero(result):
 def test_trend_uses_history_and_ends_with_this_run(result, history):
     # a history that already holds this run (a re-run) must not count it twice
     again = history[history["run_id"] == "run-0003"].assign(run_id="run-0004")
-    ctx = build_context(
-        result, shop=TG, history=pd.concat([history, again]), lang="en"
-    )
+    ctx = build_context(result, shop=TG, history=pd.concat([history, again]), lang="en")
     cards = {k["metric"]: k for k in ctx["kpis"]}
     spark = cards["late_response_rate"]["spark"]
     assert spark["points"] == 4

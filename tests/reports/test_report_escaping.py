@@ -149,7 +149,9 @@ def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
     assert len(paths) == 3  # overview + the two poisoned shops
     for path in paths:
         assert path.parent in (tmp_path, tmp_path / "shops")  # no path traversal
-        assert set(path.name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+        assert set(path.name) <= set(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+        )
         audit = inspect_html(path.read_text(encoding="utf-8"))
         text = "".join(audit.text)
         assert SCRIPT in text  # shown, as text

@@ -122,7 +122,7 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list[tuple[list[str], bytes]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):  # the name aiosmtpd calls
         self.envelopes.append((list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
@@ -152,7 +152,12 @@ def smtp_server():
 
 def config(port: int, **kwargs) -> SmtpConfig:
     return SmtpConfig(
-        host="127.0.0.1", port=port, security="none", sender="audit@example.com", timeout=5, **kwargs
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender="audit@example.com",
+        timeout=5,
+        **kwargs,
     )
 
 
@@ -262,3 +267,41 @@ def test_login_password_is_used_and_never_written_or_logged(result, tmp_path, sm
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+class Picky(Inbox):
+    """Rejects some recipients: 550 for good, 450 for now."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("gone@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy@"):
+            return "450 4.2.1 try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.mark.service
+def test_rejected_messages_are_kept_apart_and_temporary_failures_retried(result, tmp_path):
+    port = free_port()
+    inbox = Picky()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        recipients = {"tg-flagship": ["gone@example.com"], "tm-store": ["busy@example.com"],
+                      "amz-east": ["ok@example.com", "gone@example.com"]}  # fmt: skip
+        outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+        messages = build_messages(result, tmp_path, recipients, lang="en")
+        report = deliver(messages, config(port), outbox, sent_log)
+    finally:
+        controller.stop()
+    base = "k-demo-2026-11-20-30d"
+    assert report.sent == [f"{base}:amazon_us:amz-east"]  # one of two recipients took it
+    assert list(report.failed) == [f"{base}:tmall_global:tg-flagship"]
+    assert "550" in report.failed[f"{base}:tmall_global:tg-flagship"]
+    assert report.pending == [f"{base}:tmall:tm-store"]
+    assert len(list((outbox / "failed").glob("*.eml"))) == 1
+    assert len(list(outbox.glob("*.eml"))) == 1  # the 450 one, for the next run
+    sent = json.loads(sent_log.read_text())["sent"][f"{base}:amazon_us:amz-east"]
+    assert sent["recipients"] == ["ok@example.com"] and sent["refused"] == ["gone@example.com"]
+    assert [rcpts for rcpts, _ in inbox.envelopes] == [["ok@example.com"]]

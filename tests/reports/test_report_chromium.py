@@ -1,0 +1,127 @@
+"""The rendered report in a real browser: Debian's headless Chromium.
+
+Chromium is installed by ``scripts/ensure-chromium.sh`` (``make test`` and CI run it first);
+a missing browser fails these tests rather than skipping them. Screenshots are kept under
+``test-artifacts/reports/`` (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reports.render import write_reports
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
+WIDTH, HEIGHT = 1280, 2000
+
+pytestmark = pytest.mark.service
+
+
+def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess[str]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",  # tests run as root
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        # nothing the page asks for may reach a network, whatever it is
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={user_data}",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+def console_messages(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+class Resources(HTMLParser):
+    """Every URL a tag would load, and every tag name."""
+
+    LOADING = {"img": "src", "script": "src", "iframe": "src", "link": "href", "source": "src",
+               "video": "src", "audio": "src", "embed": "src", "object": "data"}  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag in self.LOADING and attrs.get(self.LOADING[tag]):
+            self.urls.append(attrs[self.LOADING[tag]])
+        if tag == "a" and re.match(r"\s*(https?:)?//", attrs.get("href") or ""):
+            self.urls.append(attrs["href"])
+        if re.search(r"url\(", attrs.get("style") or ""):
+            self.urls.append(attrs["style"])
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_pages_load_nothing_from_outside(result, history, tmp_path):
+    for path in write_reports(result, tmp_path, history=history):
+        html = path.read_text(encoding="utf-8")
+        parser = Resources()
+        parser.feed(html)
+        assert parser.urls == [], (path.name, parser.urls)
+        assert not {"script", "iframe", "link", "img", "object", "embed"} & set(parser.tags)
+        assert "@import" not in html
+
+
+def test_report_renders_in_chromium_with_tables_and_no_console_errors(result, history, tmp_path):
+    out = tmp_path / "out"
+    write_reports(result, out, history=history)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for page, shot in [("shops/tg-flagship.html", "shop-tg-flagship.png"),
+                       ("report.html", "report.png")]:  # fmt: skip
+        url = (out / page).resolve().as_uri()
+        png = tmp_path / shot
+        chromium(f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}", url,
+                 user_data=tmp_path / "profile-shot")  # fmt: skip
+        assert png_size(png) == (WIDTH, HEIGHT)
+        # a blank page of this size is ~10 KB; the report has text, colour and charts
+        assert png.stat().st_size > 60_000, png.stat().st_size
+        shutil.copy(png, ARTIFACTS / shot)
+
+        run = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", url,
+                       user_data=tmp_path / "profile-dom")  # fmt: skip
+        assert console_messages(run.stderr) == []
+        dom = run.stdout
+        assert dom.count("<table") >= (6 if page.startswith("shops") else 5)
+        if page.startswith("shops"):
+            assert 'class="grid atrisk"' in dom
+            assert dom.index("R-2002") < dom.index("R-2001")  # at-risk order survives
+            assert dom.count("<svg") == 8  # a trend per KPI card
+            assert dom.count("<polyline") == 4  # the KPIs whose history draws a line
+        else:
+            assert 'href="shops/tg-flagship.html"' in dom
+
+
+def test_console_check_catches_a_broken_page(tmp_path):
+    """The console check above is not vacuous: a page with an error is caught."""
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>undefinedFn();</script></body></html>", "utf-8")
+    run = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(),
+                   user_data=tmp_path / "profile")  # fmt: skip
+    assert any("undefinedFn" in line for line in console_messages(run.stderr))
