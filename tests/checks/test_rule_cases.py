@@ -264,3 +264,23 @@ def test_at_risk_overdue_hours_are_negative_hours_left():
                               decision="pending", decided_at=None, refunded_at=None,
                               refunded_amount=None, updated_at=None)])
     assert f["overdue_hours"].tolist() == [pytest.approx(-18.0)]
+
+
+EBAY = dict(platform="ebay_us", buyer_region="US", currency="USD", shipped_at=None,
+            delivered_at=None)
+
+
+@pytest.mark.parametrize(("requested", "responded", "expect"), [
+    # Before 2020-05-01: 8 calendar days. Thu 2020-04-16 10:00 PDT → due Fri 04-24 10:00.
+    ("2020-04-16T10:00:00-07:00", "2020-04-24T10:00:00-07:00", set()),
+    ("2020-04-16T10:00:00-07:00", "2020-04-24T10:00:01-07:00", {("RT001", "violation", "R1")}),
+    # From 2020-05-01: 3 business days. Thu 05-07 10:00 → Tue 05-12 10:00 (weekend skipped).
+    ("2020-05-07T10:00:00-07:00", "2020-05-12T10:00:00-07:00", set()),
+    ("2020-05-07T10:00:00-07:00", "2020-05-12T10:00:01-07:00", {("RT001", "violation", "R1")}),
+])
+def test_ebay_profile_version_in_force_at_the_request(requested, responded, expect):
+    f = audit(orders=[order(**EBAY, paid_at="2020-04-01T10:00:00-07:00")],
+              refunds=[refund(requested_at=requested, first_response_at=responded,
+                              decided_at=responded, refunded_at=responded, updated_at=None)],
+              as_of="2020-06-01T00:00:00Z", window=60)
+    assert found(f) == expect
