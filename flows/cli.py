@@ -29,14 +29,15 @@ def _fail(message: str) -> None:
 
 def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
               at_risk_hours: float, encoding: str, lang: str, pg_schema: str | None = None,
-              profiles_dir: str | None = None, *, history_store: str | None = None) -> dict:
+              profiles_dir: str | None = None, *, history_store: str | None = None,
+              workers: int | None = None, dask_address: str | None = None) -> dict:
     """Run the audit flow; exit 2 with the flow's message when the input is unusable."""
     from flows.audit import audit
 
     state = audit(source=source, out=str(out), as_of=as_of, window_days=window_days,
                   at_risk_hours=at_risk_hours, encoding=encoding, pg_schema=pg_schema,
                   lang=lang, profiles_dir=profiles_dir, history_store=history_store,
-                  return_state=True)
+                  workers=workers, dask_address=dask_address, return_state=True)
     if not state.is_completed():
         _fail(state.message or "the audit failed")
     return state.result()
@@ -62,6 +63,10 @@ def run(
     mapping: str = typer.Option(None, "--mapping", help="Column mapping for a folder of "
                                 "back-end exports: a YAML/TOML file or a shipped name "
                                 "(tmall_refund_export, tmall_order_report); docs/sources.md."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Run the check on a local "
+                                "Dask cluster of N worker processes (docs/performance.md)."),
+    dask_address: str = typer.Option(None, "--dask-address", help="Run the check on an "
+                                     "existing Dask scheduler, e.g. tcp://host:8786."),
 ) -> None:
     """Audit a source and write findings.csv, kpis.csv, quarantine.csv, run.json, report.html."""
     s = Settings()
@@ -77,7 +82,8 @@ def run(
     res = run_audit(source, out, as_of, window_days or s.window_days,
                     at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
                     encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
-                    s.profiles_dir, history_store=s.history_url)
+                    s.profiles_dir, history_store=s.history_url, workers=workers,
+                    dask_address=dask_address)
     _summary(res)
     if fail_on is not None:
         worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]

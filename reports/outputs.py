@@ -16,8 +16,9 @@ from schemas.timestamps import to_iso_utc
 def findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
     """findings.csv content: contract columns, UTC ISO times, overdue_hours to 2 decimals."""
     f = findings[FINDING_COLUMNS].copy()
-    f["due_at"] = to_iso_utc(f["due_at"])
-    f["responded_at"] = to_iso_utc(f["responded_at"])
+    # An empty findings frame has object columns: make them timestamps before formatting.
+    f["due_at"] = to_iso_utc(pd.to_datetime(f["due_at"], utc=True))
+    f["responded_at"] = to_iso_utc(pd.to_datetime(f["responded_at"], utc=True))
     oh = f["overdue_hours"].astype("float64")
     f["overdue_hours"] = np.where(oh.isna(), "", oh.round(2).map("{:.2f}".format))
     f["overdue_hours"] = f["overdue_hours"].replace("-0.00", "0.00")

@@ -105,11 +105,13 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
             + ", ".join(c for c, m in cols.items() if not m["nullable"])
             + ". Nothing was audited.")
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for c, _m in cols.items():
+    for c, m in cols.items():
         if c in df.columns:
             col = df[c].reset_index(drop=True)
-            out[c] = col if isinstance(col.dtype, pd.DatetimeTZDtype) or \
-                pd.api.types.is_datetime64_dtype(col.dtype) else _text(col)
+            # typed datetimes stay typed only where a timestamp belongs (Parquet)
+            typed = isinstance(col.dtype, pd.DatetimeTZDtype) or \
+                pd.api.types.is_datetime64_dtype(col.dtype)
+            out[c] = col if typed and m["kind"] == "timestamp" else _text(col)
         else:
             warnings.append(f"{table}.{c} is absent from the source; read as empty.")
             out[c] = pd.Series([None] * len(df), dtype="str")

@@ -60,7 +60,12 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
         if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(col.dtype):
             continue
         if not pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
-            df[c] = col.astype("str").where(col.notna(), None)
+            try:
+                text = col.astype("str")
+            except UnicodeDecodeError:  # a binary column that is not UTF-8
+                text = col.map(lambda v: v.decode("utf-8", "replace")
+                               if isinstance(v, bytes) else v, na_action="ignore").astype("str")
+            df[c] = text.where(col.notna(), None)
     return df
 
 
@@ -123,27 +128,29 @@ class CsvFolder:
 
 
 def _header(path: Path, encoding: str) -> list[str]:
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
-    if not head.strip():
-        raise InputError(
-            f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
-        )
+    """The header row as the CSV reader will see it (the first non-empty line)."""
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise InputError(f"--encoding {encoding!r} is not a known text encoding; use utf-8 "
                          "(the default) or gbk.") from None
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+        complete = not fh.read(1)
+    if not head.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n\x00"):
+        raise InputError(
+            f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
+        )
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        text = head.decode(enc)
-    except UnicodeDecodeError as exc:
-        # A cut multi-byte character at the end of the sample is fine; a bad byte earlier is not.
-        if exc.start < len(head) - 4:
-            raise _encoding_error(path, encoding, head) from None
-        text = head[: exc.start].decode(enc)
-    first = text.splitlines()[0] if text.splitlines() else ""
-    return next(csv.reader(io.StringIO(first)), [])
+        # a multi-byte character cut at the end of the sample is fine; a bad byte is not
+        text = codecs.getincrementaldecoder(enc)().decode(head, final=complete)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding, head) from None
+    try:
+        return next((row for row in csv.reader(io.StringIO(text)) if row), [])
+    except csv.Error as exc:
+        raise InputError(f"{path}: the header line cannot be read as CSV ({exc}).") from None
 
 
 NEWLINE = b"\n"
@@ -199,27 +206,45 @@ def read_csv(
         )
     keep = [h for h, n in zip(header, names, strict=True) if n in wanted]
     enc = None if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    ragged: list = []
+
+    def on_ragged(row) -> str:
+        ragged.append(row)
+        return "error"  # a row cut or split by a missing quote must not vanish silently
+
     try:
         tbl = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=enc or "utf8", block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                             invalid_row_handler=on_ragged),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
-                include_columns=keep,
+                # no contract column: read one column anyway, for the row count
+                include_columns=keep or header[:1],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
     except UnicodeDecodeError:  # raised by the transcoder for a non-UTF-8 --encoding
         raise _encoding_error(path, encoding, path.read_bytes()[: 1 << 20]) from None
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
         msg = str(exc)
         if "UTF8" in msg or "utf8" in msg.lower():
             raise _encoding_error(path, encoding, path.read_bytes()[: 1 << 20]) from None
-        raise InputError(f"{path} could not be read as CSV: {msg.splitlines()[0]}") from None
+        if ragged:
+            r = ragged[0]
+            start = (r.text or "")[:60]
+            raise InputError(
+                f"{path}: a row has {r.actual_columns} field(s) where the header has "
+                f"{r.expected_columns} (the row begins {start!r}); a value containing a comma, "
+                "quote or line break may be missing its quotes. Nothing was audited.") from None
+        raise InputError(f"{path} could not be read as CSV: {msg.splitlines()[0][:200]}") \
+            from None
     df = tbl.to_pandas()
     df.columns = [c.strip() for c in df.columns]
+    if not keep:
+        df = df[[]]
     return _as_text(df)
 
 
