@@ -42,6 +42,7 @@ from flows.partition import (
     unaudited_shops,
     write_reports_isolated,
 )
+from reports.email import SmtpConfig, build_messages, deliver, load_recipients
 from reports.history import append_run, load_history
 from reports.outputs import findings_summary, write_csvs, write_run_json
 from schemas.errors import InputError
@@ -110,6 +111,33 @@ def write(result: AuditResult, out_dir: Path, lang: str, history_root: Path | st
 def record(result: AuditResult, store: Path | str):
     """Append the run to the history store, replacing earlier rows of the same audit."""
     return append_run(store, result)
+
+
+class MailNotSent(Exception):
+    """Some messages stayed in the outbox (server down); raised so the step retries."""
+
+
+# Delivery retries with backoff; what is still unsent stays in the outbox for the next run.
+@task(name="deliver", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=exponential_backoff(backoff_factor=5))
+def deliver_mail(result: AuditResult, out_dir: Path, lang: str):
+    """Email each shop's page to its recipients (settings: SMTP, recipients file)."""
+    from flows.settings import Settings
+
+    s = Settings()
+    if s.recipients_file is None:
+        raise InputError("Email is on but no recipients file is set "
+                         "(REFUND_AUDIT_RECIPIENTS_FILE).")
+    recipients = load_recipients(Path(s.recipients_file))
+    smtp = SmtpConfig(**s.smtp.model_dump())
+    messages = build_messages(result, out_dir, recipients, lang=lang, sender=smtp.sender)
+    report = deliver(messages, smtp, outbox=Path(s.out_root) / "outbox",
+                     sent_log=Path(s.out_root) / "sent.json")
+    if report.pending:
+        raise MailNotSent(f"{len(report.pending)} message(s) kept in the outbox for the next "
+                          f"run: {report.error}")
+    return {"sent": len(report.sent), "already_sent": len(report.already_sent),
+            "failed": len(report.failed)}
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -192,7 +220,7 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
           lang: str = "zh", profiles_dir: str | None = None,
           platforms: list[str] | None = None, shops: list[str] | None = None,
           history_store: str | None = None, workers: int | None = None,
-          dask_address: str | None = None):
+          dask_address: str | None = None, email: bool = False):
     """Audit one source's refunds as of ``as_of`` and write the outputs to ``out``.
 
     ``platforms`` / ``shops`` restrict the audited shops; validation, quarantine and the
@@ -311,6 +339,14 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
             late.append({"stage": name, "platform": None, "shop_id": None,
                          "error": describe(state.result(raise_on_failure=False))})
     run["timings"]["record"] = round(time.perf_counter() - t, 3)
+    if email:
+        logger.info("      deliver: email to the shops' recipients")
+        state = deliver_mail(result, out_dir, lang, return_state=True)
+        if state.is_completed():
+            run["email"] = state.result()
+        else:
+            late.append({"stage": "email", "platform": None, "shop_id": None,
+                         "error": describe(state.result(raise_on_failure=False))})
     for f in late:
         logger.warning(failure_warning(f))
     run["failures"] += late

@@ -30,14 +30,16 @@ def _fail(message: str) -> None:
 def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
               at_risk_hours: float, encoding: str, lang: str, pg_schema: str | None = None,
               profiles_dir: str | None = None, *, history_store: str | None = None,
-              workers: int | None = None, dask_address: str | None = None) -> dict:
+              workers: int | None = None, dask_address: str | None = None,
+              email: bool = False) -> dict:
     """Run the audit flow; exit 2 with the flow's message when the input is unusable."""
     from flows.audit import audit
 
     state = audit(source=source, out=str(out), as_of=as_of, window_days=window_days,
                   at_risk_hours=at_risk_hours, encoding=encoding, pg_schema=pg_schema,
                   lang=lang, profiles_dir=profiles_dir, history_store=history_store,
-                  workers=workers, dask_address=dask_address, return_state=True)
+                  workers=workers, dask_address=dask_address, email=email,
+                  return_state=True)
     if not state.is_completed():
         _fail(state.message or "the audit failed")
     return state.result()
@@ -67,6 +69,9 @@ def run(
                                 "Dask cluster of N worker processes (docs/performance.md)."),
     dask_address: str = typer.Option(None, "--dask-address", help="Run the check on an "
                                      "existing Dask scheduler, e.g. tcp://host:8786."),
+    email: bool = typer.Option(None, "--email/--no-email", help="Email each shop's report "
+                               "to its recipients (REFUND_AUDIT_RECIPIENTS_FILE, "
+                               "REFUND_AUDIT_SMTP__*)."),
 ) -> None:
     """Audit a source and write findings.csv, kpis.csv, quarantine.csv, run.json, report.html."""
     s = Settings()
@@ -83,7 +88,8 @@ def run(
                     at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
                     encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
                     s.profiles_dir, history_store=s.history_url, workers=workers,
-                    dask_address=dask_address)
+                    dask_address=dask_address,
+                    email=s.email if email is None else email)
     _summary(res)
     if fail_on is not None:
         worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
@@ -108,6 +114,10 @@ def _summary(res: dict) -> None:
     if run["rules_not_evaluated"]:
         typer.echo("  not evaluated (no messages table): " + ", ".join(
             run["rules_not_evaluated"]))
+    if run.get("email"):
+        e = run["email"]
+        typer.echo(f"  email: {e['sent']} sent, {e['already_sent']} already sent earlier, "
+                   f"{e['failed']} rejected")
     for w in run.get("warnings", []):
         typer.echo(f"  warning: {w}")
     typer.echo(f"Outputs in {res['out']}: findings.csv kpis.csv quarantine.csv run.json "

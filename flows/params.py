@@ -71,6 +71,7 @@ class AuditParams(BaseModel):
             "platforms": sorted(self.platforms) or None,
             "shops": sorted(self.shops) or None,
             "history_store": settings.history_url,
+            "email": settings.email,
         }
 
 

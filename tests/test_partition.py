@@ -22,7 +22,7 @@ from sources.generate import generate_tables
 
 AS_OF = "2026-11-20T02:00:00+08:00"
 P = load_profiles()
-N_ORDERS = 4000  # 4 shops, ~900 refunds, ~2,900 messages, every rule firing
+N_ORDERS = 4000  # 4 shops, ~900 refunds, ~2,900 messages, every rule firing a few times
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def assert_same(a, b):
 @pytest.mark.parametrize("k", [1, 2, 3, 8])
 def test_partitioned_equals_single_run(validated, k):
     whole = run_rules(validated.tables, P, pd.Timestamp(AS_OF), 30)
-    assert len(whole.findings) > 500 and whole.findings["rule_id"].nunique() == 17
+    assert len(whole.findings) > 100 and whole.findings["rule_id"].nunique() == 17
     parts = run_partitioned(validated.tables, P, pd.Timestamp(AS_OF), 30, k=k)
     assert_same(whole, parts)
 
