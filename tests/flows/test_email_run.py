@@ -21,7 +21,7 @@ class Inbox:
     def __init__(self):
         self.messages = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls this by name
         self.messages.append((list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
