@@ -266,7 +266,7 @@ def child_flow(args) -> dict:
     if args.workers:
         kwargs["workers"] = args.workers
     m = Meter(interval=0.05)
-    state = m.run("flow", audit, source=args.data, out=args.out, as_of=AS_OF,
+    state = m.run("flow", audit, source=str(args.data), out=str(args.out), as_of=AS_OF,
                   window_days=WINDOW_DAYS, return_state=True, **kwargs)
     res = m.close()["flow"]
     out = Path(args.out)
@@ -407,7 +407,12 @@ def summarise(r: dict) -> dict:
                             max(v.get("peak_rss_mb", 0) for v in st.values())),
          "floor_s": r["floor"]["wall_s"]}
     s["stages_over_floor"] = round(stage_sum / s["floor_s"], 2)
-    if "flow" in r:
+    failed = [k for k in r if k.startswith("flow") and r[k]["state"] != "COMPLETED"]
+    if failed:
+        s["failed"] = {k: r[k]["message"] for k in failed}
+        print(f"[{r['orders']:,}] FAILED: " + "; ".join(f"{k}: {v}" for k, v in
+                                                      s["failed"].items()), flush=True)
+    if "flow" in r and "flow" not in failed:
         f = r["flow"]
         s["flow_s"] = f["wall_s"]
         s["flow_peak_rss_mb"] = max(f["peak_rss_mb"], f["max_rss_mb"])
@@ -415,7 +420,7 @@ def summarise(r: dict) -> dict:
         s["flow_over_floor"] = round(f["wall_s"] / s["floor_s"], 2)
         s["orders_per_s"] = round(r["orders"] / f["wall_s"])
         s["flow_identical_to_stages"] = f["findings_sha"] == r["stages"]["findings_sha"]
-    for k in [k for k in r if k.startswith("flow_dask")]:
+    for k in [k for k in r if k.startswith("flow_dask") and k not in failed]:
         f = r[k]
         s[k] = {"wall_s": f["wall_s"], "peak_rss_mb": f["peak_rss_mb"],
                 "orders_per_s": round(r["orders"] / f["wall_s"]),

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from checks.audit import SORT, AuditOutcome, run_rules
 from checks.context import prepare
 from checks.findings import OUT_COLUMNS, empty_findings
 from checks.kpis import METRICS
 from checks.profiles import Profile
+from schemas.validate import positions
 
 KPI_ORDER = ["_metric", "platform", "shop_id"]
 
@@ -69,16 +68,6 @@ def shop_groups(orders: pd.DataFrame, k: int) -> dict[str, int]:
     return out
 
 
-def _codes(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Position in ``values`` of each key's first occurrence (-1 when absent or empty)."""
-    if not len(keys) or not len(values):
-        return np.full(len(keys), -1, dtype=np.int64)
-    arr = pa.array(keys.astype("str"), from_pandas=True).cast(pa.large_string())
-    vals = pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
-    pos = pc.index_in(arr, value_set=vals, skip_nulls=True).fill_null(-1)
-    return pos.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def partition_tables(tables: dict[str, pd.DataFrame | None], k: int
                      ) -> list[dict[str, pd.DataFrame | None]]:
     """The validated ``tables`` cut into at most ``k`` co-partitioned groups of shops.
@@ -92,18 +81,18 @@ def partition_tables(tables: dict[str, pd.DataFrame | None], k: int
     n = max(groups.values(), default=0) + 1
     shops = pd.Series(list(groups), dtype="str")
     shop_group = np.asarray(list(groups.values()), dtype=np.int64)
-    pos = _codes(orders["shop_id"], shops)
+    pos = positions(orders["shop_id"], shops)
     order_group = np.where(pos >= 0, shop_group[np.maximum(pos, 0)], 0)
 
     def by_order(df: pd.DataFrame) -> np.ndarray:
-        p = _codes(df["order_id"], orders["order_id"])
+        p = positions(df["order_id"], orders["order_id"])
         return np.where(p >= 0, order_group[np.maximum(p, 0)], 0)
 
     refunds, messages = tables["refunds"], tables.get("messages")
     book = tables["return_addresses"]
     refund_group = by_order(refunds)
     message_group = by_order(messages) if messages is not None else None
-    p = _codes(book["shop_id"], shops)
+    p = positions(book["shop_id"], shops)
     book_group = np.where(p >= 0, shop_group[np.maximum(p, 0)], -1)
     parts: list[dict[str, pd.DataFrame | None]] = []
     for g in range(n):
@@ -115,7 +104,7 @@ def partition_tables(tables: dict[str, pd.DataFrame | None], k: int
         # RA002: an entry of another shop that this group's refunds name must be seen as
         # that shop's, not as missing from the book.
         named = pd.Series(part["refunds"]["return_address_id"].dropna().unique(), dtype="str")
-        foreign = _codes(book["address_id"], named) >= 0
+        foreign = positions(book["address_id"], named) >= 0
         part["return_addresses"] = book[(book_group == g) | foreign].reset_index(drop=True)
         parts.append(part)
     return parts

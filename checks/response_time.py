@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from checks.context import AuditData
 from checks.findings import Rule, deadline_findings, due_by_version, empty_findings, rule
@@ -97,8 +99,8 @@ def rt004_turns(data: AuditData) -> pd.DataFrame:
     m = data.messages
     m = m[m["sender"].isin(["buyer", "seller"]) & m["platform"].notna()]
     rank = (m["sender"] == "seller").astype("int8")
-    m = m.assign(_rank=rank).sort_values(["order_id", "sent_at", "_rank", "message_id"],
-                                         kind="stable")
+    m = m.assign(_rank=rank).iloc[_thread_order(m["order_id"], m["sent_at"], rank,
+                                                m["message_id"])]
     prev = m.groupby("order_id", sort=False)["sender"].shift(1)
     opens = (m["sender"] == "buyer") & (prev.isna() | (prev == "seller"))
     seller_t = m["sent_at"].where(m["sender"] == "seller")
@@ -109,6 +111,23 @@ def rt004_turns(data: AuditData) -> pd.DataFrame:
     t = t.assign(due=due, sla=sla).drop(columns="_rank")
     data.cache["rt004"] = t
     return t
+
+
+def _thread_order(order_id: pd.Series, sent_at: pd.Series, rank: pd.Series,
+                  message_id: pd.Series) -> np.ndarray:
+    """Positions that sort messages by (order_id, sent_at, rank, message_id), stable.
+
+    Arrow's multi-key sort: ``DataFrame.sort_values`` on these keys factorises each string
+    column first (~1.7 s for 700k messages; this: ~0.3 s). Strings compare by code point in
+    both (UTF-8 bytes sort in code point order); missing values go last in both.
+    """
+    keys = pa.table({"o": pa.array(order_id, from_pandas=True),
+                     "t": pa.array(sent_at, from_pandas=True),
+                     "r": pa.array(rank.to_numpy()),
+                     "m": pa.array(message_id, from_pandas=True)})
+    # Missing values sort last: Arrow's default, as pandas'.
+    idx = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in ("o", "t", "r", "m")])
+    return idx.to_numpy()
 
 
 @rule("RT004", family="response_time", severity="minor",

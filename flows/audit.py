@@ -42,6 +42,7 @@ from flows.partition import (
     unaudited_shops,
     write_reports_isolated,
 )
+from reports.diff import report_diff
 from reports.email import SmtpConfig, build_messages, deliver, load_recipients
 from reports.history import append_run, load_history
 from reports.outputs import findings_summary, write_csvs, write_run_json
@@ -90,7 +91,8 @@ def check(validated: Validated, profiles, as_of: pd.Timestamp, window_days: int,
 @task(name="write", cache_policy=NO_CACHE)
 def write(result: AuditResult, out_dir: Path, lang: str, history_root: Path | str | None):
     """findings.csv, kpis.csv, quarantine.csv, run.json and the HTML reports, with trends
-    from the history store ``history_root`` (a folder or a SQLAlchemy URL)."""
+    and the re-audit diff from the history store ``history_root`` (a folder or a
+    SQLAlchemy URL)."""
     paths = write_csvs(result, out_dir)
     history = None
     if history_root is not None:
@@ -99,8 +101,16 @@ def write(result: AuditResult, out_dir: Path, lang: str, history_root: Path | st
         except Exception as exc:  # trends are a nicety; the audit goes on without them
             get_run_logger().warning("No trends: the history store could not be read (%s)",
                                      describe(exc))
+    diff = None  # None: the report says there is no earlier run to compare with
+    if history_root is not None:
+        try:  # before `record` appends this run; every row, each shop page shows its own
+            diff = report_diff(history_root, result, limit=None)
+        except Exception as exc:  # like the trends: a nicety, the audit goes on without it
+            get_run_logger().warning("No re-audit diff: the history store could not be read "
+                                     "(%s)", describe(exc))
     t = time.perf_counter()
-    pages, failures = write_reports_isolated(result, out_dir, history=history, lang=lang)
+    pages, failures = write_reports_isolated(result, out_dir, history=history, lang=lang,
+                                             diff=diff)
     result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
     write_run_json(result.run, out_dir)
     return {"paths": {k: str(v) for k, v in paths.items()}, "pages": [str(p) for p in pages],

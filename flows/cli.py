@@ -168,6 +168,33 @@ def generate(
     typer.echo(", ".join(f"{t}: {len(df)}" for t, df in tables.items()) + f" → {out}")
 
 
+@app.command("load-pg")
+def load_pg(
+    url: str = typer.Argument(..., help="postgresql+psycopg://user@host:port/database (the "
+                              "password may come from PGPASSWORD or ~/.pgpass)."),
+    source: str = typer.Option(None, "--source", help="What to copy: a folder of CSV/Parquet "
+                               "files or sqlite:///path (default: the demo database)."),
+    pg_schema: str = typer.Option(None, "--schema", help="Target schema (created if missing; "
+                                  "default public). Its four tables are replaced."),
+    timestamps: str = typer.Option("text", "--timestamps", help="Column type for the "
+                                   "timestamps: text (keeps dirty values), timestamptz or "
+                                   "timestamp."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="CSV encoding (utf-8 or gbk)."),
+) -> None:
+    """Copy the four tables from a source into PostgreSQL (docs/sources.md)."""
+    from schemas.errors import InputError
+    from sources.base import mask_uri, open_source
+    from sources.loader import load_into_postgres
+
+    try:
+        tables = open_source(source or Settings().source, encoding=encoding).read()
+        loaded = load_into_postgres(tables, url, pg_schema, timestamps=timestamps)
+    except InputError as exc:
+        _fail(str(exc))
+    typer.echo(", ".join(f"{t}: {n}" for t, n in loaded.items())
+               + f" → {mask_uri(url)} (schema {pg_schema or 'public'})")
+
+
 @app.command()
 def rules(markdown: bool = typer.Option(False, "--markdown", help="docs/rules.md format.")
           ) -> None:

@@ -18,7 +18,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +57,12 @@ _TIME_FMT = "%Y-%m-%d %H:%M"
 
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
 _OVERALL_RANK = {"action": 0, "attention": 1, "ok": 2}
+_DIFF_KINDS = ("appeared", "disappeared", "changed")
+_ID_COLUMNS = (("order", "order_id"), ("refund", "refund_id"), ("message", "message_id"))
+
+#: ``diff`` not given at all (the mail): the page has no re-audit section. ``None`` means
+#: "given, and there is no earlier run" (the first run): the section says so.
+NOT_GIVEN: Any = object()
 
 
 # --------------------------------------------------------------------------- public API
@@ -69,10 +75,12 @@ def build_context(
     history: pd.DataFrame | None,
     lang: str = "zh",
     caps: int = 200,
+    diff: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context for one page: ``shop=None`` → all-shops overview,
-    ``(platform, shop_id)`` → that shop's page."""
-    shared = Shared.of(result, lang=lang, caps=caps)
+    ``(platform, shop_id)`` → that shop's page. ``diff``: ``reports.diff.report_diff``'s
+    dict for the re-audit section (None: no earlier run to compare with)."""
+    shared = Shared.of(result, lang=lang, caps=caps, diff=diff)
     if shop is None:
         return overview_context(shared, links=True)
     platform, shop_id = shop
@@ -90,15 +98,18 @@ def write_reports(
     history: pd.DataFrame | None = None,
     lang: str = "zh",
     caps: int = 200,
+    diff: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``report.html`` and ``shops/<name>.html`` for every shop; return the paths.
 
     ``<name>`` is given by :func:`shop_page_names` (the shop id when it is a plain file
-    name and unique; see ``docs/decisions-report.md``).
+    name and unique; see ``docs/decisions-report.md``). ``diff``: the re-audit diff
+    (``reports.diff.report_diff``; give it ``limit=None`` so every shop page gets its own
+    rows and counts), None when there is no earlier run.
     """
     out_dir = Path(out_dir)
     (out_dir / "shops").mkdir(parents=True, exist_ok=True)
-    shared = Shared.of(result, lang=lang, caps=caps)
+    shared = Shared.of(result, lang=lang, caps=caps, diff=diff)
     renderer = Renderer()
 
     paths = [out_dir / "report.html"]
@@ -222,9 +233,12 @@ class Renderer:
 # --------------------------------------------------------------------------- shared parts
 
 
-def shared_for(result: AuditResult, *, lang: str = "zh", caps: int = 200) -> Shared:
-    """The parts every page of one audit shares (labels, catalog, data quality, names)."""
-    return Shared.of(result, lang=lang, caps=caps)
+def shared_for(
+    result: AuditResult, *, lang: str = "zh", caps: int = 200, diff: Any = NOT_GIVEN
+) -> Shared:
+    """The parts every page of one audit shares (labels, catalog, data quality, names).
+    Without ``diff`` the pages have no re-audit section (the mail is not given one)."""
+    return Shared.of(result, lang=lang, caps=caps, diff=diff)
 
 
 @dataclass
@@ -243,9 +257,15 @@ class Shared:
     data_quality: dict[str, Any]
     shop_keys: list[tuple[str, str]]
     page_names: dict[tuple[str, str], str]
+    warnings: list[str] = field(default_factory=list)
+    failures: list[Mapping[str, Any]] = field(default_factory=list)
+    diff_given: bool = False
+    diff: dict[str, Any] | None = None
+    #: the diff's rows per (platform, shop_id) and kind, in the diff's order
+    diff_by_shop: dict[tuple[str, str], dict[str, list[dict]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, result: AuditResult, *, lang: str, caps: int) -> Shared:
+    def of(cls, result: AuditResult, *, lang: str, caps: int, diff: Any = NOT_GIVEN) -> Shared:
         L = labels(lang)
         as_of = _to_utc(result.run.get("as_of"))
         window = result.run.get("window_days", result.run.get("window"))
@@ -271,6 +291,11 @@ class Shared:
             data_quality=_data_quality_context(result, L, caps),
             shop_keys=keys,
             page_names=shop_page_names(keys),
+            warnings=[_text(w) for w in result.run.get("warnings") or []],
+            failures=[f for f in result.run.get("failures") or [] if isinstance(f, Mapping)],
+            diff_given=diff is not NOT_GIVEN,
+            diff=diff if isinstance(diff, Mapping) else None,
+            diff_by_shop=_diff_by_shop(diff) if isinstance(diff, Mapping) else {},
         )
 
     def zone(self, platform: str) -> str:
@@ -337,6 +362,8 @@ def shop_context(
         "at_risk": _at_risk_context(shared, at_risk, zone),
         "violations": _rule_groups(shared, violations, zone, sort="overdue"),
         "contestable": _rule_groups(shared, contestable, zone, sort="ids"),
+        "diff": _diff_context(shared, (platform, shop_id), zone),
+        "warnings": _shop_warnings(shared, platform, shop_id),
         "data_quality": shared.data_quality,
         "catalog": shared.catalog,
         "not_evaluated": [_text(r) for r in shared.result.not_evaluated],
@@ -659,6 +686,8 @@ def overview_context(shared: Shared, *, links: bool) -> dict[str, Any]:
             {"platform": p, "zone": shared.zone(p)}
             for p in sorted({k[0] for k in shared.shop_keys})
         ],
+        "diff": _diff_context(shared, None, "UTC"),
+        "warnings": list(shared.warnings),
         "data_quality": shared.data_quality,
         "catalog": shared.catalog,
         "not_evaluated": [_text(r) for r in result.not_evaluated],
@@ -693,6 +722,162 @@ def _rule_totals(shared: Shared) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: (_SEV_RANK.get(r["severity"], len(_SEV_RANK)), r["rule_id"]))
     return rows
+
+
+# --------------------------------------------------------------------------- re-audit diff
+
+
+def _diff_by_shop(diff: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, list[dict]]]:
+    out: dict[tuple[str, str], dict[str, list[dict]]] = {}
+    for kind in _DIFF_KINDS:
+        for item in diff.get(kind) or []:
+            key = (_text(item.get("platform")), _text(item.get("shop_id")))
+            out.setdefault(key, {k: [] for k in _DIFF_KINDS})[kind].append(item)
+    return out
+
+
+def _diff_context(
+    shared: Shared, shop: tuple[str, str] | None, zone: str
+) -> dict[str, Any] | None:
+    """The re-audit section: this run against the earlier one (``reports.diff``), for the
+    whole audit (``shop=None``) or one shop. None: no section (no diff was given)."""
+    if not shared.diff_given:
+        return None
+    L, d = shared.L, shared.diff
+    if d is None:
+        return {"baseline": None, "note": L["diff_none"]}
+    truncated = bool(d.get("truncated"))
+    if shop is None:
+        lists = {k: list(d.get(k) or []) for k in _DIFF_KINDS}
+        given = d.get("counts") or {}
+        counts = {k: _count(given.get(k), len(lists[k])) for k in _DIFF_KINDS}
+        unchanged = _count(given.get("unchanged"), None)
+    else:  # per shop from the rows: complete unless the diff itself was cut
+        lists = shared.diff_by_shop.get(shop) or {k: [] for k in _DIFF_KINDS}
+        counts = {k: len(lists[k]) for k in _DIFF_KINDS}
+        unchanged = None
+    rows = []
+    shares = _fair_shares([len(lists[k]) for k in _DIFF_KINDS], shared.caps)
+    for kind, n in zip(_DIFF_KINDS, shares, strict=True):
+        rows.extend(_diff_row(shared, kind, item) for item in lists[kind][:n])
+    before, after = d.get("before") or {}, d.get("after") or {}
+    kind = "re-audit" if d.get("kind") == "re-audit" else "previous"
+    when = before.get("recorded_at") if kind == "re-audit" else before.get("as_of")
+    when = _fmt_time(_to_utc(when), zone)
+    more = sum(counts.values()) - len(rows)
+    if more > 0:
+        more_text = L["diff_more"].format(n=more)
+    else:
+        more_text = L["diff_full"] if truncated and shop is not None else None
+    return {
+        "baseline": {
+            "kind_label": L[f"diff_kind_{kind}"],
+            "run_id": _text(before.get("run_id")),
+            "when_label": L["recorded_at"] if kind == "re-audit" else L["as_of"],
+            "when": f"{when} UTC" if when and shop is None else when,
+        },
+        "counts": [{"key": k, "label": L[f"diff_{k}"], "n": counts[k]} for k in _DIFF_KINDS],
+        "total": sum(counts.values()),
+        "unchanged": unchanged,
+        "with_shop": shop is None,
+        "rows": rows,
+        "more": more_text,
+        "command": f"refund-audit diff {_text(before.get('run_id'))} {_text(after.get('run_id'))}",
+    }
+
+
+def _count(value: Any, fallback: int | None) -> int | None:
+    return int(value) if _is_number(value) else fallback
+
+
+def _fair_shares(sizes: list[int], cap: int) -> list[int]:
+    """How many rows of each list to show so that at most ``cap`` are shown in all and a
+    long list does not crowd out the short ones (each gets an equal share, unused shares
+    go to the others)."""
+    shares = [0] * len(sizes)
+    left = max(cap, 0)
+    open_ = [i for i, n in enumerate(sizes) if n > 0]
+    while left > 0 and open_:
+        each = max(left // len(open_), 1)
+        for i in list(open_):
+            take = min(each, sizes[i] - shares[i], left)
+            shares[i] += take
+            left -= take
+            if shares[i] == sizes[i]:
+                open_.remove(i)
+            if left == 0:
+                break
+    return shares
+
+
+def _diff_row(shared: Shared, kind: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    L = shared.L
+    if kind == "changed":
+        before, after = item.get("status_before"), item.get("status_after")
+    elif kind == "appeared":
+        before, after = None, item.get("status")
+    else:
+        before, after = item.get("status"), None
+    rule_id = _text(item.get("rule_id"))
+    meta = shared.rule_meta.get(rule_id)
+    return {
+        "kind": kind,  # one of _DIFF_KINDS: safe in a class name
+        "kind_label": L[f"diff_{kind}"],
+        "platform": _text(item.get("platform")),
+        "shop_id": _text(item.get("shop_id")),
+        "rule_id": rule_id,
+        "title": _text(meta.get("title")) if meta else "",
+        "ids": [
+            {"label": L[label], "value": _text(item.get(col))}
+            for label, col in _ID_COLUMNS
+            if _text(item.get(col))
+        ],
+        "before": _status_label(L, before),
+        "after": _status_label(L, after),
+        "detail": _truncate(_text(item.get("detail"))),
+    }
+
+
+def _status_label(L: Mapping[str, str], status: Any) -> str:
+    status = _text(status)
+    if not status:
+        return "—"
+    return L[f"st_{status}"] if has_label(f"st_{status}") else status
+
+
+# --------------------------------------------------------------------------- run warnings
+
+
+def _names(text: str) -> re.Pattern[str]:
+    """``text`` as a whole name in a sentence: ``tmall/s1`` matches in "shop tmall/s1: …"
+    but not inside ``tmall/s10`` or ``tmall/s1-b``."""
+    return re.compile(r"(?<![\w./-])" + re.escape(text) + r"(?![\w-]|[./]\w)")
+
+
+def _shop_warnings(shared: Shared, platform: str, shop_id: str) -> list[str]:
+    """The run's warnings that concern one shop: those naming ``platform/shop_id``, those
+    about its whole platform when ``run["failures"]`` has a platform-wide entry for it, and
+    a line for each structured failure of the shop that no warning already tells."""
+    if not shared.warnings and not shared.failures:
+        return []
+    mine = [
+        f
+        for f in shared.failures
+        if _text(f.get("platform")) == platform and _text(f.get("shop_id")) in ("", shop_id)
+    ]
+    shop_name = _names(f"{platform}/{shop_id}")
+    platform_name = _names(f"platform {platform}")
+    platform_wide = any(not _text(f.get("shop_id")) for f in mine)
+    out = [
+        w
+        for w in shared.warnings
+        if shop_name.search(w) or (platform_wide and platform_name.search(w))
+    ]
+    for f in mine:
+        error = _text(f.get("error"))
+        if not any(error and error in w for w in out):
+            out.append(f"{_text(f.get('stage'))}: {error}")
+    return out
 
 
 # --------------------------------------------------------------------------- data quality

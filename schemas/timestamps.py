@@ -61,18 +61,24 @@ def parse_timestamps(values: pd.Series, zones: pd.Series | str) -> tuple[pd.Seri
 
     s = values.astype("str").str.strip()
     s = s.where(s.notna() & (s != ""), None)
-    present = s.notna()
-    has_off = present & s.str.contains(_OFFSET_RE, regex=True).fillna(False).astype(bool)
+    present = s.notna().to_numpy(dtype=bool)
+    has_off = present & s.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(
+        dtype=bool)
+    # The instants are gathered by position as naive UTC wall times and made tz-aware once:
+    # assigning into a Series by mask aligns indexes, ~0.15 s per million values per part.
+    utc = np.full(n, np.datetime64("NaT"), dtype=f"datetime64[{UNIT}]")
     if has_off.any():
         aware = pd.to_datetime(s[has_off], format="ISO8601", utc=True, errors="coerce")
-        out[has_off] = aware.astype(UTC_DTYPE)
+        utc[has_off] = aware.astype(UTC_DTYPE).dt.tz_localize(None).to_numpy()
     naive_mask = present & ~has_off
     if naive_mask.any():
         naive = pd.to_datetime(s[naive_mask], format="ISO8601", errors="coerce")
         if isinstance(naive.dtype, pd.DatetimeTZDtype):  # defensive: mixed input
             naive = naive.dt.tz_convert("UTC").dt.tz_localize(None)
-        out[naive_mask] = _localize_by_zone(naive, zones[naive_mask])
-    bad = present & out.isna()
+        local = _localize_by_zone(naive, zones[naive_mask])
+        utc[naive_mask] = local.dt.tz_localize(None).to_numpy()
+    out = pd.Series(utc, index=values.index).dt.tz_localize("UTC").astype(UTC_DTYPE)
+    bad = pd.Series(present & np.isnat(utc), index=values.index)
     return out, bad
 
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from schemas.errors import InputError
 from schemas.tables import columns
+from sources.base import mask_uri
 from sources.postgres import _quote, normalise_url
 
 TIMESTAMP_TYPES = ("text", "timestamptz", "timestamp")
@@ -37,8 +41,9 @@ def load_into_postgres(
     replace: bool = True,
 ) -> dict[str, int]:
     """Create each given table (TEXT columns named as the frame's) in ``schema`` (created if
-    missing; default ``public``) and copy the rows in. None tables are skipped (and dropped
-    when ``replace``). Returns rows loaded per table."""
+    missing; default ``public``) and copy the rows in, in one transaction. None tables are
+    skipped (and dropped when ``replace``). Returns rows loaded per table; InputError (the
+    password masked) when the server refuses."""
     if timestamps not in TIMESTAMP_TYPES:
         raise ValueError(f"timestamps must be one of {TIMESTAMP_TYPES}, not {timestamps!r}")
     schema = schema or "public"
@@ -71,6 +76,15 @@ def load_into_postgres(
                     "messages",
                 ):
                     _retype(conn, qual, name, cols, timestamps)
+    except (DBAPIError, psycopg.Error) as exc:  # COPY runs on the raw psycopg connection
+        detail = " ".join(str(getattr(exc, "orig", exc)).split())
+        pw = normalise_url(url).password
+        if pw:
+            detail = detail.replace(str(pw), "***")
+        hint = (" Typed timestamp columns cannot hold values PostgreSQL does not parse; load "
+                "with timestamps='text' (--timestamps text)." if timestamps != "text" else "")
+        raise InputError(f"Loading into {mask_uri(url)} failed: {detail[:300]}.{hint}") \
+            from None
     finally:
         engine.dispose()
     return loaded

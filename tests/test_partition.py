@@ -25,6 +25,18 @@ P = load_profiles()
 N_ORDERS = 4000  # 4 shops, ~900 refunds, ~2,900 messages, every rule firing a few times
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _drain_prefect_logs():
+    """Send the flow's last log lines while the session's server is still up."""
+    yield
+    import sys
+
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+
+
 @pytest.fixture(scope="module")
 def raw() -> dict[str, pd.DataFrame]:
     return generate_tables(N_ORDERS, seed=11, as_of=AS_OF)

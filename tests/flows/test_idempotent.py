@@ -32,6 +32,12 @@ def test_same_audit_twice_is_byte_identical_and_recorded_once(csv_source, tmp_pa
         one = (tmp_path / "first" / name).read_bytes()
         assert one == (tmp_path / "second" / name).read_bytes(), name
     assert len((tmp_path / "first" / "findings.csv").read_bytes().splitlines()) > 20
+    # The report's re-audit section: nothing to compare with on the first run; the second
+    # is the same audit on the same data, compared with the first: nothing changed.
+    assert "No earlier run to compare with" in (tmp_path / "first" / "report.html").read_text()
+    page = (tmp_path / "second" / "report.html").read_text()
+    assert "A re-run of the same audit" in page and a["run_id"] in page
+    assert "No changes" in page and "Unchanged" in page
 
     # Into the same folder again: the files do not move by a byte.
     before = {n: (tmp_path / "first" / n).read_bytes() for n in FILES}

@@ -73,6 +73,9 @@ def test_one_shops_broken_data_does_not_stop_the_others(tables, clean, tmp_path)
     res = state.result()
     assert any(f"{BROKEN[0]}/{BROKEN[1]}" in w and "not audited" in w
                for w in res["run"]["warnings"])
+    # ... and the report's overview says so (the shop has no page of its own)
+    assert f"shop {BROKEN[0]}/{BROKEN[1]}: every order was quarantined" in read(
+        tmp_path / "out", "report.html")
     # The other shops' findings and KPIs are exactly those of the run without broken data.
     assert read(tmp_path / "out", "findings.csv") == csv_text(
         findings_frame(others(clean.findings, *BROKEN)))

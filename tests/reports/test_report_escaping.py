@@ -135,6 +135,13 @@ def poisoned_result(build):
             "window_days": 30,
             "source": PAYLOAD,
             "audit_key": "k1",
+            # shown on the overview, and on the shop page that they name
+            "warnings": [f"shop tmall_global/shop{PAYLOAD}: warning {PAYLOAD}", PAYLOAD],
+            "failures": [
+                {"stage": PAYLOAD, "platform": "tmall_global", "shop_id": f"shop{PAYLOAD}",
+                 "error": f"failure {PAYLOAD}"},
+                {"stage": PAYLOAD, "platform": PAYLOAD, "shop_id": None, "error": PAYLOAD},
+            ],
         },
     )
     result.counts[PAYLOAD] = {"read": 1, "valid": 0, "quarantined": 1, "superseded": 0}
@@ -142,10 +149,29 @@ def poisoned_result(build):
     return result
 
 
+def poisoned_diff() -> dict:
+    """A re-audit diff (``reports.diff.report_diff``'s shape) with the payload everywhere."""
+    def item(**extra):
+        fields = ["rule_id", "status", "severity", "order_id", "refund_id", "message_id"]
+        return {**{c: PAYLOAD for c in fields}, "platform": "tmall_global",
+                "shop_id": f"shop{PAYLOAD}", "detail": f"diffdetail {PAYLOAD}", **extra}
+
+    run = {"run_id": f"run{PAYLOAD}", "audit_key": PAYLOAD, "as_of": PAYLOAD,
+           "recorded_at": PAYLOAD, "source": PAYLOAD, "window_days": PAYLOAD}
+    return {
+        "kind": PAYLOAD, "before": run, "after": dict(run),
+        "counts": {"appeared": 2, "disappeared": 1, "changed": 1, "unchanged": PAYLOAD},
+        "appeared": [item(), item(platform=PAYLOAD, shop_id=PAYLOAD)],
+        "disappeared": [item()],
+        "changed": [item(status_before=PAYLOAD, status_after=f"after {PAYLOAD}")],
+        "truncated": True,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
     result = poisoned_result(build)
-    paths = write_reports(result, tmp_path, history=None, lang=lang)
+    paths = write_reports(result, tmp_path, history=None, lang=lang, diff=poisoned_diff())
     assert len(paths) == 3  # overview + the two poisoned shops
     for path in paths:
         assert path.parent in (tmp_path, tmp_path / "shops")  # no path traversal
@@ -157,8 +183,12 @@ def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
         assert SCRIPT in text  # shown, as text
     shop_page = next(p for p in paths if p.parent.name == "shops" and "shop" in p.name)
     text = "".join(inspect_html(shop_page.read_text("utf-8")).text)
-    for visible in (f"O{PAYLOAD}", f"detail {PAYLOAD}", f"value {PAYLOAD}", f"key{PAYLOAD}"):
+    for visible in (f"O{PAYLOAD}", f"detail {PAYLOAD}", f"value {PAYLOAD}", f"key{PAYLOAD}",
+                    f"diffdetail {PAYLOAD}", f"after {PAYLOAD}", f"run{PAYLOAD}",
+                    f"warning {PAYLOAD}", f"failure {PAYLOAD}"):  # fmt: skip
         assert visible in text
+    overview = "".join(inspect_html((tmp_path / "report.html").read_text("utf-8")).text)
+    assert f"warning {PAYLOAD}" in overview and f"diffdetail {PAYLOAD}" in overview
     assert "recipient: " + PAYLOAD not in text  # masked, not shown
 
 

@@ -297,3 +297,26 @@ def test_cli_postgres_run_masks_the_password(cli, tmp_path, pg_url, schema):
     for p in out.rglob("*"):
         if p.is_file():
             assert needle not in p.read_text(encoding="utf-8", errors="replace"), p
+
+
+def test_loader_errors_are_input_errors(pg_url, schema):
+    dirty = F.tables(orders=[F.order(paid_at="not a time")])
+    with pytest.raises(InputError, match="--timestamps text"):
+        load_into_postgres(dirty, pg_url, schema, timestamps="timestamptz")
+    with pytest.raises(InputError, match="0x00"):  # PostgreSQL text cannot hold NUL
+        load_into_postgres(F.tables(orders=[F.order(shop_id="S\x001")]), pg_url, schema)
+    with pytest.raises(InputError, match=r"\*\*\*") as exc:
+        load_into_postgres(dirty, _down_url(), schema)
+    assert SECRET not in str(exc.value)
+
+
+def test_cli_load_pg_then_read(cli, tmp_path, pg_url, schema):
+    write_csv_folder(generate_tables(100), tmp_path / "csv")
+    res = subprocess.run([*cli, "load-pg", pg_url, "--source", str(tmp_path / "csv"),
+                          "--schema", schema], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f":{make_url(pg_url).password}@" not in res.stdout + res.stderr
+    raw = open_source(pg_url, schema=schema).read()
+    csv = open_source(str(tmp_path / "csv")).read()
+    for t in csv:
+        pd.testing.assert_frame_equal(raw[t], csv[t])
