@@ -62,10 +62,12 @@ class Problem:
 # returned, not raised, so it is never retried.
 @task(name="load", cache_policy=NO_CACHE, retries=2,
       retry_delay_seconds=exponential_backoff(backoff_factor=5))
-def load(source: str, encoding: str = "utf-8", schema: str | None = None):
-    """Pull the four raw tables from the source."""
+def load(source: str, encoding: str = "utf-8", schema: str | None = None,
+         window: tuple[pd.Timestamp, pd.Timestamp] | None = None):
+    """Pull the four raw tables from the source (PostgreSQL: only what the window needs,
+    see docs/sources.md)."""
     try:
-        return open_source(source, encoding=encoding, schema=schema).read()
+        return open_source(source, encoding=encoding, schema=schema, window=window).read()
     except InputError as exc:
         return Problem(str(exc))
 
@@ -253,7 +255,8 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
 
     logger.info("[1/5] load: %s", shown_source)
     t = time.perf_counter()
-    raw = load(source, encoding, pg_schema)
+    window = (ts_as_of - pd.Timedelta(days=window_days), ts_as_of)
+    raw = load(source, encoding, pg_schema, window)
     timings["load"] = time.perf_counter() - t
     if isinstance(raw, Problem):
         return Failed(message=raw.message)

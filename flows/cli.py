@@ -8,7 +8,9 @@ one-paragraph error on stderr and no traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -45,6 +47,24 @@ def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
     return state.result()
 
 
+@contextmanager
+def _mapping_env(mapping: str | None):
+    """--mapping reaches the flow's load step (sources.base.open_source) through the
+    environment, for this run only."""
+    from sources.base import MAPPING_ENV
+
+    before = os.environ.get(MAPPING_ENV)
+    if mapping:
+        os.environ[MAPPING_ENV] = mapping
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAPPING_ENV, None)
+        else:
+            os.environ[MAPPING_ENV] = before
+
+
 @app.command()
 def run(
     source: str = typer.Option(None, help="sqlite:///path, postgresql+psycopg://…, or a "
@@ -75,21 +95,17 @@ def run(
 ) -> None:
     """Audit a source and write findings.csv, kpis.csv, quarantine.csv, run.json, report.html."""
     s = Settings()
-    if mapping or s.mapping:
-        import os
-
-        # The flow's load step opens the source; the mapping reaches it through the env.
-        os.environ["REFUND_AUDIT_MAPPING"] = mapping or s.mapping
     if fail_on is not None and fail_on not in SEVERITIES:
         _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}.")
     source = source or s.source
     out = out or (s.out_root / "latest")
-    res = run_audit(source, out, as_of, window_days or s.window_days,
-                    at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
-                    encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
-                    s.profiles_dir, history_store=s.history_url, workers=workers,
-                    dask_address=dask_address,
-                    email=s.email if email is None else email)
+    with _mapping_env(mapping or s.mapping):
+        res = run_audit(source, out, as_of, window_days or s.window_days,
+                        at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
+                        encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
+                        s.profiles_dir, history_store=s.history_url, workers=workers,
+                        dask_address=dask_address,
+                        email=s.email if email is None else email)
     _summary(res)
     if fail_on is not None:
         worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect_dask import DaskTaskRunner
 
 from checks.audit import AuditOutcome
 from checks.partition import PartResult, check_part, merge_parts, partition_tables
@@ -44,18 +45,25 @@ def check_group(part: dict, profiles: dict[str, Profile], as_of: pd.Timestamp,
 
 
 def _warm() -> None:
-    """Run on each worker while the flow cuts the groups: unpickling this function imports
-    the rule engine, and the first schema pandera builds imports its backends (~1 s)."""
+    """Run on each worker while the flow cuts the groups: what the first check in a process
+    pays once (~2-3 s). Unpickling this function imports the rule engine; the first schema
+    pandera builds imports its backends; the business calendars, the hostile-phrase lexicon
+    and the administrative divisions are built on first use."""
+    from checks.address_quality import _divisions
+    from checks.clock import CALENDAR_NAMES, business_calendar
+    from checks.tone import _shipped
     from schemas.tables import columns
 
     columns("orders")
+    for name in CALENDAR_NAMES:
+        business_calendar(name)
+    _shipped()
+    _divisions()
 
 
 def dask_runner(workers: int | None = None, address: str | None = None):
     """A ``DaskTaskRunner`` on an existing scheduler, or on a new LocalCluster of
     ``workers`` single-threaded processes."""
-    from prefect_dask import DaskTaskRunner
-
     if address:
         return DaskTaskRunner(address=address)
     from prefect.client.orchestration import get_client

@@ -42,11 +42,14 @@ def localize_naive(naive: pd.Series, tz: str) -> pd.Series:
     return local.dt.tz_convert("UTC").astype(UTC_DTYPE)
 
 
-def parse_timestamps(values: pd.Series, zones: pd.Series | str) -> tuple[pd.Series, pd.Series]:
+def parse_timestamps(values: pd.Series, zones: pd.Series | str, *, clean: bool = False
+                     ) -> tuple[pd.Series, pd.Series]:
     """Parse a column of timestamps; return (UTC series, mask of present-but-unparseable).
 
     ``values`` may be strings or already-typed datetimes (Parquet). ``zones`` gives the IANA
-    zone of each row (or one zone for all) for naive values.
+    zone of each row (or one zone for all) for naive values. ``clean``: the strings are
+    already stripped with empty ones missing (the validation's text columns), so that pass is
+    skipped.
     """
     n = len(values)
     out = pd.Series(pd.NaT, index=values.index, dtype=UTC_DTYPE)
@@ -59,8 +62,11 @@ def parse_timestamps(values: pd.Series, zones: pd.Series | str) -> tuple[pd.Seri
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _localize_by_zone(values, zones), pd.Series(False, index=values.index)
 
-    s = values.astype("str").str.strip()
-    s = s.where(s.notna() & (s != ""), None)
+    if clean and values.dtype == "str":
+        s = values
+    else:
+        s = values.astype("str").str.strip()
+        s = s.where(s.notna() & (s != ""), None)
     present = s.notna().to_numpy(dtype=bool)
     has_off = present & s.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(
         dtype=bool)
@@ -75,19 +81,26 @@ def parse_timestamps(values: pd.Series, zones: pd.Series | str) -> tuple[pd.Seri
         naive = pd.to_datetime(s[naive_mask], format="ISO8601", errors="coerce")
         if isinstance(naive.dtype, pd.DatetimeTZDtype):  # defensive: mixed input
             naive = naive.dt.tz_convert("UTC").dt.tz_localize(None)
-        local = _localize_by_zone(naive, zones[naive_mask])
-        utc[naive_mask] = local.dt.tz_localize(None).to_numpy()
+        utc[naive_mask] = _utc_walls(naive, zones[naive_mask])
     out = pd.Series(utc, index=values.index).dt.tz_localize("UTC").astype(UTC_DTYPE)
     bad = pd.Series(present & np.isnat(utc), index=values.index)
     return out, bad
 
 
 def _localize_by_zone(naive: pd.Series, zones: pd.Series) -> pd.Series:
-    out = pd.Series(pd.NaT, index=naive.index, dtype=UTC_DTYPE)
-    zones = zones.fillna("UTC")
-    for tz, idx in zones.groupby(zones, sort=False).groups.items():
-        out[idx] = localize_naive(naive[idx], str(tz))
-    return out
+    utc = _utc_walls(naive, zones)
+    return pd.Series(utc, index=naive.index).dt.tz_localize("UTC").astype(UTC_DTYPE)
+
+
+def _utc_walls(naive: pd.Series, zones: pd.Series) -> np.ndarray:
+    """Naive wall times, each in its row's zone (by position), as UTC instants in a naive
+    datetime64 array: one localisation per zone."""
+    utc = np.full(len(naive), np.datetime64("NaT"), dtype=f"datetime64[{UNIT}]")
+    codes, names = pd.factorize(zones.fillna("UTC"))
+    for i, tz in enumerate(names):
+        at = codes == i
+        utc[at] = localize_naive(naive[at], str(tz)).dt.tz_localize(None).to_numpy()
+    return utc
 
 
 def to_iso_utc(ts: pd.Series) -> pd.Series:

@@ -87,9 +87,15 @@ def _text(s: pd.Series) -> pd.Series:
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and \
             dtype.na_value is np.nan:
-        # pandas' own kernels for .str.strip() and != "", without its where(): half the time
-        t = pc.utf8_trim_whitespace(pa.array(s, from_pandas=True))
-        t = pc.if_else(pc.equal(t, ""), pa.scalar(None, t.type), t)
+        # pandas' own kernels for .str.strip() and != "", without its where(): half the time.
+        # A column that needs neither (the usual case) is returned as is, not copied: the
+        # raw and the checked tables then share their strings (memory at 10M rows).
+        raw = pa.array(s, from_pandas=True)
+        t = pc.utf8_trim_whitespace(raw)
+        empty = pc.equal(t, "")
+        if not pc.any(empty).as_py() and pc.all(pc.equal(t, raw)).as_py() in (True, None):
+            return s
+        t = pc.if_else(empty, pa.scalar(None, t.type), t)
         return pd.Series(t.to_pandas(types_mapper={t.type: dtype}.get).array, index=s.index,
                          name=s.name)
     s = s.str.strip()
@@ -167,7 +173,7 @@ def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Re
                 present = s.notna()
             else:
                 present = s.notna()
-            val, bad = parse_timestamps(s, zones)
+            val, bad = parse_timestamps(s, zones, clean=True)
             reasons.add(bad.to_numpy() & considered, c, "type", s,
                         f"{c} is not an ISO 8601 timestamp")
             typed[c] = val
@@ -221,7 +227,7 @@ def _before(typed: pd.DataFrame, later: str, earlier: pd.Series, earlier_name: s
 
 
 def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd.Series:
-    return orders_raw["platform"].map(timezones).fillna("UTC").astype("str")
+    return orders_raw["platform"].map(timezones).astype("object").fillna("UTC").astype("str")
 
 
 def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
@@ -268,7 +274,7 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     # refunds ----------------------------------------------------------------------------
     f_zone = _take(o_zone, f_first, f.index).fillna("UTC").astype("str")
     f_copy = _exact_copies(f, "refund_id")
-    upd, _ = parse_timestamps(f["updated_at"], f_zone)
+    upd, _ = parse_timestamps(f["updated_at"], f_zone, clean=True)
     f_sup = f_copy | _older_versions(f["refund_id"], upd, ~f_copy)
     f_cons = ~f_sup
     r = _Reasons(len(f))

@@ -63,8 +63,10 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
             try:
                 text = col.astype("str")
             except UnicodeDecodeError:  # a binary column that is not UTF-8
-                text = col.map(lambda v: v.decode("utf-8", "replace")
-                               if isinstance(v, bytes) else v, na_action="ignore").astype("str")
+                text = col.map(
+                    lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v,
+                    na_action="ignore",
+                ).astype("str")
             df[c] = text.where(col.notna(), None)
     return df
 
@@ -132,8 +134,9 @@ def _header(path: Path, encoding: str) -> list[str]:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise InputError(f"--encoding {encoding!r} is not a known text encoding; use utf-8 "
-                         "(the default) or gbk.") from None
+        raise InputError(
+            f"--encoding {encoding!r} is not a known text encoding; use utf-8 (the default) or gbk."
+        ) from None
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
         complete = not fh.read(1)
@@ -172,21 +175,31 @@ def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         likely = ("utf-16", "UTF-16")
     else:
-        likely = next(((c, label) for c, label in _CANDIDATES
-                       if codecs.lookup(c).name != declared and _decodes(sample, c) is None),
-                      None)
+        likely = next(
+            (
+                (c, label)
+                for c, label in _CANDIDATES
+                if codecs.lookup(c).name != declared and _decodes(sample, c) is None
+            ),
+            None,
+        )
     if likely is None:
         hint = " Save it as UTF-8 or name its encoding with --encoding."
     elif likely[0] == "gb18030" and declared in ("gbk", "gb2312"):
         hint = " It looks like GB18030 (a superset of GBK): run again with --encoding gb18030."
     elif likely[0] == "gb18030":
-        hint = (f" It looks like {likely[1]}, as Chinese seller back-ends often export; run "
-                "again with --encoding gbk.")
+        hint = (
+            f" It looks like {likely[1]}, as Chinese seller back-ends often export; run "
+            "again with --encoding gbk."
+        )
     else:
         hint = f" It looks like {likely[1]}: run again with --encoding {likely[0]}."
     bad = _decodes(sample, encoding)
-    where = "" if bad is None else \
-        f" (first undecodable byte on line {sample[:bad].count(NEWLINE) + 1})"
+    where = (
+        ""
+        if bad is None
+        else f" (first undecodable byte on line {sample[:bad].count(NEWLINE) + 1})"
+    )
     return InputError(f"{path} is not valid {encoding.upper()} text{where}.{hint}")
 
 
@@ -216,8 +229,9 @@ def read_csv(
         tbl = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=enc or "utf8", block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                             invalid_row_handler=on_ragged),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_ragged
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
                 # no contract column: read one column anyway, for the row count
@@ -238,9 +252,9 @@ def read_csv(
             raise InputError(
                 f"{path}: a row has {r.actual_columns} field(s) where the header has "
                 f"{r.expected_columns} (the row begins {start!r}); a value containing a comma, "
-                "quote or line break may be missing its quotes. Nothing was audited.") from None
-        raise InputError(f"{path} could not be read as CSV: {msg.splitlines()[0][:200]}") \
-            from None
+                "quote or line break may be missing its quotes. Nothing was audited."
+            ) from None
+        raise InputError(f"{path} could not be read as CSV: {msg.splitlines()[0][:200]}") from None
     df = tbl.to_pandas()
     df.columns = [c.strip() for c in df.columns]
     if not keep:

@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from schemas.errors import InputError
 from schemas.tables import columns
 from sources.base import mask_uri
-from sources.postgres import _quote, normalise_url
+from sources.postgres import _quote, driver_message, normalise_url
 
 TIMESTAMP_TYPES = ("text", "timestamptz", "timestamp")
 _BATCH = 200_000
@@ -77,14 +77,14 @@ def load_into_postgres(
                 ):
                     _retype(conn, qual, name, cols, timestamps)
     except (DBAPIError, psycopg.Error) as exc:  # COPY runs on the raw psycopg connection
-        detail = " ".join(str(getattr(exc, "orig", exc)).split())
-        pw = normalise_url(url).password
-        if pw:
-            detail = detail.replace(str(pw), "***")
-        hint = (" Typed timestamp columns cannot hold values PostgreSQL does not parse; load "
-                "with timestamps='text' (--timestamps text)." if timestamps != "text" else "")
-        raise InputError(f"Loading into {mask_uri(url)} failed: {detail[:300]}.{hint}") \
-            from None
+        detail = driver_message(getattr(exc, "orig", None) or exc, normalise_url(url))
+        hint = (
+            " Typed timestamp columns cannot hold values PostgreSQL does not parse; load "
+            "with timestamps='text' (--timestamps text)."
+            if timestamps != "text"
+            else ""
+        )
+        raise InputError(f"Loading into {mask_uri(url)} failed: {detail[:300]}.{hint}") from None
     finally:
         engine.dispose()
     return loaded

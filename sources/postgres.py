@@ -101,6 +101,14 @@ def normalise_url(uri: str) -> URL:
     return url
 
 
+def driver_message(exc: BaseException, url: URL) -> str:
+    """A driver's error on one line, with the password masked should the driver quote it."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if url.password:
+        message = message.replace(str(url.password), "***")
+    return message
+
+
 @dataclass
 class PostgresSource:
     """The four tables in a PostgreSQL schema (default: the connection's search_path).
@@ -134,13 +142,6 @@ class PostgresSource:
         return f"{shown} (schema {self.schema})" if self.schema else shown
 
     # -- errors -----------------------------------------------------------------------------
-    def _scrub(self, message: str) -> str:
-        """A driver message with the password masked, should a driver ever quote it."""
-        pw = self.url.password
-        if pw:
-            message = message.replace(str(pw), "***")
-        return message
-
     def _where(self) -> str:
         u = self.url
         return (
@@ -150,7 +151,7 @@ class PostgresSource:
 
     def _error(self, what: str, exc: BaseException) -> InputError:
         orig = getattr(exc, "orig", None) or exc
-        detail = self._scrub(" ".join(str(orig).split()) or type(orig).__name__)
+        detail = driver_message(orig, self.url)
         return InputError(f"{what} {self._where()}: {detail}")
 
     # -- connecting -------------------------------------------------------------------------
@@ -296,8 +297,12 @@ class PostgresSource:
             f"o_keys AS (SELECT order_id FROM {q('refunds')} WHERE refund_id IN "
             f"(SELECT refund_id FROM r_ids) UNION SELECT order_id FROM {q('refunds')} "
             f"WHERE {in_r}"
-            + (f" UNION SELECT order_id FROM {q('messages')} WHERE "
-               f"{inw('messages', 'sent_at')}" if "messages" in need else "") + ")",
+            + (
+                f" UNION SELECT order_id FROM {q('messages')} WHERE {inw('messages', 'sent_at')}"
+                if "messages" in need
+                else ""
+            )
+            + ")",
         ]
         where = {
             "refunds": [
@@ -314,7 +319,8 @@ class PostgresSource:
             ctes.append(
                 f"o_ids AS (SELECT order_id FROM {q('orders')} WHERE {in_o} UNION "
                 f"SELECT order_id FROM {q('orders')} WHERE order_id IN "
-                "(SELECT order_id FROM o_keys))")
+                "(SELECT order_id FROM o_keys))"
+            )
             where["messages"] = [
                 in_m,
                 f"NOT COALESCE({in_m}, false) AND order_id IN (SELECT order_id FROM o_ids)",

@@ -33,25 +33,65 @@ from schemas.validate import validate_tables
 from sources.base import TABLES, open_source
 
 TZ = timezones(load_profiles(None))
-VALID = {"orders": F.order(), "refunds": F.refund(), "return_addresses": F.address(),
-         "messages": F.message(message_id="M1")}
+VALID = {
+    "orders": F.order(),
+    "refunds": F.refund(),
+    "return_addresses": F.address(),
+    "messages": F.message(message_id="M1"),
+}
 
 
 def hyp(examples: int):
     """Modest, reproducible runs: a validation costs ~0.5 s, the file stays under a minute."""
-    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
 
 
 JUNK = {
-    "timestamp": ["2026-13-45T99:99:00", "yesterday", "1e10", "2026-11-05T10:00:00+25:00",
-                  "0000-00-00 00:00:00", "9999-12-31T23:59:59Z", "-001-01-01", "1677-09-21",
-                  "2262-04-12T00:00:00", "2026-11-05T10:00:00.123456789+08:00", "20261105",
-                  "2026-03-08T02:30:00", "2026-11-01T01:30:00", "2026/11/05 10:00:00",
-                  "2026-11-05T10:00:00-00:00", "T10:00", "2026-02-30", "٢٠٢٦-١١-٠٥"],
-    "decimal": ["nan", "inf", "-inf", "-0", "1e309", "１２３", "1,000", "0x10", "-5", "1e-400",
-                "99999999999999999999999999", "12.3.4", "¥12"],
+    "timestamp": [
+        "2026-13-45T99:99:00",
+        "yesterday",
+        "1e10",
+        "2026-11-05T10:00:00+25:00",
+        "0000-00-00 00:00:00",
+        "9999-12-31T23:59:59Z",
+        "-001-01-01",
+        "1677-09-21",
+        "2262-04-12T00:00:00",
+        "2026-11-05T10:00:00.123456789+08:00",
+        "20261105",
+        "2026-03-08T02:30:00",
+        "2026-11-01T01:30:00",
+        "2026/11/05 10:00:00",
+        "2026-11-05T10:00:00-00:00",
+        "T10:00",
+        "2026-02-30",
+        "٢٠٢٦-١١-٠٥",
+    ],
+    "decimal": [
+        "nan",
+        "inf",
+        "-inf",
+        "-0",
+        "1e309",
+        "１２３",
+        "1,000",
+        "0x10",
+        "-5",
+        "1e-400",
+        "99999999999999999999999999",
+        "12.3.4",
+        "¥12",
+    ],
     "bool": ["TRUE", "Yes", "是", "2", "t", "nope", "1.0"],
     "enum": ["Agreed", " agreed ", "AGREED", "other ", "none", "pending\x00"],
     "country": ["cn", "CHN", "C1", "中国", ""],
@@ -59,8 +99,7 @@ JUNK = {
     "text": ["O1", "O2", "R1", "A1", "M1", "  ", "row 1"],
 }
 
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
-               max_size=30)
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
 
 
 @st.composite
@@ -76,8 +115,9 @@ def cell(draw, table: str, column: str) -> str | None:
     if pick == 7:
         return draw(text)
     if pick == 8:
-        return draw(st.sampled_from(["\x00", "a\x00b", "\"", "\r\n", "é,\"x\"\n", "\ufeff",
-                                     "\u2028", "滚"]))
+        return draw(
+            st.sampled_from(["\x00", "a\x00b", '"', "\r\n", 'é,"x"\n', "\ufeff", "\u2028", "滚"])
+        )
     return draw(st.sampled_from(["x" * 70_000, "长" * 40_000]))
 
 
@@ -86,9 +126,15 @@ def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
     """One CSV file's bytes (None: no file). Every file gets junk cells; a ``faulty`` one may
     also be structurally broken (missing, empty, header-only, junk bytes, wrong or repeated
     columns, ragged rows, another encoding)."""
-    mode = draw(st.sampled_from(
-        ["rows"] * 3 + ["missing", "empty", "header_only", "blank", "junk_bytes"])) \
-        if faulty else "rows"
+    mode = (
+        draw(
+            st.sampled_from(
+                ["rows"] * 3 + ["missing", "empty", "header_only", "blank", "junk_bytes"]
+            )
+        )
+        if faulty
+        else "rows"
+    )
     if mode == "missing":
         return None
     if mode == "empty":
@@ -102,9 +148,14 @@ def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
     if faulty and draw(st.booleans()):  # any columns, any order, missing and repeated ones
         header = draw(st.lists(st.sampled_from(cols), min_size=1, max_size=len(cols) + 2))
     header = [h if draw(st.integers(0, 5)) else f" {h} " for h in header]
-    rows = [] if mode == "header_only" else [
-        [draw(cell(table, h.strip())) if h.strip() in cols else draw(text) for h in header]
-        for _ in range(draw(st.integers(1, 6)))]
+    rows = (
+        []
+        if mode == "header_only"
+        else [
+            [draw(cell(table, h.strip())) if h.strip() in cols else draw(text) for h in header]
+            for _ in range(draw(st.integers(1, 6)))
+        ]
+    )
     if rows and draw(st.integers(0, 3)) == 0:
         rows.append(list(rows[0]))  # an exact copy
     if rows and faulty and draw(st.booleans()):  # a short or long row
@@ -115,13 +166,18 @@ def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
     for r in rows:
         w.writerow(["" if v is None else v for v in r])
     body = buf.getvalue()
-    enc = draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk", "mixed"])) if faulty else (
-        encoding if encoding != "utf-8" else draw(st.sampled_from(["utf-8", "utf-8-sig"])))
+    enc = (
+        draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk", "mixed"]))
+        if faulty
+        else (encoding if encoding != "utf-8" else draw(st.sampled_from(["utf-8", "utf-8-sig"])))
+    )
     if enc == "mixed":  # a GBK line inside a UTF-8 file
         lines = body.splitlines(keepends=True)
         i = draw(st.integers(0, len(lines) - 1))
-        return b"".join(ln.encode("gbk", errors="replace") if j == i
-                        else ln.encode("utf-8") for j, ln in enumerate(lines))
+        return b"".join(
+            ln.encode("gbk", errors="replace") if j == i else ln.encode("utf-8")
+            for j, ln in enumerate(lines)
+        )
     return body.encode(enc, errors="replace")
 
 
@@ -190,18 +246,35 @@ def good_ish_folder(draw) -> dict[str, list[dict]]:
         return row
 
     orders = [vary("orders", F.order(order_id=draw(ids))) for _ in range(draw(st.integers(0, 4)))]
-    refunds = [vary("refunds", F.refund(refund_id=draw(st.sampled_from(["R1", "R2"])),
-                                        order_id=draw(ids),
-                                        updated_at=draw(st.sampled_from(
-                                            [None, "2026-11-05T12:00:00+08:00",
-                                             "2026-11-06T12:00:00+08:00", "garbage"]))))
-               for _ in range(draw(st.integers(0, 5)))]
+    refunds = [
+        vary(
+            "refunds",
+            F.refund(
+                refund_id=draw(st.sampled_from(["R1", "R2"])),
+                order_id=draw(ids),
+                updated_at=draw(
+                    st.sampled_from(
+                        [None, "2026-11-05T12:00:00+08:00", "2026-11-06T12:00:00+08:00", "garbage"]
+                    )
+                ),
+            ),
+        )
+        for _ in range(draw(st.integers(0, 5)))
+    ]
     addresses = [vary("return_addresses", F.address()) for _ in range(draw(st.integers(0, 2)))]
-    messages = [vary("messages", F.message(message_id=draw(st.sampled_from(["M1", "M2"])),
-                                           order_id=draw(ids)))
-                for _ in range(draw(st.integers(0, 3)))]
-    return {"orders": orders, "refunds": refunds, "return_addresses": addresses,
-            "messages": messages}
+    messages = [
+        vary(
+            "messages",
+            F.message(message_id=draw(st.sampled_from(["M1", "M2"])), order_id=draw(ids)),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return {
+        "orders": orders,
+        "refunds": refunds,
+        "return_addresses": addresses,
+        "messages": messages,
+    }
 
 
 @given(rows=good_ish_folder())
@@ -213,17 +286,36 @@ def test_near_valid_tables_reconcile(tmp_path_factory, rows):
     _read_and_validate(folder, "utf-8")
 
 
-@given(frames=st.fixed_dictionaries({
-    t: st.lists(st.fixed_dictionaries({c: st.one_of(
-        st.none(), st.integers(-10, 10), st.floats(allow_nan=True), st.booleans(),
-        st.just(pd.Timestamp("2026-11-05T10:00:00Z")), cell(t, c))
-        for c in columns(t)}), max_size=4) for t in TABLES}))
+@given(
+    frames=st.fixed_dictionaries(
+        {
+            t: st.lists(
+                st.fixed_dictionaries(
+                    {
+                        c: st.one_of(
+                            st.none(),
+                            st.integers(-10, 10),
+                            st.floats(allow_nan=True),
+                            st.booleans(),
+                            st.just(pd.Timestamp("2026-11-05T10:00:00Z")),
+                            cell(t, c),
+                        )
+                        for c in columns(t)
+                    }
+                ),
+                max_size=4,
+            )
+            for t in TABLES
+        }
+    )
+)
 @hyp(30)
 def test_frames_of_mixed_python_types_reconcile(frames):
     """A source that hands over non-text objects (a driver returning ints, floats, datetimes)
     still reconciles: validation reads each value as text."""
-    raw = {t: pd.DataFrame(rs, columns=list(columns(t)), dtype="object")
-           for t, rs in frames.items()}
+    raw = {
+        t: pd.DataFrame(rs, columns=list(columns(t)), dtype="object") for t, rs in frames.items()
+    }
     try:
         v = validate_tables(raw, TZ)
     except InputError as exc:
@@ -232,8 +324,9 @@ def test_frames_of_mixed_python_types_reconcile(frames):
     _check(raw, v)
 
 
-@pytest.mark.parametrize("content", [b"", b"\n", b"\xef\xbb\xbf", b"order_id\n",
-                                     b"\x00\x00\x00", "订单".encode("gbk")])
+@pytest.mark.parametrize(
+    "content", [b"", b"\n", b"\xef\xbb\xbf", b"order_id\n", b"\x00\x00\x00", "订单".encode("gbk")]
+)
 def test_unusable_orders_file_gives_a_clear_message(tmp_path, content):
     F.frame("refunds", []).to_csv(tmp_path / "refunds.csv", index=False)
     F.frame("return_addresses", []).to_csv(tmp_path / "return_addresses.csv", index=False)

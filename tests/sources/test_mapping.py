@@ -192,9 +192,17 @@ def _order_report_folder(folder: Path, as_orders_csv: bool) -> Path:
     folder.mkdir(parents=True)
     src = ORDER_REPORT / "tmall_order_report.csv"
     shutil.copy(src, folder / ("orders.csv" if as_orders_csv else src.name))
-    refund = F.refund(order_id="2", requested_at="2020-02-22T10:00:00+08:00", amount="10",
-                      decision="pending", first_response_at=None, decided_at=None,
-                      refunded_at=None, refunded_amount=None, updated_at=None)
+    refund = F.refund(
+        order_id="2",
+        requested_at="2020-02-22T10:00:00+08:00",
+        amount="10",
+        decision="pending",
+        first_response_at=None,
+        decided_at=None,
+        refunded_at=None,
+        refunded_amount=None,
+        updated_at=None,
+    )
     t = F.tables(refunds=[refund], addresses=[], with_messages=False)
     write_csv_folder({n: t[n] for n in ("refunds", "return_addresses")}, folder)
     return folder

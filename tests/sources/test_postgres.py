@@ -48,8 +48,10 @@ def pg_url() -> str:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {make_url(URL).render_as_string()}: "
-                    f"{exc}. Run `bash scripts/ensure-postgres.sh` (make test does).")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {make_url(URL).render_as_string()}: "
+            f"{exc}. Run `bash scripts/ensure-postgres.sh` (make test does)."
+        )
     finally:
         engine.dispose()
     return URL
@@ -135,16 +137,19 @@ def test_window_pushdown_reads_fewer_rows_and_finds_the_same(pg_url, schema):
     tables = generate_tables(1500, dirty=False)
     old = generate_tables(1500, dirty=False, seed=11, as_of="2025-11-20T02:00:00+08:00")
     for t in tables:  # last year's activity, with its own ids
-        key = {"orders": "order_id", "refunds": "refund_id", "return_addresses": "address_id",
-               "messages": "message_id"}[t]
+        key = {
+            "orders": "order_id",
+            "refunds": "refund_id",
+            "return_addresses": "address_id",
+            "messages": "message_id",
+        }[t]
         o = old[t].copy()
         o[key] = "OLD-" + o[key]
         for ref in ("order_id", "refund_id"):
             if ref in o.columns and ref != key:
                 o[ref] = ("OLD-" + o[ref]).where(o[ref].notna(), None)
         tables[t] = pd.concat([tables[t], o], ignore_index=True)
-    load_into_postgres(tables, pg_url, schema, timestamps="timestamptz",
-                       local_tz="Asia/Shanghai")
+    load_into_postgres(tables, pg_url, schema, timestamps="timestamptz", local_tz="Asia/Shanghai")
     full_src = PostgresSource(pg_url, schema=schema)
     full = full_src.read()
     start = AS_OF - pd.Timedelta(days=30)
@@ -166,8 +171,9 @@ def test_window_pushdown_reads_fewer_rows_and_finds_the_same(pg_url, schema):
     # every version of every in-scope refund travelled, and their orders
     ids = part["refunds"]["refund_id"]
     in_window = vf.tables["refunds"]
-    in_window = in_window[(in_window["requested_at"] >= start)
-                          & (in_window["requested_at"] < AS_OF)]
+    in_window = in_window[
+        (in_window["requested_at"] >= start) & (in_window["requested_at"] < AS_OF)
+    ]
     assert set(in_window["refund_id"]) <= set(ids)
     assert set(part["refunds"]["order_id"].dropna()) <= set(part["orders"]["order_id"])
     assert set(part["messages"]["order_id"]) <= set(part["orders"]["order_id"])
@@ -176,33 +182,60 @@ def test_window_pushdown_reads_fewer_rows_and_finds_the_same(pg_url, schema):
 def test_pushdown_keeps_all_versions_and_threads(pg_url, schema):
     """A refund requested in the window whose older version predates a change, and a buyer
     message in the window on an old order: both travel, with what they need."""
-    orders = [F.order(order_id="O1"),
-              F.order(order_id="OLD", paid_at="2026-01-01T10:00:00+08:00",
-                      shipped_at="2026-01-02T10:00:00+08:00",
-                      delivered_at="2026-01-03T10:00:00+08:00"),
-              F.order(order_id="GONE", paid_at="2025-06-01T10:00:00+08:00",
-                      shipped_at=None, delivered_at=None)]
-    refunds = [F.refund(updated_at="2026-11-05T11:00:00+08:00", decision="pending",
-                        decided_at=None, refunded_at=None, refunded_amount=None),
-               F.refund(updated_at="2026-11-06T11:00:00+08:00"),
-               F.refund(refund_id="R-OLD", order_id="GONE",
-                        requested_at="2025-06-02T10:00:00+08:00",
-                        first_response_at=None, decided_at="2025-06-02T11:00:00+08:00",
-                        refunded_at="2025-06-02T12:00:00+08:00",
-                        updated_at="2025-06-02T12:00:00+08:00")]
-    messages = [F.message(message_id="M0", order_id="OLD", sender="buyer",
-                          sent_at="2026-01-05T10:00:00+08:00"),
-                F.message(message_id="M1", order_id="OLD", sender="buyer",
-                          sent_at="2026-11-10T10:00:00+08:00"),
-                F.message(message_id="M2", order_id="GONE", sender="buyer",
-                          sent_at="2025-06-03T10:00:00+08:00")]
-    load_into_postgres(F.tables(orders=orders, refunds=refunds, messages=messages), pg_url,
-                       schema, timestamps="timestamptz")
-    src = PostgresSource(pg_url, schema=schema,
-                         window=(AS_OF - pd.Timedelta(days=30), AS_OF))
+    orders = [
+        F.order(order_id="O1"),
+        F.order(
+            order_id="OLD",
+            paid_at="2026-01-01T10:00:00+08:00",
+            shipped_at="2026-01-02T10:00:00+08:00",
+            delivered_at="2026-01-03T10:00:00+08:00",
+        ),
+        F.order(
+            order_id="GONE", paid_at="2025-06-01T10:00:00+08:00", shipped_at=None, delivered_at=None
+        ),
+    ]
+    refunds = [
+        F.refund(
+            updated_at="2026-11-05T11:00:00+08:00",
+            decision="pending",
+            decided_at=None,
+            refunded_at=None,
+            refunded_amount=None,
+        ),
+        F.refund(updated_at="2026-11-06T11:00:00+08:00"),
+        F.refund(
+            refund_id="R-OLD",
+            order_id="GONE",
+            requested_at="2025-06-02T10:00:00+08:00",
+            first_response_at=None,
+            decided_at="2025-06-02T11:00:00+08:00",
+            refunded_at="2025-06-02T12:00:00+08:00",
+            updated_at="2025-06-02T12:00:00+08:00",
+        ),
+    ]
+    messages = [
+        F.message(
+            message_id="M0", order_id="OLD", sender="buyer", sent_at="2026-01-05T10:00:00+08:00"
+        ),
+        F.message(
+            message_id="M1", order_id="OLD", sender="buyer", sent_at="2026-11-10T10:00:00+08:00"
+        ),
+        F.message(
+            message_id="M2", order_id="GONE", sender="buyer", sent_at="2025-06-03T10:00:00+08:00"
+        ),
+    ]
+    load_into_postgres(
+        F.tables(orders=orders, refunds=refunds, messages=messages),
+        pg_url,
+        schema,
+        timestamps="timestamptz",
+    )
+    src = PostgresSource(pg_url, schema=schema, window=(AS_OF - pd.Timedelta(days=30), AS_OF))
     raw = src.read()
-    assert sorted(raw["refunds"]["updated_at"]) == ["2026-11-05T03:00:00.000000Z",
-                                                     "2026-11-06T03:00:00.000000Z"]
+    assert sorted(raw["refunds"]["updated_at"]) == [
+        "2026-11-05T03:00:00.000000Z",
+        "2026-11-06T03:00:00.000000Z",
+    ]
     assert sorted(raw["orders"]["order_id"]) == ["O1", "OLD"]
     # the whole thread of an order in scope, so RT004 sees who spoke last
     assert sorted(raw["messages"]["message_id"]) == ["M0", "M1"]
@@ -239,7 +272,8 @@ SECRET = "S3cret-pw-9qX"
 def _down_url() -> str:
     u = make_url(URL)
     return u.set(password=SECRET, port=_free_port(), host="127.0.0.1").render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
 
 
 def test_server_down_is_retried_with_backoff_then_input_error():
@@ -270,9 +304,13 @@ def test_wrong_password_fails_at_once_and_masks_it(pg_url):
 def test_cli_server_down_exits_2_masked_and_writes_nothing(cli, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "REFUND_AUDIT_PG_BACKOFF": "0.05"}
-    res = subprocess.run([*cli, "run", "--source", _down_url(), "--as-of", AS_OF.isoformat(),
-                          "--out", str(out)], capture_output=True, text=True, env=env,
-                         timeout=300)
+    res = subprocess.run(
+        [*cli, "run", "--source", _down_url(), "--as-of", AS_OF.isoformat(), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Cannot connect after 4 attempts" in res.stderr
     assert SECRET not in res.stdout + res.stderr
@@ -283,9 +321,23 @@ def test_cli_server_down_exits_2_masked_and_writes_nothing(cli, tmp_path):
 def test_cli_postgres_run_masks_the_password(cli, tmp_path, pg_url, schema):
     load_into_postgres(generate_tables(200), pg_url, schema)
     out = tmp_path / "out"
-    res = subprocess.run([*cli, "run", "--source", pg_url, "--schema", schema, "--as-of",
-                          AS_OF.isoformat(), "--out", str(out)], capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [
+            *cli,
+            "run",
+            "--source",
+            pg_url,
+            "--schema",
+            schema,
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     password = make_url(pg_url).password
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -312,8 +364,12 @@ def test_loader_errors_are_input_errors(pg_url, schema):
 
 def test_cli_load_pg_then_read(cli, tmp_path, pg_url, schema):
     write_csv_folder(generate_tables(100), tmp_path / "csv")
-    res = subprocess.run([*cli, "load-pg", pg_url, "--source", str(tmp_path / "csv"),
-                          "--schema", schema], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [*cli, "load-pg", pg_url, "--source", str(tmp_path / "csv"), "--schema", schema],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert f":{make_url(pg_url).password}@" not in res.stdout + res.stderr
     raw = open_source(pg_url, schema=schema).read()
