@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -316,6 +317,7 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
         "window_start": outcome.data.start.isoformat(),
         "at_risk_hours": at_risk_hours,
         "source": shown_source,
+        "mapping": os.environ.get("REFUND_AUDIT_MAPPING") or None,
         "selection": selection,
         "profile_versions": {p: {"version": v, "file": Path(profiles[p].path).name}
                              for p, v in pv.items()},
