@@ -28,6 +28,7 @@ KEY = ["platform", "shop_id"]
 
 
 def _count(df: pd.DataFrame, mask=None) -> pd.Series:
+    df = df[KEY]  # the key columns only: filtering every column of ten million orders costs
     if mask is not None:
         df = df[np.asarray(mask, dtype=bool)]
     return df.groupby(KEY, sort=False).size()

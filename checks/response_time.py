@@ -97,18 +97,22 @@ def rt004_turns(data: AuditData) -> pd.DataFrame:
     if "rt004" in data.cache:
         return data.cache["rt004"]
     m = data.messages
-    m = m[m["sender"].isin(["buyer", "seller"]) & m["platform"].notna()]
-    rank = (m["sender"] == "seller").astype("int8")
-    m = m.assign(_rank=rank).iloc[_thread_order(m["order_id"], m["sent_at"], rank,
-                                                m["message_id"])]
-    prev = m.groupby("order_id", sort=False)["sender"].shift(1)
-    opens = (m["sender"] == "buyer") & (prev.isna() | (prev == "seller"))
-    seller_t = m["sent_at"].where(m["sender"] == "seller")
-    next_seller = seller_t.groupby(m["order_id"], sort=False).bfill()
-    t = m.assign(r=next_seller)[opens.to_numpy()]
-    t = t[(t["sent_at"] >= data.start) & (t["sent_at"] < data.as_of)]
+    # The threads are ordered and walked on the four key columns only; the whole rows
+    # (message text included) are taken once, for the turns in the window.
+    keep = np.flatnonzero((m["sender"].isin(["buyer", "seller"]) & m["platform"].notna())
+                          .to_numpy(dtype=bool))
+    k = m.iloc[keep][["order_id", "sent_at", "sender", "message_id"]]
+    rank = (k["sender"] == "seller").astype("int8")
+    order = _thread_order(k["order_id"], k["sent_at"], rank, k["message_id"])
+    k = k.iloc[order]
+    prev = k.groupby("order_id", sort=False)["sender"].shift(1)
+    opens = (k["sender"] == "buyer") & (prev.isna() | (prev == "seller"))
+    seller_t = k["sent_at"].where(k["sender"] == "seller")
+    next_seller = seller_t.groupby(k["order_id"], sort=False).bfill()
+    turn = (opens & (k["sent_at"] >= data.start) & (k["sent_at"] < data.as_of)).to_numpy()
+    t = m.iloc[keep[order[turn]]].assign(r=next_seller.array[turn])
     due, sla = due_by_version(t, data, "sent_at", "sent_at", "message_response")
-    t = t.assign(due=due, sla=sla).drop(columns="_rank")
+    t = t.assign(due=due, sla=sla)
     data.cache["rt004"] = t
     return t
 

@@ -111,11 +111,13 @@ def check_on_dask(tables: dict[str, pd.DataFrame | None], profiles: dict[str, Pr
         logger.info("      %d group(s) of shops on %d Dask worker thread(s) at %s", len(groups),
                     threads, info.get("address", "?"))
         t = time.perf_counter()
+        # Scattered once, all groups together (spread over the workers, sent in parallel),
+        # by reference in the tasks: no hashing of frames for task keys, no megabytes in the
+        # task graph; each task then runs where its group is.
+        scattered = client.scatter(groups, hash=False)
+        del groups
         futures = []
-        for i, group in enumerate(groups):
-            # Scattered once, by reference in the task: no hashing of the frames for a task
-            # key, and no megabytes in the task graph.
-            [data] = client.scatter([group], hash=False)
+        for i, data in enumerate(scattered):
             step = check_group.with_options(task_run_name=f"check-part-{i + 1}")
             futures.append(runner.submit(step, parameters={
                 "part": data, "profiles": profiles, "as_of": as_of,

@@ -96,10 +96,16 @@ def _text(s: pd.Series) -> pd.Series:
         if not pc.any(empty).as_py() and pc.all(pc.equal(t, raw)).as_py() in (True, None):
             return s
         t = pc.if_else(empty, pa.scalar(None, t.type), t)
-        return pd.Series(t.to_pandas(types_mapper={t.type: dtype}.get).array, index=s.index,
-                         name=s.name)
+        return _str_series(t, s.index, s.name)
     s = s.str.strip()
     return s.where(s != "", None)
+
+
+def _str_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index, name=None) -> pd.Series:
+    """An Arrow string array as a ``str`` Series without a round trip through Python."""
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    return pd.Series(arr.to_pandas(types_mapper={arr.type: dtype}.get).array, index=index,
+                     name=name)
 
 
 def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
@@ -147,13 +153,21 @@ def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
     return out.where(~shared, out + " (row " + rows + ")").to_numpy()
 
 
-def _exact_copies(df: pd.DataFrame, key: str) -> np.ndarray:
+def _repeated(df: pd.DataFrame, key: str) -> np.ndarray:
+    """Rows whose ``key`` occurs more than once (empty keys count as one value). Only these
+    can be copies, duplicate keys or older versions: the checks for those look at them alone
+    (each full-column pass costs ~1.3 s at ten million rows)."""
+    return df[key].duplicated(keep=False).to_numpy()
+
+
+def _exact_copies(df: pd.DataFrame, key: str, repeated: np.ndarray | None = None
+                  ) -> np.ndarray:
     """Rows that repeat an earlier row exactly. Copies share their ``key``, so only the rows
     whose key repeats are compared whole (hashing every row cost ~3 s per million)."""
     out = np.zeros(len(df), dtype=bool)
     if len(df) == 0:
         return out
-    maybe = df[key].duplicated(keep=False).to_numpy()
+    maybe = _repeated(df, key) if repeated is None else repeated
     if maybe.any():
         h = pd.util.hash_pandas_object(df[maybe].astype("str"), index=False)
         out[maybe] = h.duplicated(keep="first").to_numpy()
@@ -227,7 +241,12 @@ def _before(typed: pd.DataFrame, later: str, earlier: pd.Series, earlier_name: s
 
 
 def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd.Series:
-    return orders_raw["platform"].map(timezones).astype("object").fillna("UTC").astype("str")
+    """The profile zone of each order's platform, UTC when it has none: per distinct platform
+    (a dict ``map`` over ten million rows costs ~4 s)."""
+    codes, names = pd.factorize(orders_raw["platform"])
+    zones = pa.array([timezones.get(p, "UTC") for p in names] + ["UTC"], pa.large_string())
+    arr = zones.take(pa.array(np.where(codes < 0, len(names), codes)))
+    return _str_series(arr, orders_raw.index, "platform")
 
 
 def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
@@ -251,11 +270,12 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     # orders -----------------------------------------------------------------------------
     o = frames["orders"]
     o_zone = _zones_for_orders(o, timezones)
-    o_sup = _exact_copies(o, "order_id")
+    o_rep = _repeated(o, "order_id")
+    o_sup = _exact_copies(o, "order_id", o_rep)
     r = _Reasons(len(o))
     o_cons = ~o_sup
     ot = _typed_columns("orders", o, o_zone, r, o_cons)
-    _dup_keys(o, "order_id", o_cons, r)
+    _dup_keys(o, "order_id", o_cons, r, repeated=o_rep)
     r.add(o["platform"].notna().to_numpy() & ~o["platform"].isin(list(timezones)).to_numpy()
           & o_cons, "platform", "unknown_platform", o["platform"],
           "platform has no profile (known: " + ", ".join(sorted(timezones)) + ")")
@@ -264,22 +284,26 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     results["orders"] = (ot, r, o_sup)
     o_bad = r.any_mask() | o_sup
     valid_ids = o["order_id"][~o_bad]
-    vo = ot[~o_bad]
-    # Position of each child row's order: the first row with that id (its zone, as a
-    # groupby-first would give) and the valid order (amount, paid_at).
+    # What refunds are checked against (not a copy of every column: memory at 10M rows).
+    vo = ot.loc[~o_bad, ["amount", "paid_at"]]
+    # Position of each refund's and message's order: the first row with that id (its zone,
+    # as a groupby-first would give) and the valid order (amount, paid_at). Refunds and
+    # messages in one lookup per set: hashing ten million order ids is the cost (~2.5 s).
     f = frames["refunds"]
-    f_first, f_valid = positions(f["order_id"], o["order_id"]), positions(f["order_id"],
-                                                                            valid_ids)
+    kids = [f["order_id"]] + ([frames["messages"]["order_id"]] if "messages" in frames else [])
+    first, valid = positions(kids, o["order_id"]), positions(kids, valid_ids)
+    f_first, f_valid = first[: len(f)], valid[: len(f)]
 
     # refunds ----------------------------------------------------------------------------
     f_zone = _take(o_zone, f_first, f.index).fillna("UTC").astype("str")
-    f_copy = _exact_copies(f, "refund_id")
+    f_rep = _repeated(f, "refund_id")
+    f_copy = _exact_copies(f, "refund_id", f_rep)
     upd, _ = parse_timestamps(f["updated_at"], f_zone, clean=True)
-    f_sup = f_copy | _older_versions(f["refund_id"], upd, ~f_copy)
+    f_sup = f_copy | _older_versions(f["refund_id"], upd, ~f_copy & f_rep)
     f_cons = ~f_sup
     r = _Reasons(len(f))
     ft = _typed_columns("refunds", f, f_zone, r, f_cons)
-    _dup_keys(f, "refund_id", f_cons, r, versions=True)
+    _dup_keys(f, "refund_id", f_cons, r, versions=True, repeated=f_rep)
     _references(f, r, f_cons, f_first >= 0, f_valid >= 0)
     order_amount = _take(vo["amount"], f_valid, f.index).astype("float64")
     r.add((ft["amount"] > order_amount).fillna(False).to_numpy() & f_cons, "amount",
@@ -322,13 +346,13 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     # messages ---------------------------------------------------------------------------
     if "messages" in frames:
         m = frames["messages"]
-        m_first = positions(m["order_id"], o["order_id"])
-        m_valid = positions(m["order_id"], valid_ids)
+        m_first, m_valid = first[len(f):], valid[len(f):]
         m_zone = _take(o_zone, m_first, m.index).fillna("UTC").astype("str")
-        m_sup = _exact_copies(m, "message_id")
+        m_rep = _repeated(m, "message_id")
+        m_sup = _exact_copies(m, "message_id", m_rep)
         r = _Reasons(len(m))
         mt = _typed_columns("messages", m, m_zone, r, ~m_sup)
-        _dup_keys(m, "message_id", ~m_sup, r)
+        _dup_keys(m, "message_id", ~m_sup, r, repeated=m_rep)
         _references(m, r, ~m_sup, m_first >= 0, m_valid >= 0)
         results["messages"] = (mt, r, m_sup)
     else:
@@ -339,9 +363,11 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
 
 
 def _dup_keys(df: pd.DataFrame, key: str, considered: np.ndarray, r: _Reasons,
-              versions: bool = False) -> None:
-    k = df[key].where(considered)
-    dup = (k.notna() & k.duplicated(keep=False)).to_numpy()
+              versions: bool = False, repeated: np.ndarray | None = None) -> None:
+    among = considered & (_repeated(df, key) if repeated is None else repeated)
+    k = df[key][among]
+    dup = np.zeros(len(df), dtype=bool)
+    dup[np.flatnonzero(among)] = (k.notna() & k.duplicated(keep=False)).to_numpy()
     msg = ("refund_id repeated with the same updated_at (or none): no way to tell which "
            "version is newest") if versions else f"{key} is not unique"
     r.add(dup, key, "duplicate_key", df[key], msg)
@@ -362,18 +388,44 @@ def _older_versions(ids: pd.Series, updated: pd.Series, considered: np.ndarray) 
     return older.to_numpy()
 
 
-def positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
+def positions(keys: pd.Series | list[pd.Series], values: pd.Series) -> np.ndarray:
     """Position in ``values`` of the first occurrence of each key; -1 when absent or empty.
+    ``keys`` may be several columns, looked up together (their results one after another).
 
     The lookup of ids (order_id, shop_id) at scale: Arrow's hash kernel, ~0.1 s per million.
     pandas' ``map``/``isin``/``join`` on Arrow strings go through Python objects or build
-    their own hash tables each time (``isin`` with a million values: ~15 s)."""
-    if not len(values) or not len(keys):
-        return np.full(len(keys), -1, dtype=np.int64)
-    arr = pa.array(keys.astype("str"), from_pandas=True).cast(pa.large_string())
-    vals = pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
-    pos = pc.index_in(arr, value_set=vals, skip_nulls=True).fill_null(-1)
+    their own hash tables each time (``isin`` with a million values: ~15 s). The cost is in
+    hashing ``values``: for a few keys among many values the lookup is turned around.
+    """
+    keys = keys if isinstance(keys, list) else [keys]
+    n = sum(len(k) for k in keys)
+    if not len(values) or not n:
+        return np.full(n, -1, dtype=np.int64)
+    if n * 64 < len(values):
+        return _first_rows(pd.concat(keys, ignore_index=True), values)
+    arr = pa.chunked_array([c for k in keys for c in _arrow(k).chunks], type=pa.large_string())
+    pos = pc.index_in(arr, value_set=_arrow(values), skip_nulls=True).fill_null(-1)
     return pos.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _arrow(s: pd.Series) -> pa.ChunkedArray:
+    arr = pa.array(s.astype("str"), from_pandas=True)
+    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    return arr.cast(pa.large_string())
+
+
+def _first_rows(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """``positions`` for few keys among many values: each value row is looked up among the
+    keys (a small hash), then the first row per key is kept."""
+    hit = pc.index_in(_arrow(values), value_set=_arrow(keys), skip_nulls=True).fill_null(-1)
+    hit = pd.Series(hit.to_numpy(zero_copy_only=False).astype(np.int64))
+    first = hit[hit >= 0].drop_duplicates(keep="first")
+    row_of = np.full(len(keys), -1, dtype=np.int64)
+    row_of[first.to_numpy()] = first.index.to_numpy()
+    # A key repeated among the keys was found as its first copy.
+    same = pc.index_in(_arrow(keys), value_set=_arrow(keys), skip_nulls=True).fill_null(-1)
+    same = same.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(same >= 0, row_of[np.maximum(same, 0)], -1)
 
 
 def _take(col: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
