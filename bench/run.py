@@ -452,7 +452,8 @@ def print_table(results: list[dict], server_s: float | None) -> None:
 
     line("rows (orders/refunds/msgs)", lambda r: "/".join(
         f"{r['generate']['rows'][t] / 1000:.0f}k" for t in ("orders", "refunds", "messages")))
-    line("generate (not counted)", lambda r: f"{r['generate']['generate_s'] + r['generate']['write_files_s']:.1f} s")
+    line("generate (not counted)", lambda r: "{:.1f} s".format(
+        r["generate"]["generate_s"] + r["generate"]["write_files_s"]))
     line("floor: read only", lambda r: f"{r['floor']['wall_s']:.2f} s")
     for name in ("read", "validate", "check", "kpis", "write", "record"):
         line(name, stage(name))

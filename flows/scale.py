@@ -92,43 +92,49 @@ def check_on_dask(tables: dict[str, pd.DataFrame | None], profiles: dict[str, Pr
                   as_of: pd.Timestamp, window_days: int, at_risk_hours: float, *,
                   workers: int | None = None, address: str | None = None,
                   parts: int | None = None) -> AuditOutcome | None:
-    """The check of ``tables`` in groups of shops on Dask; None when a group failed (the
-    caller then runs the check here, isolated per platform)."""
+    """The check of ``tables`` in groups of shops on Dask; None when the cluster cannot be
+    reached or a group failed (the caller then runs the check here, isolated per platform:
+    the same result, slower)."""
     logger = get_run_logger()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    with _quiet(), dask_runner(workers, address) as runner:
-        client = runner.client  # starts the LocalCluster, or connects
-        info = client.scheduler_info()
-        # Held until the end: a released future's task may be cancelled.
-        warming = [client.submit(_warm, pure=False, workers=[w], allow_other_workers=False)
-                   for w in info.get("workers", {})]
-        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
-        timings["cluster_start"] = time.perf_counter() - t0
-        t = time.perf_counter()
-        groups = partition_tables(tables, parts or PARTS_PER_WORKER * threads)
-        timings["partition"] = time.perf_counter() - t
-        logger.info("      %d group(s) of shops on %d Dask worker thread(s) at %s", len(groups),
-                    threads, info.get("address", "?"))
-        t = time.perf_counter()
-        # Scattered once, all groups together (spread over the workers, sent in parallel),
-        # by reference in the tasks: no hashing of frames for task keys, no megabytes in the
-        # task graph; each task then runs where its group is.
-        scattered = client.scatter(groups, hash=False)
-        del groups
-        futures = []
-        for i, data in enumerate(scattered):
-            step = check_group.with_options(task_run_name=f"check-part-{i + 1}")
-            futures.append(runner.submit(step, parameters={
-                "part": data, "profiles": profiles, "as_of": as_of,
-                "window_days": window_days, "at_risk_hours": at_risk_hours}))
-        for f in futures:
-            f.wait()
-        del warming
-        states = [f.state for f in futures]
-        failed = [i + 1 for i, s in enumerate(states) if not s.is_completed()]
-        results = [] if failed else [s.result() for s in states]
-        timings["dask"] = time.perf_counter() - t
+    try:
+        with _quiet(), dask_runner(workers, address) as runner:
+            client = runner.client  # starts the LocalCluster, or connects
+            info = client.scheduler_info()
+            # Held until the end: a released future's task may be cancelled.
+            warming = [client.submit(_warm, pure=False, workers=[w], allow_other_workers=False)
+                       for w in info.get("workers", {})]
+            threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
+            timings["cluster_start"] = time.perf_counter() - t0
+            t = time.perf_counter()
+            groups = partition_tables(tables, parts or PARTS_PER_WORKER * threads)
+            timings["partition"] = time.perf_counter() - t
+            logger.info("      %d group(s) of shops on %d Dask worker thread(s) at %s", len(groups),
+                        threads, info.get("address", "?"))
+            t = time.perf_counter()
+            # Scattered once, all groups together (spread over the workers, sent in parallel),
+            # by reference in the tasks: no hashing of frames for task keys, no megabytes in the
+            # task graph; each task then runs where its group is.
+            scattered = client.scatter(groups, hash=False)
+            del groups
+            futures = []
+            for i, data in enumerate(scattered):
+                step = check_group.with_options(task_run_name=f"check-part-{i + 1}")
+                futures.append(runner.submit(step, parameters={
+                    "part": data, "profiles": profiles, "as_of": as_of,
+                    "window_days": window_days, "at_risk_hours": at_risk_hours}))
+            for f in futures:
+                f.wait()
+            del warming
+            states = [f.state for f in futures]
+            failed = [i + 1 for i, s in enumerate(states) if not s.is_completed()]
+            results = [] if failed else [s.result() for s in states]
+            timings["dask"] = time.perf_counter() - t
+    except Exception as exc:  # an unreachable scheduler, a lost worker: the audit goes on here
+        logger.warning("      the Dask cluster could not run the check (%s: %s); checking "
+                       "here instead", type(exc).__name__, str(exc)[:300])
+        return None
     if failed:
         logger.warning("      group(s) %s failed on the cluster (%s); checking here instead",
                        failed, next(s.message for s in states if not s.is_completed()))
