@@ -101,7 +101,7 @@ def rt004_turns(data: AuditData) -> pd.DataFrame:
     # (message text included) are taken once, for the turns in the window.
     keep = np.flatnonzero((m["sender"].isin(["buyer", "seller"]) & m["platform"].notna())
                           .to_numpy(dtype=bool))
-    k = m.iloc[keep][["order_id", "sent_at", "sender", "message_id"]]
+    k = m[["order_id", "sent_at", "sender", "message_id"]].iloc[keep]
     rank = (k["sender"] == "seller").astype("int8")
     order = _thread_order(k["order_id"], k["sent_at"], rank, k["message_id"])
     k = k.iloc[order]
