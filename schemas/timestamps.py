@@ -74,11 +74,11 @@ def parse_timestamps(values: pd.Series, zones: pd.Series | str, *, clean: bool =
     # assigning into a Series by mask aligns indexes, ~0.15 s per million values per part.
     utc = np.full(n, np.datetime64("NaT"), dtype=f"datetime64[{UNIT}]")
     if has_off.any():
-        aware = pd.to_datetime(s[has_off], format="ISO8601", utc=True, errors="coerce")
+        aware = _safe_to_datetime(s[has_off], utc=True)
         utc[has_off] = aware.astype(UTC_DTYPE).dt.tz_localize(None).to_numpy()
     naive_mask = present & ~has_off
     if naive_mask.any():
-        naive = pd.to_datetime(s[naive_mask], format="ISO8601", errors="coerce")
+        naive = _safe_to_datetime(s[naive_mask], utc=False)
         if isinstance(naive.dtype, pd.DatetimeTZDtype):  # defensive: mixed input
             naive = naive.dt.tz_convert("UTC").dt.tz_localize(None)
         utc[naive_mask] = _utc_walls(naive, zones[naive_mask])
@@ -107,3 +107,22 @@ def to_iso_utc(ts: pd.Series) -> pd.Series:
     """UTC ISO 8601 text with a ``Z`` suffix, empty for NaT (findings.csv format)."""
     text = ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return text.fillna("")
+
+
+def _safe_to_datetime(s: pd.Series, *, utc: bool) -> pd.Series:
+    """ISO 8601 parse; a value pandas rejects as a whole column (e.g. an offset after an
+    hour-only time, "2026-11-12T10+08:00", read among naive values) becomes NaT for that row
+    only, so it is quarantined instead of failing the run."""
+    try:
+        return pd.to_datetime(s, format="ISO8601", utc=utc, errors="coerce")
+    except (ValueError, TypeError):
+        def one(v):
+            try:
+                t = pd.Timestamp(v)
+            except (ValueError, TypeError):
+                return pd.NaT
+            if utc:
+                return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+            return pd.NaT if t.tzinfo is not None else t
+        out = s.map(one)
+        return pd.to_datetime(out, utc=utc) if utc else pd.to_datetime(out)

@@ -34,6 +34,10 @@ CASES = {
     "wrong type": (
         dict(orders=[order(), order(order_id="O2", amount="abc", paid_at="yesterday")]),
         "orders", {("O2", "amount", "type"), ("O2", "paid_at", "type")}),
+    "offset after an hour-only time is quarantined, not a crash": (
+        dict(orders=[order(paid_at="2026-11-01 10:00:00"),
+                     order(order_id="O2", paid_at="2026-11-01T10+08:00")]),
+        "orders", {("O2", "paid_at", "type")}),
     "bad boolean": (
         dict(orders=[order(), order(order_id="O2", free_shipping="maybe")]),
         "orders", {("O2", "free_shipping", "type")}),
