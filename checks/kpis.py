@@ -36,7 +36,10 @@ def _count(df: pd.DataFrame, mask=None) -> pd.Series:
 
 def compute_kpis(data: AuditData, findings: pd.DataFrame, messages_evaluated: bool
                  ) -> pd.DataFrame:
-    """KPI rows (platform, shop_id, metric, value, threshold, status, better)."""
+    """KPI rows (platform, shop_id, metric, value, threshold, status, better, numerator,
+    denominator). ``numerator``/``denominator`` are the counts behind the value (the
+    denominator is NaN for a plain count), so partial runs can be merged by summing them
+    and a reader can see "3 of 40"."""
     shops = data.orders[KEY].drop_duplicates().sort_values(KEY)
     idx = pd.MultiIndex.from_frame(shops)
     o = data.orders
@@ -73,8 +76,9 @@ def compute_kpis(data: AuditData, findings: pd.DataFrame, messages_evaluated: bo
     rows = []
     thresholds = {p: prof.at(data.as_of).thresholds for p, prof in data.profiles.items()}
     for metric, better in METRICS.items():
+        d = pd.Series(np.nan, index=idx)
         if metric not in num:
-            values = pd.Series(np.nan, index=idx)
+            n = values = pd.Series(np.nan, index=idx)
         else:
             n = num[metric].reindex(idx, fill_value=0).astype("float64")
             if den[metric] is None:
@@ -82,14 +86,16 @@ def compute_kpis(data: AuditData, findings: pd.DataFrame, messages_evaluated: bo
             else:
                 d = den[metric].reindex(idx, fill_value=0).astype("float64")
                 values = (n / d).where(d > 0)
-        frame = shops.assign(metric=metric, value=values.to_numpy(), better=better)
+        frame = shops.assign(metric=metric, value=values.to_numpy(), better=better,
+                             numerator=n.to_numpy(), denominator=d.to_numpy())
         frame["threshold"] = [
             (thresholds.get(p, {}).get(metric) or {}).get("value") for p in frame["platform"]]
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True)
     out["threshold"] = pd.to_numeric(out["threshold"], errors="coerce")
     out["status"] = score(out["value"], out["threshold"], out["better"])
-    return out[["platform", "shop_id", "metric", "value", "threshold", "status", "better"]]
+    return out[["platform", "shop_id", "metric", "value", "threshold", "status", "better",
+                "numerator", "denominator"]]
 
 
 def score(value: pd.Series, threshold: pd.Series, better: pd.Series) -> pd.Series:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     pg_schema: str | None = None
     mapping: str | None = None  # column mapping for folder exports (sources.mapping)
     lang: str = "zh"
+    # The zone a person reads the all-shops overview in: it dates mail subjects and names
+    # output folders; a date-only --as-of is that date's midnight here. Shop pages use their
+    # platform's zone.
+    report_timezone: str = "Asia/Shanghai"
     profiles_dir: str | None = None
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "Asia/Shanghai"
