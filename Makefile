@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/refund-audit demo
 
 services:
-	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-packages.sh
 	bash scripts/ensure-postgres.sh
 
 test: $(STAMP) services

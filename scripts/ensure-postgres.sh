@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# Installs PostgreSQL from Debian's packages if missing, starts a cluster on loopback only
-# and creates the test role and database. Idempotent; quiet when everything is in place.
+# Starts a PostgreSQL cluster on loopback only and creates the test role and database (the
+# package itself comes from scripts/ensure-packages.sh). Idempotent; quiet when everything is
+# in place.
 # The tests read the URL from REFUND_AUDIT_TEST_PG_URL (default below).
 set -euo pipefail
 PGPORT="${REFUND_AUDIT_TEST_PG_PORT:-5432}"
-if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  echo "ensure-postgres: installing postgresql (Debian)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq postgresql >/dev/null
-fi
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || bash "$(dirname "$0")/ensure-packages.sh"
 VER=$(ls /usr/lib/postgresql | sort -V | tail -1)
 if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -q "^$VER main$"; then
   pg_createcluster "$VER" main -p "$PGPORT" -- --auth-local=peer --auth-host=scram-sha-256 >/dev/null

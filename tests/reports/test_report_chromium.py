@@ -1,6 +1,6 @@
 """The rendered report in a real browser: Debian's headless Chromium.
 
-Chromium is installed by ``scripts/ensure-chromium.sh`` (``make test`` and CI run it first);
+Chromium is installed by ``scripts/ensure-packages.sh`` (``make test`` and CI run it first);
 a missing browser fails these tests rather than skipping them. Screenshots are kept under
 ``test-artifacts/reports/`` (gitignored) for a human to look at.
 """
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.service
 
 def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess[str]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-packages.sh (make test does)")
     command = [
         str(CHROMIUM),
         "--headless",
