@@ -77,9 +77,11 @@ def load(source: str, encoding: str = "utf-8", schema: str | None = None,
 def validate(raw, tz: dict[str, str]):
     """Schema checks, quarantine and the read = valid + quarantined + superseded counts."""
     try:
-        return validate_tables(raw, tz)
+        validated = validate_tables(raw, tz)
     except InputError as exc:
         return Problem(str(exc))
+    # No valid order at all: nothing to audit, and nothing written that looks like an audit.
+    return Problem(validated.unusable) if validated.unusable else validated
 
 
 @task(name="check", cache_policy=NO_CACHE)
@@ -250,7 +252,10 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
     except (ValueError, TypeError):
         return Failed(message=f"--as-of {as_of!r} is not an ISO 8601 timestamp "
                               "(e.g. 2026-11-20T02:00:00+08:00).")
-    profiles = load_profiles(profiles_dir)
+    try:
+        profiles = load_profiles(profiles_dir)
+    except InputError as exc:  # a profile with a typo: exit 2, one paragraph
+        return Failed(message=str(exc))
     tz = timezones(profiles)
     shown_source = mask_uri(source)
 

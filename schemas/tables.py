@@ -1,5 +1,5 @@
-"""The four input tables (CONTRACT §2) as pandera models: the one place their columns,
-types, enums and meanings are written.
+"""The four input tables as pandera models: the one place their columns, types, enums and
+meanings are written (docs/spec.md describes them for users).
 
 Each field's ``metadata["kind"]`` tells the quarantine engine how to read the raw text
 (``text``, ``timestamp``, ``decimal``, ``bool``, ``enum``, ``country``, ``currency``); the
@@ -33,8 +33,10 @@ SENDERS = ("buyer", "seller", "platform")
 
 
 def _f(description: str, kind: str, *, nullable: bool, enum: tuple[str, ...] | None = None,
-       **kw) -> object:
+       open_end: bool = False, **kw) -> object:
     meta = {"kind": kind}
+    if open_end:  # a timestamp after the accepted years means "no end" (schemas.timestamps)
+        meta["open_end"] = True
     if enum is not None:
         meta["enum"] = enum
         kw["isin"] = list(enum)
@@ -127,8 +129,9 @@ class ReturnAddresses(pa.DataFrameModel):
     street: Series[str] = _f("Street address.", "text", nullable=True)
     postcode: Series[str] = _f("Postal code.", "text", nullable=True)
     valid_from: Series[Ts] = _f("Entry usable from.", "timestamp", nullable=False)
-    valid_to: Series[Ts] = _f("Entry retired at (empty: still in use).", "timestamp",
-                              nullable=True)
+    valid_to: Series[Ts] = _f(
+        "Entry retired at (empty, or a far-future marker such as 9999-12-31: still in use).",
+        "timestamp", nullable=True, open_end=True)
 
     class Config:
         name = "return_addresses"
@@ -165,7 +168,8 @@ OPTIONAL_TABLES = ("messages",)
 
 
 def columns(table: str) -> dict[str, dict]:
-    """Column name → {kind, nullable, enum, description} for a table, in contract order."""
+    """Column name → {kind, nullable, enum, open_end, description} for a table, in the
+    documented order."""
     schema = MODELS[table].to_schema()
     out = {}
     for name, col in schema.columns.items():
@@ -173,6 +177,7 @@ def columns(table: str) -> dict[str, dict]:
         out[name] = {
             "kind": meta["kind"],
             "enum": meta.get("enum"),
+            "open_end": meta.get("open_end", False),
             "nullable": col.nullable,
             "description": col.description,
         }

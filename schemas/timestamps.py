@@ -1,25 +1,73 @@
-"""Parsing the contract's timestamps (CONTRACT §2) into tz-aware UTC.
+"""Reading the input tables' timestamps into tz-aware UTC, one value at a time.
 
-With an offset (or ``Z``) a value means that instant; without one it is local time in the
-zone of the row's platform profile. A local time that occurs twice (clocks going back) is its
-first occurrence; one that never occurs (clocks going forward) moves forward by the gap.
-Everything inside the project is UTC; local time only at the edges.
+A value's verdict never depends on its neighbours in the column: each one is matched
+against an explicit grammar (below, and in docs/spec.md) before any parser sees it, and the
+parser is only ever given values of one shape (with an offset, or without), so no single odd
+value can switch a column to lenient parsing or fail it as a whole. Words such as ``now`` or
+``today``, US or European day orders, month names and RFC 2822 dates are not accepted:
+they would make an audit depend on the clock or on a guess.
+
+Accepted (ISO 8601, extended format):
+
+- a date: ``2026-11-10``;
+- a date and a time of day, separated by ``T`` or one space: ``2026-11-10T10:00``,
+  ``2026-11-10 10:00:00``, ``2026-11-10T10:00:00.123456789`` (up to 9 fraction digits; the
+  audit keeps microseconds);
+- optionally after a time, an offset: ``Z``, ``+08:00``, ``+0800`` or ``+08``.
+
+With an offset a value means that instant; without one it is local time in the zone of the
+row's platform profile. A local time that occurs twice (clocks going back) is its first
+occurrence; one that never occurs (clocks going forward) moves forward by the gap.
+
+Accepted years are 1900 to 2261: outside them a value is ``out_of_range`` (a
+``9999-12-31`` "open end" marker, a ``0001-01-01`` "unknown"). The upper bound keeps every
+instant inside what pandas can hold at nanosecond resolution, which the rules' arithmetic
+uses. A column where a far-future value means "no end" (``valid_to``) reads any value after
+the range as empty instead. Everything inside the project is UTC; local time only at the
+edges.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 UNIT = "us"
 UTC_DTYPE = pd.DatetimeTZDtype(unit=UNIT, tz="UTC")
 
-# An offset only counts after a time of day, so "2026-11-12" (ends in "-12") stays naive.
-_OFFSET_RE = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?[ ]?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+#: The accepted years (see the module docstring).
+MIN_YEAR, MAX_YEAR = 1900, 2261
+_LOW = np.datetime64(f"{MIN_YEAR}-01-01T00:00:00", UNIT)
+_HIGH = np.datetime64(f"{MAX_YEAR + 1}-01-01T00:00:00", UNIT)
+
+_DATE = r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME = r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)"
+#: The grammar, any year (to tell "out of range" from "not a timestamp").
+ISO_ANY_YEAR = rf"^[0-9]{{4}}{_DATE}(?:{_TIME}{_OFFSET}?)?$"
+#: The grammar, accepted years only: the one pass every value goes through.
+ISO_ACCEPTED = (rf"^(?:19[0-9]{{2}}|2[01][0-9]{{2}}|22[0-5][0-9]|226[01]){_DATE}"
+                rf"(?:{_TIME}{_OFFSET}?)?$")
+# Among values that match the grammar: an offset can only follow a time of day, so a date's
+# own "-10" is never read as one.
+_HAS_OFFSET = r":[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+
+
+@dataclass
+class Parsed:
+    """A parsed column: UTC values, and the present values that were rejected, by reason."""
+
+    values: pd.Series
+    malformed: pd.Series     # not an accepted ISO 8601 timestamp (or an impossible date)
+    out_of_range: pd.Series  # a timestamp, but outside the accepted years
 
 
 def localize_naive(naive: pd.Series, tz: str) -> pd.Series:
-    """Naive local wall times in ``tz`` → UTC, with the contract's DST rules."""
+    """Naive local wall times in ``tz`` → UTC, with the DST rules of the module docstring."""
     naive = naive.astype(f"datetime64[{UNIT}]")
     if tz in ("UTC", "Etc/UTC"):
         return naive.dt.tz_localize("UTC")
@@ -44,47 +92,106 @@ def localize_naive(naive: pd.Series, tz: str) -> pd.Series:
 
 def parse_timestamps(values: pd.Series, zones: pd.Series | str, *, clean: bool = False
                      ) -> tuple[pd.Series, pd.Series]:
-    """Parse a column of timestamps; return (UTC series, mask of present-but-unparseable).
+    """Parse a column of timestamps; return (UTC series, mask of present-but-rejected).
+
+    See ``parse_column``; a value out of range counts as rejected here.
+    """
+    p = parse_column(values, zones, clean=clean)
+    return p.values, p.malformed | p.out_of_range
+
+
+def parse_column(values: pd.Series, zones: pd.Series | str, *, clean: bool = False,
+                 open_end: bool = False) -> Parsed:
+    """Parse a column of timestamps per the module docstring.
 
     ``values`` may be strings or already-typed datetimes (Parquet). ``zones`` gives the IANA
     zone of each row (or one zone for all) for naive values. ``clean``: the strings are
     already stripped with empty ones missing (the validation's text columns), so that pass is
-    skipped.
+    skipped. ``open_end``: a value after the accepted years means "no end" (empty), not
+    out of range.
     """
     n = len(values)
-    out = pd.Series(pd.NaT, index=values.index, dtype=UTC_DTYPE)
+    index = values.index
+    no = pd.Series(np.zeros(n, dtype=bool), index=index)
     if n == 0:
-        return out, pd.Series(False, index=values.index)
+        return Parsed(pd.Series(pd.NaT, index=index, dtype=UTC_DTYPE), no, no.copy())
     if isinstance(zones, str):
-        zones = pd.Series(zones, index=values.index)
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype(UTC_DTYPE), pd.Series(False, index=values.index)
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _localize_by_zone(values, zones), pd.Series(False, index=values.index)
+        zones = pd.Series(zones, index=index)
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            values.dtype):
+        return _typed(values, zones, open_end)
 
     if clean and values.dtype == "str":
         s = values
     else:
         s = values.astype("str").str.strip()
         s = s.where(s.notna() & (s != ""), None)
+    arr = pa.array(s, from_pandas=True)
     present = s.notna().to_numpy(dtype=bool)
-    has_off = present & s.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(
-        dtype=bool)
+    ok = _matches(arr, ISO_ACCEPTED) & present
+    # The rejected values are few: only they are matched again to tell the two reasons apart.
+    rejected = np.flatnonzero(present & ~ok)
+    out_of_range = np.zeros(n, dtype=bool)
+    if len(rejected):
+        out_of_range[rejected] = _matches(arr.take(pa.array(rejected)), ISO_ANY_YEAR)
+    has_off = ok & _matches(arr, _HAS_OFFSET)
     # The instants are gathered by position as naive UTC wall times and made tz-aware once:
     # assigning into a Series by mask aligns indexes, ~0.15 s per million values per part.
     utc = np.full(n, np.datetime64("NaT"), dtype=f"datetime64[{UNIT}]")
     if has_off.any():
-        aware = _safe_to_datetime(s[has_off], utc=True)
+        aware = pd.to_datetime(s[has_off], format="ISO8601", utc=True, errors="coerce")
         utc[has_off] = aware.astype(UTC_DTYPE).dt.tz_localize(None).to_numpy()
-    naive_mask = present & ~has_off
+    naive_mask = ok & ~has_off
     if naive_mask.any():
-        naive = _safe_to_datetime(s[naive_mask], utc=False)
-        if isinstance(naive.dtype, pd.DatetimeTZDtype):  # defensive: mixed input
-            naive = naive.dt.tz_convert("UTC").dt.tz_localize(None)
+        naive = pd.to_datetime(s[naive_mask], format="ISO8601", errors="coerce")
         utc[naive_mask] = _utc_walls(naive, zones[naive_mask])
-    out = pd.Series(utc, index=values.index).dt.tz_localize("UTC").astype(UTC_DTYPE)
-    bad = pd.Series(present & np.isnat(utc), index=values.index)
-    return out, bad
+    # What the grammar lets through and the parser still rejects: an impossible date
+    # (2026-02-30).
+    malformed = present & ~out_of_range & np.isnat(utc)
+    if open_end and out_of_range.any():
+        far = np.flatnonzero(out_of_range)  # all of the grammar: four digits first
+        out_of_range[far[_late(arr.take(pa.array(far)))]] = False
+    out = pd.Series(utc, index=index).dt.tz_localize("UTC").astype(UTC_DTYPE)
+    return Parsed(out, pd.Series(malformed, index=index),
+                  pd.Series(out_of_range, index=index))
+
+
+def _matches(arr: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
+    """Arrow's RE2 search (the pattern anchors itself), null as False."""
+    hit = pc.match_substring_regex(arr, pattern).fill_null(False)
+    return hit.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _late(arr: pa.Array) -> np.ndarray:
+    """Values (all of the grammar, any year) whose year is after the accepted ones."""
+    year = pc.cast(pc.utf8_slice_codeunits(arr, 0, 4), pa.int32())
+    return pc.greater(year, MAX_YEAR).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _typed(values: pd.Series, zones: pd.Series, open_end: bool) -> Parsed:
+    """Already-typed datetimes (Parquet): the same range rules, without the grammar."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        walls = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        walls = values
+    # Compared at the column's own resolution: a year-9999 value in seconds or milliseconds
+    # does not fit in nanoseconds, and must not be cast before it is looked at.
+    raw = walls.to_numpy()
+    unit = np.datetime_data(raw.dtype)[0]
+    low, high = _LOW.astype(f"datetime64[{unit}]"), _HIGH.astype(f"datetime64[{unit}]")
+    present = ~np.isnat(raw)
+    early = present & (raw < low)
+    late = present & (raw >= high)
+    keep = pd.Series(np.where(early | late, np.datetime64("NaT"), raw).astype(
+        f"datetime64[{UNIT}]"), index=values.index)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        out = keep.dt.tz_localize("UTC").astype(UTC_DTYPE)
+    else:
+        out = _localize_by_zone(keep, zones)
+    out_of_range = early | (late & (not open_end))
+    no = np.zeros(len(values), dtype=bool)
+    return Parsed(out, pd.Series(no, index=values.index),
+                  pd.Series(out_of_range, index=values.index))
 
 
 def _localize_by_zone(naive: pd.Series, zones: pd.Series) -> pd.Series:
@@ -107,22 +214,3 @@ def to_iso_utc(ts: pd.Series) -> pd.Series:
     """UTC ISO 8601 text with a ``Z`` suffix, empty for NaT (findings.csv format)."""
     text = ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return text.fillna("")
-
-
-def _safe_to_datetime(s: pd.Series, *, utc: bool) -> pd.Series:
-    """ISO 8601 parse; a value pandas rejects as a whole column (e.g. an offset after an
-    hour-only time, "2026-11-12T10+08:00", read among naive values) becomes NaT for that row
-    only, so it is quarantined instead of failing the run."""
-    try:
-        return pd.to_datetime(s, format="ISO8601", utc=utc, errors="coerce")
-    except (ValueError, TypeError):
-        def one(v):
-            try:
-                t = pd.Timestamp(v)
-            except (ValueError, TypeError):
-                return pd.NaT
-            if utc:
-                return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-            return pd.NaT if t.tzinfo is not None else t
-        out = s.map(one)
-        return pd.to_datetime(out, utc=utc) if utc else pd.to_datetime(out)

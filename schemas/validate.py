@@ -1,4 +1,4 @@
-"""Validation, quarantine and the "nothing lost" reconciliation (CONTRACT §2).
+"""Validation, quarantine and the "nothing lost" reconciliation (docs/spec.md, "Inputs").
 
 Every row read ends in exactly one of: valid, quarantined (with every reason), superseded.
 Superseded comes first: exact copies collapse to the first, and older versions of a refund
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pycountry
 
 from schemas.errors import InputError
 from schemas.tables import (
@@ -26,11 +27,16 @@ from schemas.tables import (
     RULINGS,
     columns,
 )
-from schemas.timestamps import UTC_DTYPE, parse_timestamps
+from schemas.timestamps import MAX_YEAR, MIN_YEAR, UTC_DTYPE, parse_column, parse_timestamps
 
 QUARANTINE_COLUMNS = ["table", "row_key", "column", "check", "value", "message"]
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+# ISO 4217 as maintained in Debian's iso-codes (through pycountry): the codes in use today.
+CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
+#: A source where at least this share of the refunds (or of the messages) has no valid order
+#: gets a warning: an orders export that is partial or broken, not a clean night.
+ORPHAN_WARN_SHARE = 0.5
 
 
 @dataclass
@@ -41,6 +47,9 @@ class Validated:
     quarantine: pd.DataFrame
     counts: dict[str, dict[str, int]]
     warnings: list[str] = field(default_factory=list)
+    #: Set when nothing can be audited although the source has rows (no valid order): the
+    #: one-paragraph reason. The run then stops with exit status 2 and writes nothing.
+    unusable: str | None = None
 
 
 class _Reasons:
@@ -114,14 +123,14 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
     dup = {c for c in seen if seen.count(c) > 1}
     if dup:
         raise InputError(
-            f"Table '{table}' has the column(s) {sorted(dup)} more than once; each contract "
+            f"Table '{table}' has the column(s) {sorted(dup)} more than once; each audited "
             "column must appear exactly once. Rename or drop the extra copies and run again.")
     missing_required = [c for c, m in cols.items() if not m["nullable"] and c not in df.columns]
     if missing_required:
         raise InputError(
             f"Table '{table}' is missing the required column '{missing_required[0]}'"
             + (f" (and {missing_required[1:]})" if len(missing_required) > 1 else "")
-            + f". The contract requires these columns in '{table}': "
+            + f". The audit requires these columns in '{table}': "
             + ", ".join(c for c, m in cols.items() if not m["nullable"])
             + ". Nothing was audited.")
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
@@ -182,15 +191,14 @@ def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Re
         s = raw[c]
         kind = meta["kind"]
         if kind == "timestamp":
-            if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
-                    s.dtype):
-                present = s.notna()
-            else:
-                present = s.notna()
-            val, bad = parse_timestamps(s, zones, clean=True)
-            reasons.add(bad.to_numpy() & considered, c, "type", s,
-                        f"{c} is not an ISO 8601 timestamp")
-            typed[c] = val
+            present = s.notna()
+            p = parse_column(s, zones, clean=True, open_end=meta["open_end"])
+            reasons.add(p.malformed.to_numpy() & considered, c, "type", s,
+                        f"{c} is not an ISO 8601 timestamp of an accepted form "
+                        "(see docs/spec.md)")
+            reasons.add(p.out_of_range.to_numpy() & considered, c, "out_of_range", s,
+                        f"{c} is outside the accepted years {MIN_YEAR}–{MAX_YEAR}")
+            typed[c] = p.values
         elif kind == "decimal":
             num = pd.to_numeric(s, errors="coerce").astype("float64")
             num = num.where(np.isfinite(num))
@@ -216,13 +224,22 @@ def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Re
             reasons.add(bad.to_numpy() & considered, c, "enum", s,
                         f"{c} must be one of: " + ", ".join(meta["enum"]))
             typed[c] = s
-        elif kind in ("country", "currency"):
-            width = 2 if kind == "country" else 3
+        elif kind == "country":
             up = s.str.upper()
             present = s.notna()
-            bad = present & ~up.str.fullmatch(f"[A-Z]{{{width}}}").fillna(False)
-            label = "ISO 3166 alpha-2 code" if kind == "country" else "ISO 4217 code"
-            reasons.add(bad.to_numpy() & considered, c, "format", s, f"{c} is not an {label}")
+            bad = present & ~up.str.fullmatch("[A-Z]{2}").fillna(False)
+            reasons.add(bad.to_numpy() & considered, c, "format", s,
+                        f"{c} is not an ISO 3166 alpha-2 code")
+            typed[c] = up
+        elif kind == "currency":
+            up = s.str.upper()
+            present = s.notna()
+            # Few distinct codes: the membership test runs on them, not on every row.
+            codes, uniques = pd.factorize(up)
+            known = np.append(np.isin(np.asarray(uniques, dtype=object), CURRENCIES), False)
+            bad = present.to_numpy() & ~known[codes]
+            reasons.add(bad & considered, c, "format", s,
+                        f"{c} is not an ISO 4217 currency code in use")
             typed[c] = up
         else:
             present = s.notna()
@@ -251,7 +268,7 @@ def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd
 
 def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
                     *, check_types: bool = True) -> Validated:
-    """Validate the four raw tables (``messages`` may be None) against the contract.
+    """Validate the four raw tables (``messages`` may be None) per docs/spec.md.
 
     ``timezones`` maps every platform that has a profile to its IANA zone; a platform not in
     it has no profile. Raises InputError for a missing required table or column.
@@ -261,8 +278,8 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
         if raw.get(t) is None:
             raise InputError(
                 f"The source has no table '{t}'. The audit needs the tables "
-                f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the contract's "
-                "columns. Nothing was audited.")
+                f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the columns "
+                "of docs/spec.md. Nothing was audited.")
     frames = {t: _check_columns(t, raw[t], warnings) for t in MODELS if raw.get(t) is not None}
 
     results: dict[str, tuple[pd.DataFrame, _Reasons, np.ndarray]] = {}
@@ -359,7 +376,67 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
         warnings.append("The source has no messages table: RT004, PC001 and PC002 are not "
                         "evaluated.")
 
-    return _assemble(frames, results, warnings, check_types)
+    orphans = {"refunds": (f_cons, f_valid)}
+    if "messages" in frames:
+        orphans["messages"] = (~results["messages"][2], valid[len(f):])
+    unusable = _check_orders_usable(frames, results["orders"], ~o_bad, orphans, warnings)
+    out = _assemble(frames, results, warnings, check_types)
+    out.unusable = unusable
+    return out
+
+
+def _check_orders_usable(frames: dict[str, pd.DataFrame], orders: tuple, valid_orders:
+                         np.ndarray, orphans: dict[str, tuple[np.ndarray, np.ndarray]],
+                         warnings: list[str]) -> str | None:
+    """A failed orders export must not look like a clean night (docs/spec.md, "When the
+    orders do not match"). Returns why nothing can be audited, or None.
+
+    - No valid order while the source has orders, refunds or messages: nothing can be
+      audited (every refund and message would be orphaned). The run stops with exit
+      status 2, the returned paragraph as its error, and writes nothing.
+    - At least ``ORPHAN_WARN_SHARE`` of the refunds, or of the messages, without a valid
+      order: a warning (run.json, the report, the console); the rest is audited.
+    """
+    _, reasons, sup = orders
+    rows = {t: int(cons.sum()) for t, (cons, _) in orphans.items()}
+    n_orders = int((~sup).sum())
+    if not valid_orders.any() and (n_orders or any(rows.values())):
+        others = " and ".join(f"{n} {t}" for t, n in rows.items() if n)
+        if not n_orders:
+            return ("The orders table has no rows, but the source has " + others + ": every "
+                    "one of them would be quarantined as missing_order. This looks like a "
+                    "failed orders export; nothing was audited. Check the export and run "
+                    "again.")
+        why = _top_reasons(frames["orders"], reasons)
+        return (f"Every order was quarantined ({n_orders} row(s)), so nothing could be "
+                "audited" + (f" and the {others} have no valid order" if others else "")
+                + f". Most common reasons: {why}. Fix the orders table and run again.")
+    for t, (cons, valid_pos) in orphans.items():
+        n = int(cons.sum())
+        oid = frames[t]["order_id"].notna().to_numpy()
+        lost = int((cons & oid & (valid_pos < 0)).sum())
+        if n and lost / n >= ORPHAN_WARN_SHARE:
+            warnings.append(
+                f"{lost} of {n} {t} ({lost / n:.0%}) have no valid order (missing_order or "
+                "order_quarantined in quarantine.csv) and were not audited: the orders "
+                "export looks incomplete or broken.")
+    return None
+
+
+def _top_reasons(df: pd.DataFrame, reasons: _Reasons, top: int = 3) -> str:
+    """The commonest quarantine reasons of a table, each with one example, for a message."""
+    rf = reasons.frame()
+    if not len(rf):
+        return "none recorded"
+    parts = []
+    grouped = rf.groupby(["column", "check"], sort=False)["_pos"]
+    sizes = grouped.size().sort_values(ascending=False, kind="stable")
+    for (column, check), count in sizes.head(top).items():
+        first = int(rf.loc[(rf["column"] == column) & (rf["check"] == check), "_pos"].iloc[0])
+        value = df[column].iloc[first]
+        shown = "empty" if pd.isna(value) else repr(str(value)[:40])
+        parts.append(f"{column} {check} in {count} row(s), e.g. row {first + 1}: {shown}")
+    return "; ".join(parts)
 
 
 def _dup_keys(df: pd.DataFrame, key: str, considered: np.ndarray, r: _Reasons,
@@ -473,6 +550,8 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
             q_parts.append(rf)
         out = typed[valid].reset_index(drop=True)
         out = _final_dtypes(t, out)
+        if not len(out):
+            out = _with_a_chunk(out)
         if check_types:
             MODELS[t].validate(out, lazy=True)
         tables[t] = out
@@ -482,6 +561,20 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
     quarantine = quarantine.sort_values(["table", "_pos", "column", "check"], kind="stable")
     quarantine = quarantine[QUARANTINE_COLUMNS].reset_index(drop=True)
     return Validated(tables=tables, quarantine=quarantine, counts=counts, warnings=warnings)
+
+
+def _with_a_chunk(df: pd.DataFrame) -> pd.DataFrame:
+    """An empty table whose text columns hold one empty Arrow chunk instead of none.
+
+    Filtering a text column down to no rows leaves an Arrow array of zero chunks, and pandas
+    cannot join or merge two of those ("cannot construct ChunkedArray from empty vector"):
+    an empty address book met by no agreed return crashed the check. The rules filter
+    freely, so the tables they start from are made safe here.
+    """
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.StringDtype) and df[c].dtype.storage == "pyarrow":
+            df[c] = pd.Series(pd.array([], dtype=df[c].dtype), name=c, dtype=df[c].dtype)
+    return df
 
 
 def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:

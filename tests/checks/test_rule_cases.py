@@ -1,23 +1,31 @@
-"""Rule cases as data: rows in, expected findings out (CONTRACT §3), boundaries included.
+"""Rule cases as data: rows in, expected findings out, boundaries included.
 
-Each case names only the columns it is about (the factories fill valid defaults: a
-tmall_global order O1 paid 2026-11-01, shipped 11-02, delivered 11-04 10:00 +08:00; a refund
-answered and refunded within the hour). The whole finding set must match exactly, so a rule
-that fires where it should not fails the case too.
+Each rule's cases live in ``tests/checks/cases/<rule id>.yaml`` (the sqlfluff layout: one
+file per rule, one generic test). A case names only the columns it is about; the factories
+fill valid defaults (a tmall_global order O1 paid 2026-11-01, shipped 11-02, delivered 11-04
+10:00 +08:00; a refund answered and refunded within the hour). The whole finding set must
+match exactly, so a rule that fires where it should not fails the case too. Every rule has
+at least one case where it fires and one where it does not.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import yaml
 from factories import address, message, order, refund, tables
 
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones
+from checks.registry import RULES
 from schemas.validate import validate_tables
 
 AS_OF = "2026-11-20T02:00:00+08:00"
 P = load_profiles()
+CASE_DIR = Path(__file__).parent / "cases"
+FACTORIES = {"orders": order, "refunds": refund, "addresses": address, "messages": message}
 
 
 def audit(orders=None, refunds=None, addresses=None, messages=None, as_of=AS_OF, window=30):
@@ -33,218 +41,57 @@ def found(findings: pd.DataFrame) -> set[tuple[str, str, str]]:
     return set(zip(findings["rule_id"], findings["status"], ids, strict=True))
 
 
-RET = dict(kind="return_refund", decision="agreed", return_address_id="A1")
-NO_REASON = dict(reason="no_reason", decision="refused", refunded_at=None,
-                 refunded_amount=None)
-QUALITY = dict(reason="quality", evidence_provided="true")
-ESC = dict(escalated_at="2026-11-10T10:00:00+08:00",
-           escalation_response_at="2026-11-10T12:00:00+08:00")
-SELLER_BEFORE_ESC = message(sender="seller", sent_at="2026-11-08T10:00:00+08:00", text="您好")
+def _text(path: Path, name: str, row: dict) -> dict:
+    """A case row as the CSV text it stands for; YAML's own dates, numbers and booleans are
+    refused (``true`` unquoted would be read as YAML, not as the text the audit reads)."""
+    for k, v in row.items():
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{path.name}, case {name!r}: {k} = {v!r} is not text; quote it")
+    return row
 
-CASES = {
-    # --- return address --------------------------------------------------------------
-    "RA001 agreed return without address": dict(
-        refunds=[refund(kind="return_refund", decision="agreed", return_address_id=None)],
-        expect={("RA001", "violation", "R1")}),
-    "RA clean agreed return": dict(refunds=[refund(**RET)], expect=set()),
-    "RA002 unknown address": dict(
-        refunds=[refund(**{**RET, "return_address_id": "A9"})],
-        expect={("RA002", "violation", "R1")}),
-    "RA002 another shop's address": dict(
-        addresses=[address(), address(address_id="A2", shop_id="S2")],
-        refunds=[refund(**{**RET, "return_address_id": "A2"})],
-        expect={("RA002", "violation", "R1")}),
-    "RA003 retired before the decision": dict(
-        addresses=[address(valid_to="2026-11-05T10:00:00+08:00")],
-        refunds=[refund(**RET)],  # decided 11-05 11:00 >= valid_to 11-05 10:00
-        expect={("RA003", "violation", "R1")}),
-    "RA003 retired one second after the decision is fine": dict(
-        addresses=[address(valid_to="2026-11-05T11:00:01+08:00")],
-        refunds=[refund(**RET)], expect=set()),
-    "RA004 missing postcode": dict(
-        addresses=[address(postcode=None)], refunds=[refund(**RET)],
-        expect={("RA004", "violation", "R1")}),
-    "RA004 invalid phone": dict(
-        addresses=[address(phone="12345")], refunds=[refund(**RET)],
-        expect={("RA004", "violation", "R1")}),
-    "RA004 400 number is fine": dict(
-        addresses=[address(phone="4008123123")], refunds=[refund(**RET)], expect=set()),
-    "RA005 HK address for a CN buyer on tmall_global": dict(
-        addresses=[address(country="HK", province="香港特别行政区", city="香港",
-                           district="中西区", postcode=None, phone="+852 9123 4567")],
-        refunds=[refund(**RET)], expect={("RA005", "violation", "R1")}),
-    "RA005 not required on tmall": dict(
-        orders=[order(platform="tmall")],
-        addresses=[address(country="HK", province="香港特别行政区", city="香港",
-                           district="中西区", postcode=None, phone="+852 9123 4567")],
-        refunds=[refund(**RET)], expect=set()),
-    "RA006 district under the wrong city": dict(
-        addresses=[address(district="鼓楼区")], refunds=[refund(**RET)],
-        expect={("RA006", "violation", "R1")}),
-    # --- seven day ---------------------------------------------------------------------
-    # Delivered 11-04 10:00 +08:00: the window closes 2026-11-12 00:00 +08:00.
-    "SD001 refused one second before the window closes": dict(
-        refunds=[refund(**NO_REASON, requested_at="2026-11-11T23:59:59+08:00",
-                        first_response_at="2026-11-12T01:00:00+08:00",
-                        decided_at="2026-11-12T01:00:00+08:00")],
-        expect={("SD001", "violation", "R1")}),
-    "SD001 requested exactly when the window closed": dict(
-        refunds=[refund(**NO_REASON, requested_at="2026-11-12T00:00:00+08:00",
-                        first_response_at="2026-11-12T01:00:00+08:00",
-                        decided_at="2026-11-12T01:00:00+08:00")],
-        expect=set()),
-    "SD001 refusal after as_of counts as pending": dict(
-        refunds=[refund(**NO_REASON, requested_at="2026-11-19T10:00:00+08:00",
-                        first_response_at=None, decided_at="2026-11-20T03:00:00+08:00",
-                        updated_at=None)],
-        expect=set()),
-    "SD002 free-shipping no-reason refunded short": dict(
-        refunds=[refund(reason="no_reason", refunded_amount="40.00")],
-        expect={("SD002", "violation", "R1")}),
-    "SD002 not free shipping": dict(
-        orders=[order(free_shipping="no")],
-        refunds=[refund(reason="no_reason", refunded_amount="40.00")], expect=set()),
-    # --- response time -----------------------------------------------------------------
-    # Unshipped at request: 48 h. Requested 11-05 10:00 → due 11-07 10:00 +08:00.
-    "RT001 answered exactly at the deadline": dict(
-        orders=[order(shipped_at=None, delivered_at=None)],
-        refunds=[refund(first_response_at="2026-11-07T10:00:00+08:00",
-                        decided_at="2026-11-07T10:00:00+08:00",
-                        refunded_at="2026-11-07T11:00:00+08:00")],
-        expect=set()),
-    "RT001 answered one second late": dict(
-        orders=[order(shipped_at=None, delivered_at=None)],
-        refunds=[refund(first_response_at="2026-11-07T10:00:01+08:00",
-                        decided_at="2026-11-07T10:00:01+08:00",
-                        refunded_at="2026-11-07T11:00:00+08:00")],
-        expect={("RT001", "violation", "R1")}),
-    "RT001 shipped after the request counts as unshipped": dict(
-        orders=[order(shipped_at="2026-11-06T10:00:00+08:00", delivered_at=None)],
-        refunds=[refund(first_response_at="2026-11-08T10:00:00+08:00",
-                        decided_at="2026-11-08T10:00:00+08:00",
-                        refunded_at="2026-11-08T11:00:00+08:00")],
-        expect={("RT001", "violation", "R1")}),
-    "RT001 shipped order has 120 h": dict(
-        refunds=[refund(first_response_at="2026-11-08T10:00:00+08:00",
-                        decided_at="2026-11-08T10:00:00+08:00",
-                        refunded_at="2026-11-08T11:00:00+08:00")],
-        expect=set()),
-    "RT001 at risk: unanswered, due within 24 h": dict(
-        orders=[order(shipped_at=None, delivered_at=None)],
-        refunds=[refund(requested_at="2026-11-18T20:00:00+08:00", first_response_at=None,
-                        decision="pending", decided_at=None, refunded_at=None,
-                        refunded_amount=None, updated_at=None)],
-        expect={("RT001", "at_risk", "R1")}),
-    "RT001 a decision after as_of is not a response": dict(
-        orders=[order(shipped_at=None, delivered_at=None)],
-        refunds=[refund(requested_at="2026-11-18T20:00:00+08:00", first_response_at=None,
-                        decided_at="2026-11-20T03:00:00+08:00", refunded_at=None,
-                        refunded_amount=None, updated_at=None)],
-        expect={("RT001", "at_risk", "R1")}),
-    "RT002 escalation answered late (24 h on tmall_global)": dict(
-        refunds=[refund(**{**ESC, "escalation_response_at": "2026-11-11T10:00:01+08:00"})],
-        messages=[SELLER_BEFORE_ESC],
-        expect={("RT002", "violation", "R1")}),
-    "RT002 72 h on tmall": dict(
-        orders=[order(platform="tmall")],
-        refunds=[refund(**{**ESC, "escalation_response_at": "2026-11-11T10:00:01+08:00"})],
-        messages=[SELLER_BEFORE_ESC], expect=set()),
-    "RT003 refund one second after 168 h": dict(
-        refunds=[refund(**RET, buyer_shipped_at="2026-11-06T10:00:00+08:00",
-                        seller_received_at="2026-11-08T10:00:00+08:00",
-                        refunded_at="2026-11-15T10:00:01+08:00")],
-        expect={("RT003", "violation", "R1")}),
-    "RT004 two buyer messages then one seller reply is one turn": dict(
-        messages=[message(message_id="B1", sent_at="2026-11-10T10:00:00+08:00"),
-                  message(message_id="B2", sent_at="2026-11-10T12:00:00+08:00"),
-                  message(message_id="S1", sender="seller",
-                          sent_at="2026-11-11T11:00:00+08:00", text="已处理")],
-        expect={("RT004", "violation", "B1")}),
-    "RT004 platform messages do not answer": dict(
-        messages=[message(message_id="B1", sent_at="2026-11-10T10:00:00+08:00"),
-                  message(message_id="X1", sender="platform",
-                          sent_at="2026-11-10T11:00:00+08:00", text="系统提醒"),
-                  message(message_id="S1", sender="seller",
-                          sent_at="2026-11-10T12:00:00+08:00", text="好的")],
-        expect=set()),
-    # --- disputes ----------------------------------------------------------------------
-    "DA001 quality claim 24 h + 1 s after delivery": dict(
-        refunds=[refund(**QUALITY, requested_at="2026-11-05T10:00:01+08:00",
-                        first_response_at="2026-11-05T11:00:00+08:00")],
-        expect={("DA001", "contestable", "R1")}),
-    "DA001 quality claim exactly 24 h after delivery": dict(
-        refunds=[refund(**QUALITY, requested_at="2026-11-05T10:00:00+08:00")],
-        expect=set()),
-    "DA002 quality claim without evidence": dict(
-        refunds=[refund(reason="damaged", evidence_provided="false",
-                        requested_at="2026-11-04T12:00:00+08:00")],
-        expect={("DA002", "contestable", "R1")}),
-    "DA002 not on jd_worldwide": dict(
-        orders=[order(platform="jd_worldwide")],
-        refunds=[refund(reason="damaged", evidence_provided="false",
-                        requested_at="2026-11-04T12:00:00+08:00")],
-        expect=set()),
-    "DA003 refusal overturned": dict(
-        refunds=[refund(**ESC, decision="refused", refunded_at="2026-11-12T10:00:00+08:00",
-                        ruling="seller_liable", ruled_at="2026-11-12T09:00:00+08:00")],
-        messages=[SELLER_BEFORE_ESC],
-        expect={("DA003", "violation", "R1")}),
-    "DA003 ruling after as_of counts as none": dict(
-        refunds=[refund(**ESC, decision="refused", refunded_at=None, refunded_amount=None,
-                        ruling="seller_liable", ruled_at="2026-11-21T09:00:00+08:00")],
-        messages=[SELLER_BEFORE_ESC], expect=set()),
-    # --- conduct -----------------------------------------------------------------------
-    "PC001 seller message one second before escalation": dict(
-        refunds=[refund(**ESC)],
-        messages=[message(sender="seller", sent_at="2026-11-10T09:59:59+08:00", text="您好")],
-        expect=set()),
-    "PC001 seller message at the escalation instant does not count": dict(
-        refunds=[refund(**ESC)],
-        messages=[message(sender="seller", sent_at="2026-11-10T10:00:00+08:00", text="您好")],
-        expect={("PC001", "violation", "R1")}),
-    "PC002 hostile seller message": dict(
-        messages=[message(message_id="S9", sender="seller", text="爱买不买，滚！")],
-        expect={("PC002", "violation", "S9")}),
-    "PC002 drum washing machine is not hostile": dict(
-        messages=[message(message_id="S9", sender="seller", text="滚筒洗衣机已发货")],
-        expect=set()),
-    # --- time and versions -------------------------------------------------------------
-    "naive amazon time in the repeated November hour is its first occurrence": dict(
-        # 2026-11-01 01:30 America/Los_Angeles occurs twice; first = 08:30Z. 48 h SLA:
-        # due 2026-11-03 08:30Z; a response at 09:00Z is late (the second occurrence
-        # would have made it on time).
-        orders=[order(platform="amazon_us", buyer_region="US", currency="USD",
-                      paid_at="2026-10-30T10:00:00", shipped_at=None, delivered_at=None)],
-        refunds=[refund(requested_at="2026-11-01 01:30:00",
-                        first_response_at="2026-11-03T09:00:00Z",
-                        decided_at="2026-11-03T09:00:00Z", refunded_at="2026-11-03T10:00:00Z",
-                        updated_at=None)],
-        expect={("RT001", "violation", "R1")}),
-    "naive Chinese time is Asia/Shanghai": dict(
-        orders=[order(shipped_at=None, delivered_at=None)],
-        refunds=[refund(requested_at="2026-11-05 10:00:00",
-                        first_response_at="2026-11-07T02:00:00Z",
-                        decided_at="2026-11-07T02:00:00Z", refunded_at="2026-11-07T03:00:00Z")],
-        expect=set()),
-    "an older refused version is superseded by the agreed one": dict(
-        refunds=[refund(**NO_REASON, updated_at="2026-11-06T12:00:00+08:00"),
-                 refund(reason="no_reason", updated_at="2026-11-07T12:00:00+08:00")],
-        expect=set()),
-    "a request after as_of is out of scope": dict(
-        refunds=[refund(kind="return_refund", decision="agreed", return_address_id=None,
-                        requested_at="2026-11-20T02:00:00+08:00",
-                        first_response_at="2026-11-20T03:00:00+08:00",
-                        decided_at="2026-11-20T03:00:00+08:00", refunded_at=None,
-                        refunded_amount=None, updated_at=None)],
-        expect=set()),
-}
+
+def load_cases() -> dict[str, dict]:
+    """Every case of every rule file, keyed "<rule id>: <case name>"."""
+    cases = {}
+    for path in sorted(CASE_DIR.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert doc["rule"] == path.stem, f"{path.name} holds the cases of {doc['rule']}"
+        for case in doc["cases"]:
+            unknown = set(case) - {"name", "expect", "as_of", "window", *FACTORIES}
+            assert not unknown, f"{path.name}, case {case['name']!r}: unknown keys {unknown}"
+            key = f"{doc['rule']}: {case['name']}"
+            assert key not in cases, f"two cases named {key!r}"
+            built = {t: [FACTORIES[t](**_text(path, case["name"], row)) for row in rows]
+                     for t, rows in case.items() if t in FACTORIES}
+            built.update({k: case[k] for k in ("as_of", "window") if k in case})
+            built["expect"] = {tuple(e) for e in case["expect"]}
+            cases[key] = {"rule": doc["rule"], **built}
+    return cases
+
+
+CASES = load_cases()
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_rule_case(name):
     case = dict(CASES[name])
+    case.pop("rule")
     expect = case.pop("expect")
     assert found(audit(**case)) == expect
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULES])
+def test_every_rule_has_a_firing_and_a_clean_case(rule_id):
+    mine = [c for c in CASES.values() if c["rule"] == rule_id]
+    fires = [c for c in mine if any(e[0] == rule_id for e in c["expect"])]
+    clean = [c for c in mine if not any(e[0] == rule_id for e in c["expect"])]
+    assert fires, f"no case in cases/{rule_id}.yaml where {rule_id} fires"
+    assert clean, f"no case in cases/{rule_id}.yaml where {rule_id} does not fire"
+
+
+def test_every_case_file_is_a_rule_of_the_catalog():
+    ids = {r.id for r in RULES}
+    assert {p.stem for p in CASE_DIR.glob("*.yaml")} <= ids
 
 
 def test_overdue_hours_and_due_for_a_late_answer():
