@@ -1,4 +1,5 @@
-"""Validation, quarantine and the reconciliation of CONTRACT §2, one reason kind per case."""
+"""Validation, quarantine and the read = valid + quarantined + superseded reconciliation
+(docs/spec.md, "Inputs"), one reason kind per case."""
 
 from __future__ import annotations
 
