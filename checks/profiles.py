@@ -115,15 +115,12 @@ class DurationSetting(_Strict):
     clock: Literal["calendar", "business"] = "calendar"
     source: Source
 
-    @model_validator(mode="before")
-    @classmethod
-    def _one_unit(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            units = [u for u in ("hours", "days") if u in data]
-            if len(units) != 1:
-                raise ValueError("give exactly one of 'hours' or 'days' (null: does not "
-                                 "apply)")
-        return data
+    @model_validator(mode="after")
+    def _one_unit(self) -> DurationSetting:
+        # After the fields: a typo ("hour") is reported as the unknown key it is.
+        if len({"hours", "days"} & self.model_fields_set) != 1:
+            raise ValueError("give exactly one of 'hours' or 'days' (null: does not apply)")
+        return self
 
 
 class WindowSetting(DurationSetting):

@@ -1,4 +1,4 @@
-"""Hardening: random and malformed input must never crash the audit (CONTRACT §2, issue 6).
+"""Hardening: random and malformed input must never crash the audit (docs/spec.md, "Inputs").
 
 Hypothesis writes folders of CSV files — wrong types, random strings in enum and timestamp
 columns, huge texts, empty and header-only files, duplicated and missing columns, NUL bytes,
@@ -6,6 +6,11 @@ GBK and mixed encodings — and reads them as a user's run would (``open_source(
 then ``validate_tables``). The only acceptable failure is an ``InputError`` with a message;
 when validation succeeds, every row is accounted for: read = valid + quarantined + superseded,
 and quarantined rows come with their reasons.
+
+Rejecting everything would pass those checks, so the test also requires what is valid to be
+audited: a third of the generated rows are made only of valid values ("pristine"); one whose
+key no other row shares (and, for refunds and messages, whose order O1 is such a row) must
+come out valid, and a folder with no structural fault must validate (no InputError).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from hypothesis.errors import InvalidArgument
 
 from checks.profiles import load_profiles, timezones
 from schemas.errors import InputError
-from schemas.tables import REQUIRED_TABLES, columns
+from schemas.tables import KEYS, REQUIRED_TABLES, columns
 from schemas.validate import validate_tables
 from sources.base import TABLES, open_source
 
@@ -122,10 +127,12 @@ def cell(draw, table: str, column: str) -> str | None:
 
 
 @st.composite
-def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
-    """One CSV file's bytes (None: no file). Every file gets junk cells; a ``faulty`` one may
-    also be structurally broken (missing, empty, header-only, junk bytes, wrong or repeated
-    columns, ragged rows, another encoding)."""
+def table_file(draw, table: str, encoding: str, faulty: bool
+               ) -> tuple[bytes | None, list[list], list[bool]]:
+    """One CSV file's bytes (None: no file), its rows and which of them are pristine (every
+    cell valid, in a file whose header has every column). Every file gets junk cells; a
+    ``faulty`` one may also be structurally broken (missing, empty, header-only, junk bytes,
+    wrong or repeated columns, ragged rows, another encoding)."""
     mode = (
         draw(
             st.sampled_from(
@@ -136,30 +143,32 @@ def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
         else "rows"
     )
     if mode == "missing":
-        return None
+        return None, [], []
     if mode == "empty":
-        return b""
+        return b"", [], []
     if mode == "blank":
-        return b"\r\n  \n"
+        return b"\r\n  \n", [], []
     if mode == "junk_bytes":
-        return draw(st.binary(min_size=1, max_size=200))
+        return draw(st.binary(min_size=1, max_size=200)), [], []
     cols = list(columns(table))
     header = cols + draw(st.lists(st.sampled_from(["备注", "extra"]), max_size=1))
     if faulty and draw(st.booleans()):  # any columns, any order, missing and repeated ones
         header = draw(st.lists(st.sampled_from(cols), min_size=1, max_size=len(cols) + 2))
+    complete = header[: len(cols)] == cols
     header = [h if draw(st.integers(0, 5)) else f" {h} " for h in header]
-    rows = (
-        []
-        if mode == "header_only"
-        else [
-            [draw(cell(table, h.strip())) if h.strip() in cols else draw(text) for h in header]
-            for _ in range(draw(st.integers(1, 6)))
-        ]
-    )
+    rows, pristine = [], []
+    for _ in range(0 if mode == "header_only" else draw(st.integers(1, 6))):
+        clean = complete and draw(st.integers(0, 2)) == 0
+        rows.append([
+            (VALID[table].get(h.strip()) if clean else draw(cell(table, h.strip())))
+            if h.strip() in cols else draw(text) for h in header])
+        pristine.append(clean)
     if rows and draw(st.integers(0, 3)) == 0:
         rows.append(list(rows[0]))  # an exact copy
+        pristine.append(pristine[0])
     if rows and faulty and draw(st.booleans()):  # a short or long row
         rows.append(rows[0][: max(1, len(rows[0]) - 2)] + (["x"] * draw(st.integers(0, 3))))
+        pristine = [False] * len(rows)  # the reader may refuse the file
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
     w.writerow(header)
@@ -177,15 +186,38 @@ def table_file(draw, table: str, encoding: str, faulty: bool) -> bytes | None:
         return b"".join(
             ln.encode("gbk", errors="replace") if j == i else ln.encode("utf-8")
             for j, ln in enumerate(lines)
-        )
-    return body.encode(enc, errors="replace")
+        ), rows, [False] * len(rows)
+    if enc != encoding and not enc.startswith("utf-8") or faulty:
+        pristine = [False] * len(rows)  # read with another encoding, or a broken file
+    return body.encode(enc, errors="replace"), rows, pristine
 
 
 @st.composite
-def folder(draw) -> tuple[dict[str, bytes | None], str]:
+def folder(draw) -> tuple[dict[str, tuple], str, set[str]]:
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "gbk"]))
     faulty = draw(st.sets(st.sampled_from(TABLES), max_size=2))
-    return {t: draw(table_file(t, encoding, t in faulty)) for t in TABLES}, encoding
+    return ({t: draw(table_file(t, encoding, t in faulty)) for t in TABLES}, encoding,
+            faulty)
+
+
+def expected_valid(files: dict[str, tuple]) -> dict[str, str]:
+    """Table → the key of a pristine row that must be valid: no other row (other than its
+    exact copies) shares its key, and for refunds and messages the order O1 is such a row."""
+    out = {}
+    for t, (_, rows, pristine) in files.items():
+        key_at = list(columns(t)).index(KEYS[t])
+        for row, clean in zip(rows, pristine, strict=True):
+            if not clean:
+                continue
+            key = row[key_at]
+            same = [r for r in rows if str(r[key_at] or "").strip() == key]
+            if all(r == row for r in same):
+                out[t] = key
+            break  # the first pristine row decides; later ones are its copies or rivals
+    for t in ("refunds", "messages"):
+        if out.get("orders") != "O1":
+            out.pop(t, None)
+    return out
 
 
 def _check(raw: dict, v) -> None:
@@ -210,28 +242,44 @@ def _event(name: str) -> None:
         event(name)
 
 
-def _read_and_validate(folder: Path, encoding: str) -> None:
+def _read_and_validate(folder: Path, encoding: str, *, must_validate: bool = False,
+                       valid: dict[str, str] | None = None) -> None:
     try:
         raw = open_source(str(folder), encoding=encoding).read()
         v = validate_tables(raw, TZ)
     except InputError as exc:
         msg = str(exc)
+        assert not must_validate, f"a folder without structural faults was refused: {msg}"
         assert len(msg) > 20 and "\n" not in msg.strip(), msg
         _event("InputError")
         return
     _event("validated")
     _check(raw, v)
+    for t, key in (valid or {}).items():
+        _event(f"pristine {t} audited")
+        assert key in set(v.tables[t][KEYS[t]]), (t, key, v.quarantine.to_dict("records"))
 
 
 @given(case=folder())
 @hyp(80)
 def test_random_folders_never_crash(tmp_path_factory, case):
-    files, encoding = case
+    files, encoding, faulty = case
     path = tmp_path_factory.mktemp("h")
-    for t, data in files.items():
+    for t, (data, _, _) in files.items():
         if data is not None:
             (path / f"{t}.csv").write_bytes(data)
-    _read_and_validate(path, encoding)
+    _read_and_validate(path, encoding, must_validate=not faulty, valid=expected_valid(files))
+
+
+def test_valid_rows_of_every_table_are_audited(tmp_path):
+    """The plainest folder: one valid row per table, valid and audited, nothing quarantined."""
+    for t in TABLES:
+        F.frame(t, [VALID[t]]).to_csv(tmp_path / f"{t}.csv", index=False, na_rep="")
+    raw = open_source(str(tmp_path)).read()
+    v = validate_tables(raw, TZ)
+    assert v.quarantine.empty
+    assert {t: c["valid"] for t, c in v.counts.items()} == {t: 1 for t in TABLES}
+    assert v.unusable is None
 
 
 @st.composite
