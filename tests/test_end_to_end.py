@@ -1,6 +1,6 @@
 """End to end, as a user runs it: the CLI in a subprocess on generated demo data, through the
 Prefect flow (the session's real Prefect server), checking the reconciliation and the
-outputs' columns (CONTRACT §4)."""
+outputs' columns (docs/spec.md, "Outputs")."""
 
 from __future__ import annotations
 
@@ -95,3 +95,78 @@ def test_fail_on_critical_exits_1(demo_db, cli, tmp_path):
     p = run(cli, "run", "--source", f"sqlite:///{demo_db}", "--as-of", AS_OF, "--out",
             str(tmp_path / "o"), "--fail-on", "critical")
     assert p.returncode == 1, p.stderr
+
+
+# ------------------------------------------------------------- hostile input, as a user runs it
+
+def _folder_from(demo_db: Path, folder: Path) -> Path:
+    """The demo tables as a folder of CSV files, to edit."""
+    import sqlite3
+
+    folder.mkdir()
+    with sqlite3.connect(demo_db) as con:
+        for t in ("orders", "refunds", "return_addresses", "messages"):
+            pd.read_sql(f"select * from {t}", con).to_csv(folder / f"{t}.csv", index=False)
+    return folder
+
+
+def test_header_only_orders_exits_2_and_writes_nothing(demo_db, cli, tmp_path):
+    src = _folder_from(demo_db, tmp_path / "src")
+    header = (src / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    (src / "orders.csv").write_text(header + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    p = run(cli, "run", "--source", str(src), "--as-of", AS_OF, "--out", str(out))
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "The orders table has no rows" in p.stderr and "Traceback" not in p.stderr
+    assert not (out / "run.json").exists() and not (out / "report.html").exists()
+
+
+def test_every_order_quarantined_exits_2_and_writes_nothing(demo_db, cli, tmp_path):
+    src = _folder_from(demo_db, tmp_path / "src")
+    o = pd.read_csv(src / "orders.csv", dtype=str)
+    o["currency"] = "NaN"
+    o.to_csv(src / "orders.csv", index=False)
+    out = tmp_path / "out"
+    p = run(cli, "run", "--source", str(src), "--as-of", AS_OF, "--out", str(out))
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Every order was quarantined" in p.stderr and "currency format" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (out / "run.json").exists() and not (out / "report.html").exists()
+
+
+def test_open_ended_and_out_of_range_times_do_not_stop_the_night(demo_db, cli, tmp_path):
+    src = _folder_from(demo_db, tmp_path / "src")
+    o = pd.read_csv(src / "orders.csv", dtype=str)
+    amz = o.index[o["platform"] == "amazon_us"][:2]
+    o.loc[amz[0], "delivered_at"] = "9999-12-31 23:59:59"
+    o.loc[amz[1], "paid_at"] = "0001-01-01"
+    o.to_csv(src / "orders.csv", index=False)
+    a = pd.read_csv(src / "return_addresses.csv", dtype=str)
+    a.loc[0, "valid_to"] = "9999-12-31 23:59:59"
+    a.to_csv(src / "return_addresses.csv", index=False)
+    out = tmp_path / "out"
+    p = run(cli, "run", "--source", str(src), "--as-of", AS_OF, "--out", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    hits = q[q["check"] == "out_of_range"]
+    assert set(zip(hits["table"], hits["column"], hits["value"], strict=True)) == {
+        ("orders", "delivered_at", "9999-12-31 23:59:59"), ("orders", "paid_at", "0001-01-01")}
+
+
+def test_a_profile_typo_exits_2_naming_file_and_key(demo_db, cli, tmp_path):
+    import shutil
+
+    from checks.profiles import PROFILE_DIR
+
+    profiles = tmp_path / "profiles"
+    shutil.copytree(PROFILE_DIR, profiles)
+    path = profiles / "amazon_us.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("hours: 48", "hour: 48", 1),
+                    encoding="utf-8")
+    env = {**os.environ, "REFUND_AUDIT_PROFILES_DIR": str(profiles)}
+    p = subprocess.run([*cli, "run", "--source", f"sqlite:///{demo_db}", "--as-of", AS_OF,
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert str(path) in p.stderr and "refund_response_unshipped.hour" in p.stderr
+    assert "Traceback" not in p.stderr
