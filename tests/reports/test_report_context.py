@@ -133,10 +133,12 @@ def test_trend_uses_history_and_ends_with_this_run(result, history):
 
 
 def test_sparkline_breaks_at_empty_values():
+    # Worked by hand: values 0.1..0.3 over the 26 px between the 4 px pads of a 34 px box,
+    # y(v) = 30 - (v - 0.1) / 0.2 * 26; x steps (200 - 2 * 4) / 3 = 64 from x = 4.
     spark = sparkline([0.1, None, 0.2, 0.3], threshold=0.25)
-    assert spark["dots"] == [{"x": 4.0, "y": spark["dots"][0]["y"]}]
-    assert len(spark["lines"]) == 1 and len(spark["lines"][0].split()) == 2
-    assert spark["threshold_y"] is not None
+    assert spark["dots"] == [{"x": 4.0, "y": 30.0}]  # the lowest value, alone, at the bottom
+    assert spark["lines"] == ["132.0,17.0 196.0,4.0"]
+    assert spark["threshold_y"] == 10.5
     assert sparkline([None, None]) is None
     flat = sparkline([0.0, 0.0])
     assert flat["last"]["y"] == flat["height"] / 2
