@@ -170,3 +170,30 @@ def test_a_profile_typo_exits_2_naming_file_and_key(demo_db, cli, tmp_path):
     assert p.returncode == 2, p.stdout + p.stderr
     assert str(path) in p.stderr and "refund_response_unshipped.hour" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_two_processes_with_different_hash_seeds_write_the_same_audit(demo_db, cli, tmp_path):
+    """The same audit in two processes (string hashing differs between them): the same
+    bytes in every output, once the run's own id and clock are set aside."""
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed-{seed}" / "run"  # each with its own history beside it
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        p = subprocess.run([*cli, "run", "--source", f"sqlite:///{demo_db}", "--as-of", AS_OF,
+                            "--out", str(out)], capture_output=True, text=True, timeout=300,
+                           env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        run_json = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        own = [run_json["run_id"], run_json["started_at"]]
+        files = {}
+        for f in sorted(out.rglob("*")):
+            if f.is_file() and f.name != "run.json":
+                data = f.read_bytes()
+                for s in own:
+                    data = data.replace(s.encode(), b"<own>")
+                files[str(f.relative_to(out))] = data
+        outs.append(files)
+    assert set(outs[0]) == set(outs[1]) and "findings.csv" in outs[0]
+    for name in outs[0]:
+        assert outs[0][name] == outs[1][name], name
