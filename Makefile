@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint bench bench-large serve docs clean services
+.PHONY: demo test test-slow test-all lint bench bench-large serve docs clean services
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ services:
 test: $(STAMP) services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The tests marked slow (speed at a million rows, report size limits, byte-identical re-runs
+# across processes): not in `make test`, so that stays short; CI runs both.
+test-slow: $(STAMP) services
+	$(VENV)/bin/pytest -m slow $(PYTEST_ARGS)
 
 test-all: $(STAMP) services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
