@@ -1,7 +1,7 @@
 """Is a return address entry usable as entered? The building blocks of rules RA004 and RA006.
 
 A buyer can only send a return to an address that is complete and reachable, and platforms rule
-against the seller when the parcel bounces. CONTRACT §3 asks two things of an address-book entry:
+against the seller when the parcel bounces. The house rules ask two things of an address-book entry:
 
 - RA004 (``address_defects``): every part present (district too for CN; no postcode for HK and
   MO, which have none), a phone valid for the entry's country (CN: mobile, landline or 400/800),

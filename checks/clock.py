@@ -1,6 +1,6 @@
 """The SLA clock: every due time a rule needs, computed column-wise.
 
-CONTRACT §2 and §3 fix how time is read and counted, and every deadline rule depends on it, so it
+How time is read and counted (docs/spec.md) is what every deadline rule depends on, so it
 lives in one place:
 
 - a naive timestamp is local time of the profile's zone; a wall time that occurs twice (clocks
@@ -117,7 +117,7 @@ def add_calendar_days(ts: pd.Series, days: int, tz: str) -> pd.Series:
 
 
 def no_reason_window_close(delivered: pd.Series, days: int, tz: str, anchor: str) -> pd.Series:
-    """When a no-reason return window closes (CONTRACT §3 profile table).
+    """When a no-reason return window closes (the profile's no_reason_return_window).
 
     ``anchor="next_midnight"`` (Tmall, JD): ``days`` days from 00:00 local of the day after
     delivery, e.g. delivered 2026-11-10 23:59 Asia/Shanghai, 7 days, closes 2026-11-18 00:00.

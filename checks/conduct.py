@@ -17,7 +17,7 @@ from checks.tone import hostile_mask, matched_phrase
       title="No contact with the buyer before escalation",
       policy="Before a refund is escalated, the seller messages the buyer at least once "
              "between the request and the escalation.",
-      source="CONTRACT §3 PC001; 淘宝/天猫 纠纷处理: 主动协商", needs_messages=True)
+      source="淘宝/天猫 纠纷处理: 主动协商", needs_messages=True)
 def pc001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A seller who never contacted the buyer before escalation has no negotiation to show."""
     r = data.refunds
@@ -42,7 +42,7 @@ def pc001(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Hostile or flat-refusal seller message",
       policy="Seller messages stay civil: no insults or flat refusals such as 爱买不买, 滚, "
              "\"not my problem\" (judged by phrase, not by a character inside a word).",
-      source="CONTRACT §3 PC002; 淘宝 辱骂/不文明用语 rules; Amazon Communication Guidelines",
+      source="淘宝 辱骂/不文明用语 rules; Amazon Communication Guidelines",
       needs_messages=True)
 def pc002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Hostile wording is quoted by the buyer in the dispute and read by the platform."""

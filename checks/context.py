@@ -1,4 +1,4 @@
-"""The point-in-time view the rules read (CONTRACT §3).
+"""The point-in-time view the rules read (docs/spec.md, "The audit").
 
 An audit is point-in-time: every timestamp later than ``as_of`` is treated as empty, and
 what hangs on it goes with it (a later decision counts as pending with no return address

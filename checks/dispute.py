@@ -26,7 +26,7 @@ def _quality(data: AuditData) -> pd.DataFrame:
       title="Quality dispute raised after the platform's window (contestable)",
       policy="Where the profile has a quality-dispute window (Tmall Global: 24 h after "
              "delivery), a quality-type claim raised later is inadmissible and can be contested.",
-      source="CONTRACT §3 DA001; Tmall Global seller article (quality disputes within 24 h "
+      source="Tmall Global seller article (quality disputes within 24 h "
              "of receipt)")
 def da001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Tells the team which quality claims to contest instead of conceding."""
@@ -60,7 +60,7 @@ def da001(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Quality dispute without buyer evidence (contestable)",
       policy="Where the profile requires it (Tmall Global), a quality-type claim needs the "
              "buyer's evidence; without it the seller can contest.",
-      source="CONTRACT §3 DA002; Tmall Global seller article (quality disputes need evidence)")
+      source="Tmall Global seller article (quality disputes need evidence)")
 def da002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A claim with no photos or inspection report is contestable on Tmall Global."""
     q = _quality(data)
@@ -80,7 +80,7 @@ def da002(data: AuditData, rule: Rule) -> pd.DataFrame:
 @rule("DA003", family="dispute", severity="major",
       title="Refusal overturned by the platform",
       policy="A refusal the platform overturned (ruling seller_liable) is a dispute lost.",
-      source="CONTRACT §3 DA003; 天猫 纠纷退款率 definition")
+      source="天猫 纠纷退款率 definition")
 def da003(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Each overturned refusal counts into 纠纷退款率 / ODR and may cost the listing."""
     r = data.refunds

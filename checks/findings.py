@@ -1,4 +1,4 @@
-"""Shared machinery for rules: the rule metadata, the deadline evaluation of CONTRACT §3, and
+"""Shared machinery for rules: the rule metadata, the deadline evaluation (docs/spec.md), and
 building findings frames. A rule is a small pure function: AuditData in, findings out.
 """
 
@@ -42,7 +42,7 @@ def empty_findings() -> pd.DataFrame:
 
 def deadline_status(due: pd.Series, responded: pd.Series, as_of: pd.Timestamp,
                     at_risk_hours: float) -> pd.Series:
-    """``violation``/``at_risk``/NA per CONTRACT §3's deadline rule."""
+    """``violation``/``at_risk``/NA per the deadline rule of docs/spec.md."""
     late = (responded > due).fillna(False)
     open_ = responded.isna()
     passed = (due < as_of).fillna(False)

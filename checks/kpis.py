@@ -1,4 +1,4 @@
-"""Per-shop KPIs over the window (CONTRACT §3), scored against the profile's thresholds.
+"""Per-shop KPIs over the window (docs/spec.md, "KPIs"), scored against the profile's thresholds.
 
 A rate with a zero denominator is empty, not zero. Status: ``breach`` past the threshold,
 ``warn`` within 20 % of it (lower-better: above 0.8 × threshold; higher-better: below

@@ -1,6 +1,6 @@
 """Splitting the check step by shop, for running it in parallel, and merging the parts.
 
-Every rule and KPI is about one shop's records (CONTRACT §3), so the validated tables can be
+Every rule and KPI is about one shop's records, so the validated tables can be
 cut into groups of shops and the check run on each group on its own: orders by ``shop_id``;
 refunds and messages go with their order (an RT004 thread or a PC001 conversation is one
 order's, so it never straddles two groups). The one rule that looks past a shop is RA002: an

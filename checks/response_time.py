@@ -1,7 +1,7 @@
 """Response-time rules (RT001–RT004): answering a refund request, a platform intervention, a
 returned parcel or a buyer message too late.
 
-Each is a deadline (CONTRACT §3): a due time from the profile's SLA in force, a response time
+Each is a deadline (docs/spec.md, "The audit"): a due time from the profile's SLA in force, a response time
 ``r``; violation when late or overdue with no response, at_risk when unanswered and due within
 ``at_risk_hours``. The per-record deadlines are kept in ``data.cache`` so the KPIs reuse them.
 """
@@ -42,7 +42,7 @@ def rt001_deadlines(data: AuditData) -> pd.DataFrame:
       title="Refund request answered late",
       policy="The seller answers a refund request within the profile's SLA: 48 h when the "
              "order was unshipped at the request, 120 h when shipped (Amazon US: 48 h).",
-      source="CONTRACT §3 RT001; 淘宝/天猫 退款超时规则; Amazon Seller Central")
+      source="淘宝/天猫 退款超时规则; Amazon Seller Central")
 def rt001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A refund request left unanswered is auto-agreed or escalated, counted against the seller."""
     d = rt001_deadlines(data)
@@ -56,7 +56,7 @@ def rt001(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Platform intervention answered late",
       policy="After the buyer asks the platform to intervene (客服介入 / A-to-z claim) the "
              "seller responds with evidence within the SLA: 24 h Tmall Global, 72 h others.",
-      source="CONTRACT §3 RT002; 天猫国际纠纷处理规范; Amazon A-to-z Guarantee")
+      source="天猫国际纠纷处理规范; Amazon A-to-z Guarantee")
 def rt002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Silence after an intervention lets the platform rule on the buyer's word alone."""
     r = data.refunds
@@ -73,7 +73,7 @@ def rt002(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Refund late after the return was received",
       policy="Once the seller signs for the returned parcel the money goes back within the "
              "SLA: 168 h on the Chinese platforms, 2 business days on Amazon US.",
-      source="CONTRACT §3 RT003; 淘宝/天猫 退货退款 (卖家确认收货后退款); Amazon Seller Central")
+      source="淘宝/天猫 退货退款 (卖家确认收货后退款); Amazon Seller Central")
 def rt003(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Sitting on a received return is the clearest seller-side fault a platform can see."""
     r = data.refunds
@@ -138,7 +138,7 @@ def _thread_order(order_id: pd.Series, sent_at: pd.Series, rank: pd.Series,
       title="Buyer message answered late",
       policy="Every buyer turn (first buyer message after the seller's last message) gets a "
              "seller reply within 24 h.",
-      source="CONTRACT §3 RT004; 淘宝 旺旺响应率; Amazon Buyer-Seller Messaging 24 h",
+      source="淘宝 旺旺响应率; Amazon Buyer-Seller Messaging 24 h",
       needs_messages=True)
 def rt004(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Unanswered buyers escalate; a reply within a day is what prevents most disputes."""

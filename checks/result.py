@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-#: findings.csv columns, in contract order (CONTRACT §4).
+#: findings.csv columns, in the documented order (docs/spec.md, "Outputs").
 FINDING_COLUMNS = [
     "rule_id",
     "status",

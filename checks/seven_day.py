@@ -40,7 +40,7 @@ def eligible(data: AuditData) -> pd.DataFrame:
       policy="An item with the no-reason return promise must be taken back when the buyer "
              "asks within the window (7 days from 00:00 of the day after delivery on the "
              "Chinese platforms; 30 days from delivery on Amazon US).",
-      source="CONTRACT §3 SD001; 淘宝网七天无理由退货规范; Amazon.com return policy")
+      source="淘宝网七天无理由退货规范; Amazon.com return policy")
 def sd001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A refused eligible no-reason return: the buyer escalates and the platform rules for them."""
     p = eligible(data)
@@ -59,7 +59,7 @@ def sd001(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="No-reason return on a free-shipping item refunded short",
       policy="On a free-shipping (包邮) item an eligible no-reason return is refunded in full; "
              "the seller may not deduct the outbound shipping.",
-      source="CONTRACT §3 SD002; 淘宝网七天无理由退货规范 (包邮商品不得扣除运费)")
+      source="淘宝网七天无理由退货规范 (包邮商品不得扣除运费)")
 def sd002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Deducting shipping from a 包邮 no-reason refund is a rule breach and a common complaint."""
     p = eligible(data)

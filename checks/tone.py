@@ -1,6 +1,6 @@
 """Is a seller message hostile or a flat refusal? The building block of rule PC002.
 
-CONTRACT §3 judges a message "by phrase, not by a single character inside an innocent word":
+The rule judges a message "by phrase, not by a single character inside an innocent word":
 滚 is hostile, 滚筒洗衣机 is a washing machine. The phrases and the rules for matching them live
 in ``data/hostile_phrases.yaml`` (with a comment on each group); this module compiles them into
 one regex and applies it column-wise.

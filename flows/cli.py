@@ -1,6 +1,6 @@
 """The `refund-audit` command line: what users do (run, demo, generate, rules, profiles, ...).
 
-Exit status (CONTRACT §4): 0 when the audit ran, whatever it found (1 with --fail-on when a
+Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a
 finding of that severity or worse exists), 2 on unusable input or configuration, with a
 one-paragraph error on stderr and no traceback.
 """

@@ -1,6 +1,6 @@
 """Masking of buyer personal data before it reaches a report, a mail body or a log.
 
-The contract (§5) shows buyer phone numbers and names only masked (``138****5678``, ``张*``).
+The report shows buyer phone numbers and names only masked (``138****5678``, ``张*``).
 Ids stay readable: the team needs them to find the record. Everything here is a pure
 string function so the HTML context, the plain-text mail and any future output share one
 definition of "masked".

@@ -1,4 +1,4 @@
-"""Writing the audit's machine-readable outputs (CONTRACT §4): findings.csv, kpis.csv,
+"""Writing the audit's machine-readable outputs (docs/spec.md, "Outputs"): findings.csv, kpis.csv,
 quarantine.csv and run.json. Deterministic: the same audit gives byte-identical CSV files."""
 
 from __future__ import annotations

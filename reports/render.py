@@ -36,7 +36,7 @@ from reports.mask import mask_field, mask_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-#: KPI display order (CONTRACT §3); metrics not listed follow alphabetically.
+#: KPI display order (docs/spec.md); metrics not listed follow alphabetically.
 KPI_ORDER = [
     "dispute_refund_rate",
     "intervention_rate",
@@ -963,7 +963,7 @@ def _catalog_context(result: AuditResult, L: Mapping[str, str]) -> list[dict[str
                 "not_evaluated": rule_id in skipped,
             }
         )
-    return rows  # the registry's order (CONTRACT §3 lists the rules by family)
+    return rows  # the registry's order (docs/spec.md lists the rules by family)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,10 +1,10 @@
 """Synthetic input tables for the demo, the tests and the benchmark.
 
-``generate_tables`` builds the four tables of CONTRACT §2 (orders, refunds, return_addresses,
+``generate_tables`` builds the four tables of docs/spec.md (orders, refunds, return_addresses,
 messages) exactly as they would sit in CSV files: every value a string, ``NA`` for empty.
 The bulk follows a realistic after-sales lifecycle; a small, size-proportional share of rows is
-then shaped so that every rule of CONTRACT §3 fires (violations, ``at_risk`` and ``contestable``
-cases); ``dirty=True`` adds a few rows of every quarantine kind of CONTRACT §2.
+then shaped so that every rule of the catalog fires (violations, ``at_risk`` and ``contestable``
+cases); ``dirty=True`` adds a few rows of every quarantine kind.
 
 Everything is drawn with numpy and formatted with pyarrow compute, never per row in Python, so
 1M orders take seconds and 10M fit in memory.  Times are float64 seconds since the epoch (UTC)
@@ -28,7 +28,7 @@ __all__ = ["COLUMNS", "DIRTY_KINDS", "generate_tables"]
 H = 3600.0
 D = 86400.0
 
-#: Columns of each table, in contract order (CONTRACT §2).
+#: Columns of each table, in the documented order (docs/spec.md).
 COLUMNS: dict[str, list[str]] = {
     "orders": [
         "order_id", "platform", "shop_id", "buyer_region", "paid_at", "shipped_at",
@@ -48,7 +48,7 @@ COLUMNS: dict[str, list[str]] = {
     "messages": ["message_id", "order_id", "refund_id", "sender", "sent_at", "text"],
 }  # fmt: skip
 
-#: The quarantine kinds of CONTRACT §2 that ``dirty=True`` plants, each in a few rows.
+#: The quarantine kinds that ``dirty=True`` plants, each in a few rows.
 DIRTY_KINDS = (
     "missing_required",
     "wrong_type",
@@ -74,7 +74,7 @@ RULINGS = ("none", "seller_liable", "buyer_liable")
 SENDERS = ("buyer", "seller", "platform")
 REGIONS = ("CN", "HK", "US", None)
 
-# The shipped profile defaults of CONTRACT §3, in hours per platform code.  The generator only
+# The shipped profile defaults (docs/spec.md), in hours per platform code.  The generator only
 # uses them to place planted cases well clear of (or just before) a deadline; the audit reads
 # its own profiles.  amazon_us refunds after receipt on 2 *business* days: planted with margin.
 RESP_UNSHIPPED_H = np.array([48.0, 48.0, 48.0, 48.0])
@@ -210,7 +210,7 @@ def _local_offsets(s: np.ndarray, zone: np.ndarray, style: np.ndarray) -> np.nda
     off[la] = wall_s.astype(np.int64) - s[la]
     naive = style[la] >= 2
     if naive.any():
-        # the repeated hour when clocks go back reads as its first occurrence (CONTRACT §2)
+        # the repeated hour when clocks go back reads as its first occurrence (docs/spec.md)
         back = pd.DatetimeIndex(wall_s).tz_localize(
             ZONES[1], ambiguous=np.ones(len(wall_s), dtype=bool), nonexistent="shift_forward"
         )
@@ -1246,7 +1246,7 @@ class _Builder:
     def add_dirty(
         self,
     ) -> dict[str, tuple[dict[str, np.ndarray], list[tuple[int, str, str | None]]]]:
-        """A few rows of every quarantine kind (CONTRACT §2), as new rows next to good ones."""
+        """A few rows of every quarantine kind, as new rows next to good ones."""
         return {
             "orders": self.dirty_orders(),
             "refunds": self.dirty_refunds(),

@@ -1,4 +1,4 @@
-"""PostgreSQL as a source of the four tables (CONTRACT §2), through SQLAlchemy and psycopg 3.
+"""PostgreSQL as a source of the four tables (docs/spec.md), through SQLAlchemy and psycopg 3.
 
 Like every source it hands over raw text: each column is cast to text in SQL, so validation
 sees what is stored and quarantines it with the original value. ``timestamptz`` columns come

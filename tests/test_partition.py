@@ -1,4 +1,4 @@
-"""The audit partitioned by shop equals one run over everything (issue 7).
+"""The audit partitioned by shop equals one run over everything.
 
 In-process: the same generated dataset checked whole and in groups of shops gives identical
 findings and KPI frames, for any number of groups. On Dask: the flow with its check on a

@@ -1,4 +1,4 @@
-"""The SLA clock against CONTRACT §2/§3: DST gaps and overlaps, calendar vs business days."""
+"""The SLA clock (docs/spec.md, "The audit"): DST gaps and overlaps, calendar vs business days."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Property: an audit is point-in-time. Re-running with a later ``as_of`` never changes a
 deadline finding whose due time and response both lie before the earlier ``as_of``
-(CONTRACT §3: re-auditing a past date later, on newer data, gives the same findings)."""
+(docs/spec.md: re-auditing a past date later, on newer data, gives the same findings)."""
 
 from __future__ import annotations
 

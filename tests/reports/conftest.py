@@ -32,7 +32,7 @@ CATALOG: list[dict[str, Any]] = [
             "critical",
             "Agreed return without a return address",
             "An agreed return must send the buyer a return address.",
-            "Tmall 售后规则 §3",
+            "Tmall 售后规则",
         ),
         (
             "RA004",
@@ -96,7 +96,7 @@ CATALOG: list[dict[str, Any]] = [
             "info",
             "Quality dispute raised after the dispute window",
             "Tmall Global: a quality dispute must be raised within 24 h of receipt.",
-            "Seller article (CONTRACT §3)",
+            "Tmall Global seller article",
         ),
         (
             "DA002",

@@ -1,4 +1,4 @@
-"""Every value from the data is inert in the report and the mail (CONTRACT §5).
+"""Every value from the data is inert in the report and the mail (house rule).
 
 Puts ``<script>`` and an attribute-breaking ``" onerror="`` into every text field of every
 table the report shows, renders, and parses the HTML: no script element, no event-handler

@@ -1,4 +1,4 @@
-"""Masking of buyer names and phone numbers (CONTRACT §5: 138****5678, 张*)."""
+"""Masking of buyer names and phone numbers (138****5678, 张*)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract's scale: 50 shops × 100,000 findings stay usable (CONTRACT §5)."""
+"""The contract's scale: 50 shops × 100,000 findings stay usable (docs/decisions-report.md)."""
 
 from __future__ import annotations
 

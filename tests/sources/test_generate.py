@@ -1,8 +1,8 @@
 """The demo/test/benchmark data generator and its writers (sources.generate, sources.writers).
 
 Besides shape and determinism, these tests hold the generator to its promises: clean data is
-structurally valid per CONTRACT §2, dirty data has every quarantine kind, and every rule of
-CONTRACT §3 fires at 1,000 orders.  The rule check here is a deliberately simple, independent
+structurally valid per docs/spec.md, dirty data has every quarantine kind, and every rule of
+the catalog fires at 1,000 orders.  The rule check here is a deliberately simple, independent
 reading of the rule catalog (not the audit's code) on clean data.
 """
 
@@ -48,7 +48,7 @@ def dirty() -> dict[str, pd.DataFrame]:
 
 
 def ts(values: pd.Series, zones: pd.Series) -> pd.Series:
-    """UTC timestamps: offsets as written, naive values in the row's zone (CONTRACT §2)."""
+    """UTC timestamps: offsets as written, naive values in the row's zone (docs/spec.md)."""
     values = values.astype("str")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     aware = values.str.contains(r"(?:Z|[+-]\d\d:\d\d)$", na=False)
@@ -299,7 +299,7 @@ def deadline(due: pd.Series, r: pd.Series) -> pd.Series:
 
 
 def rule_counts(p: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
-    """A plain reading of CONTRACT §3's rule catalog, enough to count findings."""
+    """A plain reading of the rule catalog in docs/spec.md, enough to count findings."""
     r = p["refunds"].copy()
     for col in COLUMNS["refunds"]:
         if col.endswith("_at") and col != "updated_at":
