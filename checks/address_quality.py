@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
-__all__ = ["address_defects", "division_notes", "divisions_nest"]
+__all__ = ["address_book_notes", "address_defects", "division_notes", "divisions_nest"]
 
 DIVISIONS_DIR = Path(__file__).parent / "data" / "china_divisions"
 
@@ -254,6 +254,32 @@ def division_notes(book: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: ``address_book_notes`` columns: the entry, what its divisions are, and the current name.
+BOOK_NOTE_COLUMNS = ["shop_id", "address_id", "province", "city", "district", "kind",
+                     "suggestion", "current_province", "current_city", "current_district"]
+
+
+def address_book_notes(book: pd.DataFrame) -> pd.DataFrame:
+    """The address-book entries whose divisions are written with a former name or as a
+    development zone: not RA006 findings, but worth a line in the shop's address-book
+    section ("浙江省 / 杭州市 / 江干区 → now 浙江省 / 杭州市 / 上城区").
+
+    ``book``: the return_addresses table (``address_id`` as a column or as the index). One row
+    per such entry, columns ``BOOK_NOTE_COLUMNS``, sorted by shop and address id; ``kind`` is
+    ``former_name`` (``suggestion`` and ``current_*`` give the current division) or ``zone``
+    (``suggestion`` NA). Entries retired or not, as the book holds them.
+    """
+    if "address_id" not in book.columns:
+        book = book.rename_axis("address_id").reset_index()
+    book = book.reset_index(drop=True)
+    notes = division_notes(book)
+    keep = notes["kind"].isin(["former_name", "zone"]).to_numpy()
+    parts = book.loc[keep, ["shop_id", "address_id", "province", "city", "district"]]
+    out = pd.concat([parts, notes.loc[keep, NOTE_COLUMNS[1:]]], axis=1)
+    out["kind"] = out["kind"].astype("string")
+    return out[BOOK_NOTE_COLUMNS].sort_values(["shop_id", "address_id"]).reset_index(drop=True)
+
+
 #: The four municipalities: the "city" level is 市辖区 (and 县 for Chongqing) in NBS data while
 #: people write the municipality's own name there.
 MUNICIPALITIES = ("11", "12", "31", "50")
@@ -391,7 +417,7 @@ class _Divisions:
             now = self._former_in(p, city, district)
             if now:
                 return "former_name", now
-        if any(self._zone_in(p, codes, city, district) for p in candidates):
+        if any(self._zone_in(p, city, district) for p in candidates):
             return "zone", None
         return "not_nesting", None
 
@@ -421,29 +447,27 @@ class _Divisions:
                     return c.now
         return None
 
-    def _zone_in(self, province: _Province, codes: list[str], city: str, district: str) -> bool:
+    def _zone_in(self, province: _Province, city: str, district: str) -> bool:
         """A development or functional zone under a city of this province that its name does
-        not place elsewhere (苏州工业园区 under 南京市 is not accepted; 高新区 is)."""
-        if not city or not district or not province.cities.get(city):
+        not place elsewhere: 高新区 and 杭州高新区 under 杭州市 are accepted, 苏州工业园区 under
+        南京市 and 萧山经济技术开发区 under 宁波市 are not."""
+        cities = province.cities.get(city, [])
+        if not district or not cities:
             return False
         suffix = next((s for s in ZONE_SUFFIXES if district.endswith(s)), None)
         if suffix is None or district in self.county_aliases:
-            return False  # 浦东新区, 滨海新区 are divisions: judged as such, above
+            return False  # 浦东新区, 滨海新区 are divisions: judged as such
         stem = district[: -len(suffix)]
         for word in ZONE_PREFIXES:
             stem = stem.removeprefix(word)
-        own = set().union(*(c.aliases for c in province.cities[city]))
-        for name in sorted(own | _aliases(province.name), key=len, reverse=True):
-            if stem.startswith(name):
-                return True  # 杭州高新区, 浙江杭州湾新区 under 杭州 / 宁波 …
-        elsewhere = self.place_names.get(stem)
-        return elsewhere is None or (bool(set(elsewhere) & set(codes)) and stem not in
-                                     self._other_cities(province, city))
-
-    @staticmethod
-    def _other_cities(province: _Province, city: str) -> set[str]:
-        own = {id(c) for c in province.cities.get(city, [])}
-        return {name for name, cs in province.cities.items() if all(id(c) not in own for c in cs)}
+        own = set().union(*(c.aliases for c in cities), _aliases(province.name))
+        if any(stem.startswith(name) for name in own):
+            return True  # named after its own city or province (宁波高新区, 浙江杭州湾新区)
+        if stem in self.place_names:
+            return False  # named after another city or province
+        own_districts = set().union(*(c.districts for c in cities), *(c.former for c in cities))
+        # named after a county of another city of the province: not here
+        return stem not in province.all_districts or stem in own_districts
 
 
 @lru_cache(maxsize=1)

