@@ -485,6 +485,8 @@ def _divisions() -> _Divisions:
     names: dict[str, list[str]] = {}
     county_aliases: set[str] = set()
     place_names: dict[str, set[str]] = {}
+    #: (province code, city name; '' for a municipality) → its official county-level names
+    areas_by_city: dict[tuple[str, str], list[str]] = {}
     for row in provinces_csv:
         code, pname = row["code"], row["name"]
         province = provinces[code] = _Province(pname)
@@ -503,6 +505,8 @@ def _divisions() -> _Divisions:
             district_aliases = set().union(*(_aliases(a) for a in counties))
             county_aliases.update(district_aliases)
             province.all_districts |= district_aliases
+            city_key = "" if code in MUNICIPALITIES else city["name"]
+            areas_by_city.setdefault((code, city_key), []).extend(counties)
             if code in MUNICIPALITIES:
                 municipality.districts |= district_aliases
                 continue
@@ -535,11 +539,13 @@ def _divisions() -> _Divisions:
             province.all_districts |= district_aliases
             province.add_city(_aliases(cname), _City(district_aliases))
 
-    _add_former_names(provinces, names)
+    _add_former_names(provinces, areas_by_city)
     return _Divisions(provinces, names, county_aliases, place_names)
 
 
-def _add_former_names(provinces: dict[str, _Province], names: dict[str, list[str]]) -> None:
+def _add_former_names(
+    provinces: dict[str, _Province], areas_by_city: dict[tuple[str, str], list[str]]
+) -> None:
     """Register ``former_names.csv``: each former name under the parent it had while in use
     (and under the parent's current name: 山南市/乃东县 is read as 山南地区/乃东县 was)."""
     rows = _read_csv("former_names.csv")
@@ -564,8 +570,7 @@ def _add_former_names(provinces: dict[str, _Province], names: dict[str, list[str
         if not targets:
             continue
         former = _City(now=shown(code, row["city"], ""))
-        areas = [a for a in _read_areas_of(code, row["city"])]
-        for area in areas:
+        for area in areas_by_city.get((code, row["city"]), []):
             for alias in _aliases(area):
                 former.former.setdefault(alias, shown(code, row["city"], area))
         province.add_city(_aliases(row["old_city"]), former)
@@ -599,14 +604,6 @@ def _add_former_names(provinces: dict[str, _Province], names: dict[str, list[str
                 city.former.setdefault(alias, now)
         for alias in district_aliases:
             province.former_districts.setdefault(alias, now)
-
-
-@lru_cache(maxsize=64)
-def _read_areas_of(code: str, city: str) -> tuple[str, ...]:
-    """Official county-level names of one current city (``city`` '' for a municipality)."""
-    cities = {c["code"]: c["name"] for c in _read_csv("cities.csv") if c["provinceCode"] == code}
-    wanted = {k for k, v in cities.items() if v == city or (not city and v in PLACEHOLDERS)}
-    return tuple(a["name"] for a in _read_csv("areas.csv") if a["cityCode"] in wanted)
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
