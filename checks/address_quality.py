@@ -197,9 +197,11 @@ def divisions_nest(book: pd.DataFrame) -> pd.Series:
 
     True for entries not in CN and for parts not given (RA004 reports what is missing), for
     former names that nested when they were in use, and for development or functional zones
-    under their own city; see ``division_notes`` for which and for the current names.
+    under their own city; ``division_notes`` says which, and gives the current names.
     """
-    return division_notes(book)["nests"].rename("divisions_nest")
+    codes, judged = _judge(book)
+    verdicts = np.array([kind != "not_nesting" for kind, _ in judged], dtype=bool)
+    return pd.Series(verdicts[codes], index=book.index, name="divisions_nest")
 
 
 def division_notes(book: pd.DataFrame) -> pd.DataFrame:
@@ -213,15 +215,33 @@ def division_notes(book: pd.DataFrame) -> pd.DataFrame:
       functional zone — 高新区, 经济技术开发区, 新区, 工业园区 … — under its own city),
       ``not_nesting`` (the finding), ``not_judged`` (not CN, or no province);
     - ``suggestion``: for a former name, the current division as "province / city /
-      district" (a municipality's city written as the municipality); NA otherwise;
-    - ``current_province`` / ``current_city`` / ``current_district``: the same, one per column.
+      district" (a municipality's city written as the municipality; parts that do not apply
+      left out: "山西省 / 忻州市" for the former 忻州地区); NA otherwise;
+    - ``current_province`` / ``current_city`` / ``current_district``: its parts ("" for a
+      part that does not apply), NA when there is no suggestion.
 
     Names are matched the way people write them: official names, names without their generic
-    suffix (广东, 石家庄, 朝阳), autonomous names without the ethnic part (广西, 延边州),
+    suffix (广东, 石家庄, 朝阳), autonomous names without the ethnic part (广西, 延边州, 隆林县),
+    autonomous regions written as provinces (广西省), official short banner names (察右中旗),
     municipality city forms (北京市/北京/市辖区/北京城区), county-level cities directly under a
     province as the city (湖北省/仙桃市), and cities without districts (东莞市, 中山市, 儋州市,
     嘉峪关市) with their towns as district.
     """
+    codes, judged = _judge(book)
+    kind_codes = np.array([KINDS.index(kind) for kind, _ in judged], dtype=np.int8)
+    kinds = pd.Categorical.from_codes(kind_codes[codes], categories=KINDS)
+    columns: dict[str, object] = {"nests": kind_codes[codes] != KINDS.index("not_nesting"),
+                                  "kind": kinds}
+    suggestion = [" / ".join(filter(None, now)) if now else None for _, now in judged]
+    parts = [[now[i] if now else None for _, now in judged] for i in range(3)]
+    for name, values in zip(NOTE_COLUMNS[2:], [suggestion, *parts], strict=True):
+        # Built once per distinct triple, then spread to the rows.
+        columns[name] = pd.array(values, dtype="string").take(codes)
+    return pd.DataFrame(columns, index=book.index)
+
+
+def _judge(book: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, Current | None]]]:
+    """(each row's distinct-triple number, (kind, current division) per distinct triple)."""
     country = _book_column(book, "country").str.upper()
     keys = pd.DataFrame(
         {name: _book_column(book, name).fillna("") for name in ("province", "city", "district")}
@@ -230,28 +250,7 @@ def division_notes(book: pd.DataFrame) -> pd.DataFrame:
     codes, first = _distinct([keys[name] for name in keys.columns])
     triples = keys.iloc[first].to_numpy(dtype=object)
     divisions = _divisions()
-    judged = [divisions.judge(p, c, d) for p, c, d in triples]
-    kinds = np.array([kind for kind, _ in judged], dtype=object)
-    now = np.array([current or ("", "", "") for _, current in judged], dtype=object)
-    if len(now) == 0:
-        now = np.empty((0, 3), dtype=object)
-    suggestion = np.array(
-        [" / ".join(current) if current else None for _, current in judged], dtype=object
-    )
-    frame = pd.DataFrame(
-        {
-            "nests": kinds[codes] != "not_nesting",
-            "kind": pd.Categorical(kinds[codes], categories=KINDS),
-            "suggestion": pd.array(suggestion[codes], dtype="string"),
-            "current_province": now[codes, 0],
-            "current_city": now[codes, 1],
-            "current_district": now[codes, 2],
-        },
-        index=book.index,
-    )
-    for column in ("current_province", "current_city", "current_district"):
-        frame[column] = frame[column].astype("string").mask(frame["suggestion"].isna())
-    return frame
+    return codes, [divisions.judge(p, c, d) for p, c, d in triples]
 
 
 #: ``address_book_notes`` columns: the entry, what its divisions are, and the current name.
@@ -552,7 +551,10 @@ def _add_former_names(
     code_of = {provinces[c].name: c for c in provinces}
 
     def shown(code: str, city: str, district: str) -> Current:
-        # A municipality's city is written as the municipality itself.
+        # A municipality's city is written as the municipality itself; a county-level city
+        # directly under its province (五指山市) as the city, with no district.
+        if not city and provinces[code].municipality is None:
+            return (provinces[code].name, district, "")
         return (provinces[code].name, city or provinces[code].name, district)
 
     def current_cities(province: _Province, city: str) -> list[_City]:
