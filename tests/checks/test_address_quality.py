@@ -436,3 +436,41 @@ def test_empty_book() -> None:
     empty = book({}).iloc[0:0]
     assert address_defects(empty).empty
     assert divisions_nest(empty).empty
+
+
+def test_ra006_in_the_audit_flags_only_real_non_nesting() -> None:
+    """Through the rule engine: three agreed returns of one order, sent to an address written
+    with a former name (江干区, merged into 上城区 in 2021), to a zone under its own city, and
+    to a zone named after another city's district; only the last is an RA006 finding."""
+    from factories import address, order, refund, tables
+
+    from checks.audit import run_rules
+    from checks.profiles import load_profiles, timezones
+    from schemas.validate import validate_tables
+
+    profiles = load_profiles()
+    place = {"province": "浙江省", "postcode": "310000"}
+    raw = tables(
+        orders=[order()],
+        refunds=[
+            refund(refund_id=f"R{n}", kind="return_refund", decision="agreed",
+                   return_address_id=f"A{n}")
+            for n in (1, 2, 3)
+        ],
+        addresses=[
+            address(address_id="A1", city="杭州市", district="江干区", **place),
+            address(address_id="A2", city="杭州市", district="高新区", **place),
+            address(address_id="A3", city="宁波市", district="萧山经济技术开发区", **place),
+        ],
+    )  # fmt: skip
+    validated = validate_tables(raw, timezones(profiles))
+    assert validated.quarantine.empty, validated.quarantine.to_dict("records")
+    outcome = run_rules(validated.tables, profiles, pd.Timestamp("2026-11-20T02:00+08:00"))
+    findings = outcome.findings
+    ra006 = findings[findings["rule_id"] == "RA006"]
+    assert ra006["refund_id"].tolist() == ["R3"]
+    notes = address_book_notes(validated.tables["return_addresses"])
+    assert notes["address_id"].tolist() == ["A1", "A2"]
+    assert notes["kind"].tolist() == ["former_name", "zone"]
+    assert notes["suggestion"].iloc[0] == "浙江省 / 杭州市 / 上城区"
+    assert pd.isna(notes["suggestion"].iloc[1])
