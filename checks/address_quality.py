@@ -400,6 +400,11 @@ class _Divisions:
         self.county_aliases = county_aliases
         #: province or prefecture name (with and without suffix) → province codes it is in
         self.place_names = place_names
+        #: official names of counties, banners and county-level cities (not 区)
+        self.county_full_names = {
+            name for p in provinces.values() for name in p.county_names
+            if name.endswith(("县", "市", "旗"))
+        }
 
     def nests(self, province: str, city: str, district: str) -> bool:
         return self.judge(province, city, district)[0] != "not_nesting"
@@ -420,20 +425,25 @@ class _Divisions:
             return "zone", None
         return "not_nesting", None
 
-    @staticmethod
-    def _nests_in(province: _Province, city: str, district: str) -> bool:
+    def _nests_in(self, province: _Province, city: str, district: str) -> bool:
         if not city:
             return not district or district in province.all_districts
         cities = [c for c in province.cities.get(city, []) if c.now is None]
         if not district:
             return bool(cities)
         return any(
-            district in c.districts or (c.leaf and district not in province.county_names)
+            district in c.districts or (c.leaf and self._town_like(province, district))
             for c in cities
         )
 
-    @staticmethod
-    def _former_in(province: _Province, city: str, district: str) -> Current | None:
+    def _town_like(self, province: _Province, district: str) -> bool:
+        """What may stand below a city without districts: a town or street office, not the
+        name of another county of the province, nor the full name of a county or county-level
+        city anywhere (东莞市/桐乡市). Full names ending in 区 stay accepted: 东莞 people write
+        its street offices so (东城区, also a district of Beijing)."""
+        return district not in province.county_names and district not in self.county_full_names
+
+    def _former_in(self, province: _Province, city: str, district: str) -> Current | None:
         if not city:
             return province.former_districts.get(district)
         for c in province.cities.get(city, []):
@@ -442,7 +452,7 @@ class _Divisions:
             if c.now is not None:
                 if not district:
                     return c.now
-                if c.leaf and district not in province.county_names:
+                if c.leaf and self._town_like(province, district):
                     return c.now
         return None
 
@@ -464,6 +474,8 @@ class _Divisions:
             return True  # named after its own city or province (宁波高新区, 浙江杭州湾新区)
         if stem in self.place_names:
             return False  # named after another city or province
+        # A stem that is also a county name in another province is still accepted: 镜湖新区
+        # (绍兴), 江北新区 (南京) and 城东新区 share their names with districts elsewhere.
         own_districts = set().union(*(c.districts for c in cities), *(c.former for c in cities))
         # named after a county of another city of the province: not here
         return stem not in province.all_districts or stem in own_districts
@@ -596,8 +608,10 @@ def _add_former_names(
         else:
             # Directly under the province (海南省/琼山市): written as the city, or under the
             # placeholder, or with no city.
-            leaf = _City(district_aliases, leaf=True, now=now)
-            province.add_city(district_aliases, leaf)
+            # Not where a current city has that name (a code-list slip must not hide it).
+            free = {a for a in district_aliases if not any(
+                c.now is None for c in province.cities.get(a, []))}
+            province.add_city(free, _City(district_aliases, leaf=True, now=now))
             holders = [c for name in PLACEHOLDERS for c in province.cities.get(name, [])]
         if old_code == code:
             holders += current_cities(provinces[code], row["city"])

@@ -162,6 +162,8 @@ NEST_CASES = [
     ("东莞 with a town", ("CN", "广东省", "东莞市", "虎门镇"), True),
     ("东莞 with a street office written as 区", ("CN", "广东省", "东莞市", "东城区"), True),
     ("东莞 with a 深圳 district", ("CN", "广东省", "东莞市", "南山区"), False),
+    ("东莞 with a county-level city of 浙江", ("CN", "广东省", "东莞市", "桐乡市"), False),
+    ("仙桃 with a county of 浙江", ("CN", "湖北省", "仙桃市", "文成县"), False),
     ("中山 without district", ("CN", "广东省", "中山市", ""), True),
     ("儋州 with a town", ("CN", "海南省", "儋州市", "那大镇"), True),
     ("嘉峪关 repeated", ("CN", "甘肃省", "嘉峪关市", "嘉峪关市"), True),
