@@ -173,6 +173,8 @@ def build(events: list[dict], current: tuple) -> list[dict]:
         now = resolve(e["new"], e["year"], by_old, current)
         if not now or (e["old"][2] == "") != (now[2] == ""):
             continue
+        if now[0] != e["old"][0]:
+            continue  # no division changed province since 2000: a slip of the code lists
         key = e["old"]
         before = rows.get(key, {})
         sources = {e["source"]} | set(before.get("source", "").split("+")) - {""}
