@@ -1,15 +1,18 @@
 """Is a return address entry usable as entered? The building blocks of rules RA004 and RA006.
 
 A buyer can only send a return to an address that is complete and reachable, and platforms rule
-against the seller when the parcel bounces. CONTRACT §3 asks two things of an address-book entry:
+against the seller when the parcel bounces. Two things are asked of an address-book entry:
 
 - RA004 (``address_defects``): every part present (district too for CN; no postcode for HK and
   MO, which have none), a phone valid for the entry's country (CN: mobile, landline or 400/800),
   and a CN postcode of 6 digits, a US one a ZIP or ZIP+4;
-- RA006 (``divisions_nest``): a CN entry's province / city / district nest as in China's
-  official administrative divisions (NBS 2023 codes shipped in ``data/china_divisions``), read
-  the way people actually write addresses (short names, municipality forms, cities without
-  districts).
+- RA006 (``divisions_nest``, ``division_notes``): a CN entry's province / city / district
+  nest as in China's official administrative divisions (NBS 2023 codes shipped in
+  ``data/china_divisions``), read the way people actually write addresses (short names,
+  municipality forms, cities without districts). Address books outlive division changes, so a
+  former name written under the parent it had while in use (杭州市/江干区, merged in 2021) and
+  a development zone under its own city (成都市/高新区) are accepted, and the current name is
+  offered instead (``address_book_notes``): flagging them would bury the few real errors.
 
 Both work column-wise; the per-entry Python (phone parsing, division look-up) runs once per
 distinct value, so an address book of millions of rows costs what its distinct values cost.
