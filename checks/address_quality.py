@@ -365,8 +365,8 @@ class _City:
     """One thing a person can write as the city: the districts it accepts below it.
 
     ``leaf``: no county-level divisions below it in the data (东莞市, or a county-level city
-    written as the city); then a district naming its own county or a town is accepted, and only
-    a district naming another county of the same province is not.
+    written as the city); then a district naming its own county or a town is accepted, and not
+    one naming another county (``_Divisions._town_like``).
     ``now``: for a former city name (山南地区, 襄樊市), the current city it became; its
     ``former`` then also holds the districts of that city as they are now.
     ``former``: district names accepted below it as former names → the current division.
