@@ -244,16 +244,24 @@ def division_notes(book: pd.DataFrame) -> pd.DataFrame:
 
 
 def _judge(book: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, Current | None]]]:
-    """(each row's distinct-triple number, (kind, current division) per distinct triple)."""
-    country = _book_column(book, "country").str.upper()
+    """(each row's distinct-entry number, (kind, current division) per distinct entry).
+
+    Rows are grouped on the values as given, and only one row of each group is cleaned and
+    judged: cleaning a million strings costs more than judging a few thousand entries.
+    """
+    parts = ("country", "province", "city", "district")
+    for name in parts:
+        if name not in book.columns:
+            raise KeyError(f"address book has no column {name!r}")
+    codes, first = _distinct([book[name] for name in parts])
+    distinct = book.iloc[first]
+    country = _book_column(distinct, "country").str.upper()
     keys = pd.DataFrame(
-        {name: _book_column(book, name).fillna("") for name in ("province", "city", "district")}
+        {name: _book_column(distinct, name).fillna("") for name in parts[1:]}
     )
     keys = keys.where((country == "CN").fillna(False), "")  # province "" means not judged
-    codes, first = _distinct([keys[name] for name in keys.columns])
-    triples = keys.iloc[first].to_numpy(dtype=object)
     divisions = _divisions()
-    return codes, [divisions.judge(p, c, d) for p, c, d in triples]
+    return codes, [divisions.judge(p, c, d) for p, c, d in keys.to_numpy(dtype=object)]
 
 
 #: ``address_book_notes`` columns: the entry, what its divisions are, and the current name.
