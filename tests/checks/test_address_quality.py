@@ -186,6 +186,9 @@ NEST_CASES = [
     ("county-level city written as the prefecture", ("CN", "贵州省", "都匀市", "瓮安县"), False),
     ("district of another province", ("CN", "浙江省", "杭州市", "天河区"), False),
     ("district of another city of the province", ("CN", "浙江省", "杭州市", "北仑区"), False),
+    ("Macau under CN", ("CN", "澳门", "澳门半岛", "大堂区"), True),
+    ("Macau under CN, a Hong Kong district", ("CN", "澳门特别行政区", "澳门半岛", "湾仔区"), False),
+    ("country HK: not judged", ("HK", "香港", "九龙", "湾仔区"), True),
     ("not CN: not judged", ("US", "CA", "北京市", "鼓楼区"), True),
     ("no country: not judged", (None, "江苏省", "苏州市", "鼓楼区"), True),
     ("padded and lower-case country", ("cn", " 江苏省 ", "南京市 ", "鼓楼区"), True),
@@ -406,6 +409,11 @@ def test_every_official_division_nests() -> None:
     assert verdicts.all(), entries[~verdicts].head().to_dict("records")
 
 
+def test_nesting_needs_its_columns() -> None:
+    with pytest.raises(KeyError, match="district"):
+        divisions_nest(book({}).drop(columns="district"))
+
+
 def test_nesting_keeps_the_index() -> None:
     entries = book({}, {"city": "上海市"}, {"province": "上海", "city": "上海", "district": "浦东"})
     entries.index = ["x", "x", "y"]
@@ -438,6 +446,10 @@ def test_empty_book() -> None:
     empty = book({}).iloc[0:0]
     assert address_defects(empty).empty
     assert divisions_nest(empty).empty
+    assert list(division_notes(empty).columns) == aq.NOTE_COLUMNS
+    assert division_notes(empty).empty
+    assert list(address_book_notes(empty).columns) == aq.BOOK_NOTE_COLUMNS
+    assert address_book_notes(empty).empty
 
 
 def test_ra006_in_the_audit_flags_only_real_non_nesting() -> None:
