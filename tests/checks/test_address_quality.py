@@ -253,6 +253,8 @@ FORMER_AND_ZONE_CASES = [
      "former_name", "西藏自治区 / 山南市 / 乃东区"),
     ("2016 山南地区, county unchanged", ("西藏", "山南地区", "扎囊县"),
      "former_name", "西藏自治区 / 山南市 / 扎囊县"),
+    ("2016 county-level city under its former prefecture", ("四川省", "资阳市", "简阳市"),
+     "former_name", "四川省 / 成都市 / 简阳市"),
     ("2017 县→市", ("湖南省", "长沙市", "宁乡县"),
      "former_name", "湖南省 / 长沙市 / 宁乡市"),
     ("2018 prefecture 莱芜 merged into 济南", ("山东省", "莱芜市", "莱城区"),
@@ -302,6 +304,7 @@ NOT_NESTING_CASES = [
     ("富阳市 was in 杭州, not 宁波", ("浙江省", "宁波市", "富阳市")),
     ("former city, district of another city", ("湖北省", "襄樊市", "洪山区")),
     ("former city under another province", ("湖南省", "襄樊市", "樊城区")),
+    ("county-level city under a prefecture it never belonged to", ("四川省", "绵阳市", "简阳市")),
     ("山南地区 with a district of 拉萨", ("西藏自治区", "山南地区", "城关区")),
     # a zone must be under its own city, in the right province
     ("zone named after another city", ("江苏省", "南京市", "苏州工业园区")),
