@@ -49,6 +49,13 @@ class AuditResult:
     catalog: one dict per rule: id, family, severity, title, policy, source.
     timezones: {platform: IANA zone} for showing local times.
     shops: DataFrame[platform, shop_id] of every audited shop.
+    address_notes: address-book entries that are not findings but deserve a line in the
+        shop's address-book section (``checks.address_quality.address_book_notes``): columns
+        shop_id, address_id, province, city, district, kind (``former_name``: written with the
+        name of a renamed or merged division, ``suggestion`` is the current
+        "province / city / district" and ``current_province/_city/_district`` its parts;
+        ``zone``: a development or functional zone under its own city). Buyer data-free (a
+        shop's own warehouse address). None when the flow did not compute it.
     """
 
     run: dict[str, Any]
@@ -60,3 +67,4 @@ class AuditResult:
     timezones: dict[str, str]
     shops: pd.DataFrame
     not_evaluated: list[str] = field(default_factory=list)
+    address_notes: pd.DataFrame | None = None

