@@ -8,9 +8,7 @@ one-paragraph error on stderr and no traceback.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -33,7 +31,7 @@ def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
               at_risk_hours: float, encoding: str, lang: str, pg_schema: str | None = None,
               profiles_dir: str | None = None, *, history_store: str | None = None,
               workers: int | None = None, dask_address: str | None = None,
-              email: bool = False) -> dict:
+              email: bool = False, mapping: str | None = None) -> dict:
     """Run the audit flow; exit 2 with the flow's message when the input is unusable."""
     from flows.audit import audit
 
@@ -41,28 +39,11 @@ def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
                   at_risk_hours=at_risk_hours, encoding=encoding, pg_schema=pg_schema,
                   lang=lang, profiles_dir=profiles_dir, history_store=history_store,
                   workers=workers, dask_address=dask_address, email=email,
+                  mapping=mapping, report_timezone=Settings().report_timezone,
                   return_state=True)
     if not state.is_completed():
         _fail(state.message or "the audit failed")
     return state.result()
-
-
-@contextmanager
-def _mapping_env(mapping: str | None):
-    """--mapping reaches the flow's load step (sources.base.open_source) through the
-    environment, for this run only."""
-    from sources.base import MAPPING_ENV
-
-    before = os.environ.get(MAPPING_ENV)
-    if mapping:
-        os.environ[MAPPING_ENV] = mapping
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(MAPPING_ENV, None)
-        else:
-            os.environ[MAPPING_ENV] = before
 
 
 @app.command()
@@ -99,13 +80,12 @@ def run(
         _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}.")
     source = source or s.source
     out = out or (s.out_root / "latest")
-    with _mapping_env(mapping or s.mapping):
-        res = run_audit(source, out, as_of, window_days or s.window_days,
-                        at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
-                        encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
-                        s.profiles_dir, history_store=s.history_url, workers=workers,
-                        dask_address=dask_address,
-                        email=s.email if email is None else email)
+    res = run_audit(source, out, as_of, window_days or s.window_days,
+                    at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
+                    encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
+                    s.profiles_dir, history_store=s.history_url, workers=workers,
+                    dask_address=dask_address, email=s.email if email is None else email,
+                    mapping=mapping or s.mapping)
     _summary(res)
     if fail_on is not None:
         worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]

@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from flows.settings import Settings
+from sources.base import mask_uri
 
 
 class AuditParams(BaseModel):
@@ -58,7 +59,8 @@ class AuditParams(BaseModel):
     def audit_kwargs(self, settings: Settings, as_of: pd.Timestamp) -> dict:
         """Keyword arguments of ``flows.audit.audit`` for this run."""
         return {
-            "source": self.source or settings.source,
+            # masked: the password stays in the settings of the process that runs it
+            "source": mask_uri(self.source or settings.source),
             "out": self.out or str(run_folder(settings.out_root, as_of, self.platforms,
                                               self.shops)),
             "as_of": as_of.isoformat(),
@@ -66,6 +68,8 @@ class AuditParams(BaseModel):
             "at_risk_hours": self.at_risk_hours,
             "encoding": settings.encoding,
             "pg_schema": settings.pg_schema,
+            "mapping": settings.mapping,
+            "report_timezone": settings.report_timezone,
             "lang": self.lang,
             "profiles_dir": settings.profiles_dir,
             "platforms": sorted(self.platforms) or None,

@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from schemas.tables import MODELS
 TABLES = tuple(MODELS)
 
 
+class SourceUnavailable(InputError):
+    """The source cannot be reached now (connection refused, a timeout): waiting may fix it,
+    so the load step tries again (flows.retry). Every other InputError is permanent."""
+
+
 def contract_columns(table: str) -> list[str]:
     return list(MODELS[table].to_schema().columns)
 
@@ -41,17 +47,52 @@ class Source(Protocol):
         ...
 
 
-def mask_uri(uri: str) -> str:
-    """The URI with any password replaced by ***, safe for logs, run.json and reports."""
-    if "://" not in uri or "@" not in uri:
-        return uri
+SECRET = "***"
+# Query-string keys that carry a secret (libpq's password, sslpassword; tokens, keys).
+_SECRET_KEY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+
+
+def db_url(uri: str):
+    """An SQLAlchemy URL from ``uri``, also when the password holds an unencoded ``@``: the
+    user part ends at the *last* ``@`` (a host never contains one), so no tail of the
+    password is ever read as the host. Raises sqlalchemy's ArgumentError when malformed."""
+    from urllib.parse import unquote
+
     from sqlalchemy.engine import make_url
 
+    scheme, _, rest = uri.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    url = make_url(f"{scheme}://{hostpart}")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        url = url.set(username=unquote(user) or None,
+                      password=unquote(password) if colon else None)
+    return url
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with every password (user part or query string) replaced by ***, safe for
+    logs, run.json, the history store, reports and Prefect parameters."""
+    if "://" not in uri or uri.startswith("file://"):
+        return uri
     try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: mask user:pass@ by hand
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        url = db_url(uri)
+        url = url.set(query={k: (SECRET if _SECRET_KEY.search(k) else v)
+                             for k, v in url.query.items()})
+        return url.render_as_string(hide_password=True).replace("%2A%2A%2A", SECRET)
+    except Exception:  # not an SQLAlchemy URL: keep only the scheme and the host part
+        scheme, _, rest = uri.partition("://")
+        _, at, hostpart = rest.rpartition("@")
+        host, q, _ = hostpart.partition("?")
+        return f"{scheme}://{SECRET + '@' if at else ''}{host}{'?' + SECRET if q else ''}"
+
+
+def with_password(shown: str, password: str) -> str:
+    """``shown`` (a masked URL) with its user part's password set to ``password``."""
+    url = db_url(shown)
+    url = url.set(password=password,
+                  query={k: v for k, v in url.query.items() if v != SECRET})
+    return url.render_as_string(hide_password=False)
 
 
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
