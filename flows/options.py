@@ -59,12 +59,11 @@ def parse_as_of(value: str | datetime | None, zone: str = "Asia/Shanghai") -> pd
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 date or timestamp (e.g. "
                              "2026-11-20T02:00:00+08:00 or 2026-11-20)") from None
-        if _DATE_ONLY.fullmatch(text):
-            dt = pd.Timestamp(dt).tz_localize(zone)
     if not YEARS[0] <= dt.year <= YEARS[1]:
-        raise ValueError(f"{dt.isoformat()} is outside the supported years "
-                         f"{YEARS[0]}–{YEARS[1]}")
+        raise ValueError(f"{value!s} is outside the supported years {YEARS[0]}–{YEARS[1]}")
     ts = pd.Timestamp(dt)
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
+        ts = ts.tz_localize(zone)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -117,7 +116,7 @@ class Options(BaseModel):
     @property
     def store(self) -> str | Path:
         """The history store: a SQLAlchemy URL, or by default next to the output folder."""
-        return self.history_store or Path(self.out).parent
+        return real_source(self.history_store) if self.history_store else Path(self.out).parent
 
 
 # CLI option names, for messages a user can act on.
@@ -170,8 +169,9 @@ def real_source(shown: str) -> str:
     from flows.settings import Settings
 
     s = Settings()
-    if mask_uri(s.source) == shown:
-        return s.source
+    for configured in (s.source, s.history_url):
+        if configured and mask_uri(configured) == shown:
+            return configured
     if s.source_password is not None:
         return with_password(shown, s.source_password.get_secret_value())
     raise InputError(

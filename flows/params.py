@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from flows.settings import Settings
 from sources.base import mask_uri
@@ -49,6 +49,14 @@ class AuditParams(BaseModel):
     out: str | None = Field(
         None, title="Output folder",
         description="Empty: <out_root>/<as_of>[-<selection>] on the serving host.")
+
+    @field_validator("source")
+    @classmethod
+    def _no_password(cls, v: str | None) -> str | None:
+        """A password never becomes a run parameter (the Prefect UI shows them): only the
+        masked URL is kept, and the serving process supplies the password from its
+        settings (REFUND_AUDIT_SOURCE or REFUND_AUDIT_SOURCE_PASSWORD)."""
+        return mask_uri(v) if v else v
 
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> AuditParams:
