@@ -226,8 +226,8 @@ def run(
                                 "back-end exports: a YAML/TOML file or a shipped name "
                                 "(tmall_refund_export, tmall_order_report); docs/sources.md."),
     workers: int = typer.Option(None, "--workers", min=1, max=256, help="Run the check on "
-                                "a local Dask cluster of N worker processes "
-                                "(docs/performance.md)."),
+                                "a local Dask cluster of N worker processes, as a Prefect "
+                                "flow (docs/performance.md)."),
     dask_address: str = typer.Option(None, "--dask-address", help="Run the check on an "
                                      "existing Dask scheduler, e.g. tcp://host:8786."),
     email: bool = typer.Option(None, "--email/--no-email", help="Email each shop's report "
@@ -248,7 +248,8 @@ def run(
                    lang=(lang.value if lang else s.lang), profiles_dir=s.profiles_dir,
                    mapping=mapping or s.mapping, workers=workers, dask_address=dask_address,
                    email=s.email if email is None else email)
-    res = run_audit(opts, prefect=use_prefect(prefect, s))
+    # the Dask runner is Prefect's task runner: --workers / --dask-address run the flow
+    res = run_audit(opts, prefect=use_prefect(prefect, s) or bool(workers or dask_address))
     _summary(res)
     code = exit_status(res, fail_on)
     if code:
@@ -408,7 +409,7 @@ def trigger(
     shop: list[str] = typer.Option(None, "--shop", help="Audit only this shop (repeatable)."),
     platform: list[str] = typer.Option(None, "--platform", help="Audit only this platform "
                                        "(repeatable)."),
-    window_days: int = typer.Option(None, "--window-days", min=1),
+    window_days: int = typer.Option(None, "--window-days", min=1, max=3660),
     source: str = typer.Option(None, help="Source URI (default: the served process's)."),
     out: str = typer.Option(None, "--out", help="Output folder on the serving host."),
     wait: bool = typer.Option(False, "--wait", help="Follow the run to its end and print "

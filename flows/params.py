@@ -20,6 +20,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
+from flows.options import MAX_AT_RISK_HOURS, MAX_WINDOW_DAYS, YEARS
 from flows.settings import Settings
 from sources.base import mask_uri
 
@@ -38,9 +39,10 @@ class AuditParams(BaseModel):
     shops: list[str] = Field(
         default_factory=list, title="Shops",
         description="Audit only these shop ids. Empty: all shops.")
-    window_days: int = Field(30, ge=1, le=366, title="Window (days)",
+    window_days: int = Field(30, ge=1, le=MAX_WINDOW_DAYS, title="Window (days)",
                              description="Refunds requested in the last N days are audited.")
-    at_risk_hours: float = Field(24.0, gt=0, le=24 * 30, title="At-risk horizon (hours)")
+    at_risk_hours: float = Field(24.0, gt=0, le=MAX_AT_RISK_HOURS, allow_inf_nan=False,
+                                 title="At-risk horizon (hours)")
     lang: Literal["zh", "en"] = Field("zh", title="Report language")
     source: str | None = Field(
         None, title="Source",
@@ -49,6 +51,13 @@ class AuditParams(BaseModel):
     out: str | None = Field(
         None, title="Output folder",
         description="Empty: <out_root>/<as_of>[-<selection>] on the serving host.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _sane_year(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not YEARS[0] <= v.year <= YEARS[1]:
+            raise ValueError(f"must be in the years {YEARS[0]}–{YEARS[1]}")
+        return v
 
     @field_validator("source")
     @classmethod

@@ -411,7 +411,7 @@ def check_tables(where: str, present: dict[str, set[str]]) -> None:
         if missing:
             raise InputError(
                 f"The table '{t}' in {where} is missing the required column(s) "
-                f"{', '.join(missing)}. The contract requires these columns in '{t}': "
+                f"{', '.join(map(repr, missing))}. The contract requires these columns in '{t}': "
                 f"{', '.join(required)}. Nothing was audited.")
 
 
