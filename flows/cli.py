@@ -120,11 +120,14 @@ def use_prefect(flag: bool | None, settings: Settings) -> bool:
 def prepare(settings: Settings, **given):
     """The run's options, checked, and its source probed: all before Prefect is imported.
     The source's password stays in this process (flows.options)."""
-    from flows.options import options, register_source
-    from sources.base import open_source
+    from sources.files import quick_check
 
     try:
         source = given.pop("source", None) or settings.source
+        quick_check(source, mapped=bool(given.get("mapping")))  # before pandas & co load
+        from flows.options import options, register_source
+        from sources.base import open_source
+
         opts = options(source=register_source(source),
                        history_store=(register_source(settings.history_url)
                                       if settings.history_url else None),

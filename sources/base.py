@@ -12,7 +12,6 @@ import io
 import os
 import re
 import sqlite3
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from schemas.errors import InputError
 from schemas.tables import MODELS
+from sources import files
 
 TABLES = tuple(MODELS)
 
@@ -155,46 +155,11 @@ class CsvFolder:
         return out
 
     def _check_folder(self) -> None:
-        if not self.folder.is_dir():
-            raise InputError(
-                f"The source folder {self.folder} does not exist or is not a "
-                "folder. Give a folder of <table>.csv / <table>.parquet files or "
-                "an sqlite:/// or postgresql:// URL."
-            )
-        try:
-            os.listdir(self.folder)
-        except OSError as exc:
-            raise InputError(f"The source folder {self.folder} cannot be read: "
-                             f"{exc.strerror}. Nothing was audited.") from None
+        files.check_folder(self.folder)
 
     def locate(self, table: str) -> Path | None:
-        """The file of ``table``: ``<table>.parquet`` or ``<table>.csv``; None when there is
-        neither. Anything there that cannot be read is an error, never "no such table": a
-        folder, a broken or looping link, a file without read permission, and both files
-        at once (which one would be the truth?)."""
-        found = []
-        for path in (self.folder / f"{table}.parquet", self.folder / f"{table}.csv"):
-            if not os.path.lexists(path):
-                continue
-            try:
-                st = path.stat()
-                if stat.S_ISDIR(st.st_mode):
-                    raise InputError(f"{path} is a folder, not a file. The {table} table must "
-                                     "be a CSV or Parquet file. Nothing was audited.")
-                with path.open("rb"):
-                    pass
-            except OSError as exc:
-                why = ("it is a link to a missing file" if isinstance(exc, FileNotFoundError)
-                       else exc.strerror or str(exc))
-                raise InputError(f"{path} cannot be read: {why}. Nothing was audited."
-                                 ) from None
-            found.append(path)
-        if len(found) > 1:
-            raise InputError(
-                f"Two files for the {table} table: {found[0]} and {found[1]}. Keep one of "
-                "them (or move the other out of the folder) so that it is clear which one "
-                "to audit. Nothing was audited.")
-        return found[0] if found else None
+        """The file of ``table`` (sources.files.locate)."""
+        return files.locate(self.folder, table)
 
     def probe(self) -> None:
         """Fail fast, before any data is read: the folder, each table's file and the
@@ -401,10 +366,7 @@ def check_tables(where: str, present: dict[str, set[str]]) -> None:
 
     for t in REQUIRED_TABLES:
         if t not in present:
-            raise InputError(
-                f"The source {where} has no table '{t}'. The audit needs the tables "
-                f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the "
-                "contract's columns. Nothing was audited.")
+            raise files.missing_table(where, t)
     for t, names in present.items():
         required = [c for c, m in columns(t).items() if not m["nullable"]]
         missing = [c for c in required if c not in names]
