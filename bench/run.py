@@ -195,7 +195,7 @@ def child_stages(args) -> dict:
     del raw
     outcome = m.run("check", run_rules, validated.tables, profiles, as_of, WINDOW_DAYS, 24.0)
     out_dir = Path(args.out)
-    result = _result(validated, outcome, profiles, tz, as_of, args.data)
+    result = _result(validated, outcome, profiles, tz, as_of, args.data, out_dir)
     m.run("write", _write, result, out_dir)
     m.run("record", _record, result, out_dir)
     stages = m.close()
@@ -210,34 +210,17 @@ def child_stages(args) -> dict:
             "findings_sha": _sha(out_dir / "findings.csv"), "kpis_sha": _sha(out_dir / "kpis.csv")}
 
 
-def _result(validated, outcome, profiles, tz, as_of, source):
-    """The AuditResult the flow would build (flows.audit), without Prefect."""
+def _result(validated, outcome, profiles, tz, as_of, source, out_dir):
+    """The AuditResult the flow would build (flows.pipeline), without Prefect."""
     import uuid
 
-    from checks.profiles import versions_in_force
-    from checks.registry import CATALOG_VERSION, catalog
-    from checks.result import AuditResult
-    from reports.outputs import findings_summary
+    from flows.options import options
+    from flows.pipeline import assemble, run_record
 
-    pv = versions_in_force(profiles, as_of)
-    run = {
-        "run_id": str(uuid.uuid4()), "audit_key": "bench-" + uuid.uuid4().hex[:10],
-        "started_at": as_of.isoformat(), "as_of": as_of.isoformat(),
-        "window_days": WINDOW_DAYS, "window_start": outcome.data.start.isoformat(),
-        "at_risk_hours": 24.0, "source": str(source),
-        "selection": {"platforms": [], "shops": []},
-        "profile_versions": {p: {"version": v, "file": Path(profiles[p].path).name}
-                             for p, v in pv.items()},
-        "rule_catalog_version": CATALOG_VERSION, "rules_not_evaluated": outcome.not_evaluated,
-        "counts": validated.counts, "reconciled": True,
-        "findings": findings_summary(outcome.findings), "warnings": validated.warnings,
-        "failures": [], "timings": {},
-    }
-    shops = outcome.kpis[["platform", "shop_id"]].drop_duplicates().reset_index(drop=True)
-    return AuditResult(run=run, findings=outcome.findings, kpis=outcome.kpis,
-                       quarantine=validated.quarantine, counts=validated.counts,
-                       catalog=catalog(), timezones=tz, shops=shops,
-                       not_evaluated=outcome.not_evaluated)
+    opts = options(source=str(source), out=out_dir, as_of=as_of, window_days=WINDOW_DAYS)
+    run = run_record(opts, validated, outcome, profiles, started=as_of,
+                     warnings=validated.warnings, key="bench-" + uuid.uuid4().hex[:10])
+    return assemble(run, validated, outcome, profiles)
 
 
 def _write(result, out_dir: Path) -> None:

@@ -1,27 +1,74 @@
 """The `refund-audit` command line: what users do (run, demo, generate, rules, profiles, ...).
 
-Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a
-finding of that severity or worse exists), 2 on unusable input or configuration, with a
-one-paragraph error on stderr and no traceback.
+Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a finding of that
+severity or worse exists), 2 on unusable input or configuration, with a one-paragraph error
+on stderr and no traceback.
+
+Why `run` is built this way: the settings, the options and the source are checked first,
+before Prefect is imported (its import alone costs ~1–2.5 s, a temporary server 10–15 s),
+so bad input is refused about a second after the start. Then the audit runs as a Prefect
+flow when a Prefect server is configured (``PREFECT_API_URL``), or with ``--prefect``;
+otherwise the same pipeline steps run in this process without Prefect (docs/scheduling.md).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from contextlib import contextmanager
+import tomllib
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 import flows  # noqa: F401  (offline-safe Prefect settings before prefect is imported)
 from flows.settings import DEMO_DB, Settings
+from schemas.errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Nightly compliance audit of refunds and returns.")
 
-SEVERITIES = ["critical", "major", "minor", "info"]
+class _Cli(typer.Typer):
+    """A typer app whose option errors are one paragraph too (click would add a usage line
+    and a box), like every other error of the tool."""
+
+    def __call__(self, *args, **kwargs):
+        # pandera imports hypothesis (test-data synthesis) whenever it is installed, which
+        # costs ~0.15 s of every start; the command line never synthesises data.
+        sys.modules.setdefault("hypothesis", None)
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            code = super().__call__(*args, **kwargs)
+        except typer.Abort:
+            code = 130
+        except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+            message = exc.format_message().replace("Value error, ", "")
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(message)
+                code = 0
+            else:
+                typer.echo(f"refund-audit: error: {message}", err=True)
+                code = getattr(exc, "exit_code", 2)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = _Cli(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+           help="Nightly compliance audit of refunds and returns.")
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    major = "major"
+    minor = "minor"
+    info = "info"
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+SEVERITIES = [s.value for s in Severity]
 
 
 def _fail(message: str) -> None:
@@ -29,91 +76,187 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def run_audit(source: str, out: Path, as_of: str | None, window_days: int,
-              at_risk_hours: float, encoding: str, lang: str, pg_schema: str | None = None,
-              profiles_dir: str | None = None, *, history_store: str | None = None,
-              workers: int | None = None, dask_address: str | None = None,
-              email: bool = False) -> dict:
-    """Run the audit flow; exit 2 with the flow's message when the input is unusable."""
-    from flows.audit import audit
+def _settings() -> Settings:
+    """The settings, or exit 2 naming the bad environment variable."""
+    from pydantic import ValidationError
 
-    state = audit(source=source, out=str(out), as_of=as_of, window_days=window_days,
-                  at_risk_hours=at_risk_hours, encoding=encoding, pg_schema=pg_schema,
-                  lang=lang, profiles_dir=profiles_dir, history_store=history_store,
-                  workers=workers, dask_address=dask_address, email=email,
-                  return_state=True)
-    if not state.is_completed():
-        _fail(state.message or "the audit failed")
-    return state.result()
-
-
-@contextmanager
-def _mapping_env(mapping: str | None):
-    """--mapping reaches the flow's load step (sources.base.open_source) through the
-    environment, for this run only."""
-    from sources.base import MAPPING_ENV
-
-    before = os.environ.get(MAPPING_ENV)
-    if mapping:
-        os.environ[MAPPING_ENV] = mapping
     try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(MAPPING_ENV, None)
-        else:
-            os.environ[MAPPING_ENV] = before
+        return Settings()
+    except ValidationError as exc:
+        _fail("invalid setting(s): " + "; ".join(
+            f"REFUND_AUDIT_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors()) + ". Nothing was audited.")
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API this process would use, found without importing Prefect: the
+    environment, a prefect.toml here, or the active profile in PREFECT_HOME."""
+    if "PREFECT_API_URL" in os.environ:
+        return os.environ["PREFECT_API_URL"] or None
+    try:
+        url = tomllib.loads(Path("prefect.toml").read_text()).get("api", {}).get("url")
+        if url:
+            return url
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        pass
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    try:
+        data = tomllib.loads((home / "profiles.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    name = os.environ.get("PREFECT_PROFILE") or data.get("active") or ""
+    return (data.get("profiles", {}).get(name) or {}).get("PREFECT_API_URL") or None
+
+
+def use_prefect(flag: bool | None, settings: Settings) -> bool:
+    """--prefect / --no-prefect, else REFUND_AUDIT_PREFECT, else: is a server configured?"""
+    if flag is not None:
+        return flag
+    if settings.prefect is not None:
+        return settings.prefect
+    return prefect_api_url() is not None
+
+
+def prepare(settings: Settings, **given):
+    """The run's options, checked, and its source probed: all before Prefect is imported.
+    The source's password stays in this process (flows.options)."""
+    from sources.files import quick_check
+
+    try:
+        source = given.pop("source", None) or settings.source
+        quick_check(source, mapped=bool(given.get("mapping")))  # before pandas & co load
+        from flows.options import options, register_source
+        from sources.base import open_source
+
+        opts = options(source=register_source(source),
+                       history_store=(register_source(settings.history_url)
+                                      if settings.history_url else None),
+                       report_timezone=settings.report_timezone, **given)
+        if opts.out.exists() and not opts.out.is_dir():
+            raise InputError(f"--out {opts.out} is a file, not a folder. Nothing was "
+                             "audited.")
+        open_source(source, encoding=opts.encoding, schema=opts.pg_schema,
+                    mapping=opts.mapping).probe()
+    except InputError as exc:
+        _fail(str(exc))
+    return opts
+
+
+def _progress_to_stdout() -> None:
+    """The in-process run's progress lines (what Prefect would log), on stdout; warnings
+    and errors on stderr."""
+    log = logging.getLogger("refund_audit")
+    if log.handlers:
+        return
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    out, err = logging.StreamHandler(sys.stdout), logging.StreamHandler(sys.stderr)
+    out.addFilter(lambda r: r.levelno < logging.WARNING)
+    err.setLevel(logging.WARNING)
+    for h in (out, err):
+        h.setFormatter(fmt)
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def flow_parameters(opts) -> dict:
+    """The Prefect flow's parameters for ``opts``: nothing secret (the source is masked)."""
+    return {"source": opts.source, "out": str(opts.out), "as_of": opts.as_of.isoformat(),
+            "window_days": opts.window_days, "at_risk_hours": opts.at_risk_hours,
+            "encoding": opts.encoding, "pg_schema": opts.pg_schema, "lang": opts.lang,
+            "profiles_dir": opts.profiles_dir, "mapping": opts.mapping,
+            "platforms": opts.platforms or None, "shops": opts.shops or None,
+            "history_store": opts.history_store, "workers": opts.workers,
+            "dask_address": opts.dask_address, "email": opts.email}
+
+
+def run_audit(opts, *, prefect: bool = False) -> dict:
+    """Run the audit, as a Prefect flow or in-process; exit 2 with one paragraph when the
+    input is unusable."""
+    if prefect:
+        from flows.audit import audit
+
+        state = audit(**flow_parameters(opts), return_state=True)
+        if not state.is_completed():
+            _fail(state.message or "the audit failed")
+        return state.result()
+    from flows import pipeline
+
+    _progress_to_stdout()
+    try:
+        done = pipeline.run(opts)
+    except InputError as exc:
+        _fail(str(exc))
+    if not done.ok:
+        _fail(done.message)
+    return done.as_dict()
+
+
+def exit_status(res: dict, fail_on: Severity | None) -> int:
+    """0: the audit ran; 1: --fail-on found a finding of that severity or worse."""
+    if fail_on is None:
+        return 0
+    import pandas as pd
+
+    worst = SEVERITIES[: SEVERITIES.index(fail_on.value) + 1]
+    f = pd.read_csv(Path(res["out"]) / "findings.csv", usecols=["severity"])
+    return 1 if f["severity"].isin(worst).any() else 0
 
 
 @app.command()
 def run(
     source: str = typer.Option(None, help="sqlite:///path, postgresql+psycopg://…, or a "
                                "folder of <table>.csv / <table>.parquet (default: the demo "
-                               "database)."),
-    as_of: str = typer.Option(None, "--as-of", help="The audit's 'now', ISO 8601 "
-                              "(default: the run's start)."),
-    window_days: int = typer.Option(None, "--window-days", min=1, help="Window in days "
-                                    "(default 30)."),
+                               "database). A password is never shown or stored; it may "
+                               "also come from REFUND_AUDIT_SOURCE_PASSWORD."),
+    as_of: str = typer.Option(None, "--as-of", help="The audit's 'now', ISO 8601, years "
+                              "2000–2100: 2026-11-20T02:00:00+08:00, or a date, meaning its "
+                              "midnight in REFUND_AUDIT_REPORT_TIMEZONE (default "
+                              "Asia/Shanghai). Default: the run's start."),
+    window_days: int = typer.Option(None, "--window-days", min=1, max=3660,
+                                    help="Window in days, 1–3660 (default 30)."),
     out: Path = typer.Option(None, "--out", help="Output folder."),
-    at_risk_hours: float = typer.Option(None, "--at-risk-hours", help="At-risk horizon "
-                                        "(default 24)."),
-    encoding: str = typer.Option(None, "--encoding", help="CSV encoding (utf-8 or gbk)."),
+    at_risk_hours: float = typer.Option(None, "--at-risk-hours", help="At-risk horizon in hours, more than 0, at "
+                                        "most 720 (default 24)."),
+    encoding: str = typer.Option(None, "--encoding", help="CSV encoding (utf-8, gbk, "
+                                 "gb18030, …)."),
     pg_schema: str = typer.Option(None, "--schema", help="PostgreSQL schema."),
-    fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 when a finding of this "
-                                "severity or worse exists: critical, major, minor, info."),
-    lang: str = typer.Option(None, "--lang", help="Report language: zh (with English) or en."),
+    fail_on: Severity = typer.Option(None, "--fail-on", help="Exit 1 when a finding of "
+                                     "this severity or worse exists."),
+    lang: Lang = typer.Option(None, "--lang", help="Report language: zh (with English) "
+                              "or en."),
     mapping: str = typer.Option(None, "--mapping", help="Column mapping for a folder of "
                                 "back-end exports: a YAML/TOML file or a shipped name "
                                 "(tmall_refund_export, tmall_order_report); docs/sources.md."),
-    workers: int = typer.Option(None, "--workers", min=1, help="Run the check on a local "
-                                "Dask cluster of N worker processes (docs/performance.md)."),
+    workers: int = typer.Option(None, "--workers", min=1, max=256, help="Run the check on "
+                                "a local Dask cluster of N worker processes, as a Prefect "
+                                "flow (docs/performance.md)."),
     dask_address: str = typer.Option(None, "--dask-address", help="Run the check on an "
                                      "existing Dask scheduler, e.g. tcp://host:8786."),
     email: bool = typer.Option(None, "--email/--no-email", help="Email each shop's report "
                                "to its recipients (REFUND_AUDIT_RECIPIENTS_FILE, "
                                "REFUND_AUDIT_SMTP__*)."),
+    prefect: bool = typer.Option(None, "--prefect/--no-prefect", help="Run as a Prefect "
+                                 "flow (on the server of PREFECT_API_URL, else a temporary "
+                                 "local one, 10–15 s) or in-process. Default: as a flow "
+                                 "only when a Prefect server is configured."),
 ) -> None:
     """Audit a source and write findings.csv, kpis.csv, quarantine.csv, run.json, report.html."""
-    s = Settings()
-    if fail_on is not None and fail_on not in SEVERITIES:
-        _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}.")
-    source = source or s.source
-    out = out or (s.out_root / "latest")
-    with _mapping_env(mapping or s.mapping):
-        res = run_audit(source, out, as_of, window_days or s.window_days,
-                        at_risk_hours if at_risk_hours is not None else s.at_risk_hours,
-                        encoding or s.encoding, lang or s.lang, pg_schema or s.pg_schema,
-                        s.profiles_dir, history_store=s.history_url, workers=workers,
-                        dask_address=dask_address,
-                        email=s.email if email is None else email)
+    s = _settings()
+    opts = prepare(s, source=source, out=out or (s.out_root / "latest"), as_of=as_of,
+                   window_days=window_days or s.window_days,
+                   at_risk_hours=at_risk_hours if at_risk_hours is not None
+                   else s.at_risk_hours,
+                   encoding=encoding or s.encoding, pg_schema=pg_schema or s.pg_schema,
+                   lang=(lang.value if lang else s.lang), profiles_dir=s.profiles_dir,
+                   mapping=mapping or s.mapping, workers=workers, dask_address=dask_address,
+                   email=s.email if email is None else email)
+    # the Dask runner is Prefect's task runner: --workers / --dask-address run the flow
+    res = run_audit(opts, prefect=use_prefect(prefect, s) or bool(workers or dask_address))
     _summary(res)
-    if fail_on is not None:
-        worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
-        import pandas as pd
-
-        f = pd.read_csv(Path(res["out"]) / "findings.csv", usecols=["severity"])
-        if f["severity"].isin(worst).any():
-            raise typer.Exit(1)
+    code = exit_status(res, fail_on)
+    if code:
+        raise typer.Exit(code)
 
 
 def _summary(res: dict) -> None:
@@ -136,13 +279,20 @@ def _summary(res: dict) -> None:
                    f"{e['failed']} rejected")
     for w in run.get("warnings", []):
         typer.echo(f"  warning: {w}")
-    typer.echo(f"Outputs in {res['out']}: findings.csv kpis.csv quarantine.csv run.json "
-               "report.html shops/")
+    out = Path(res["out"])
+    written = [Path(p).name for p in res.get("paths", {}).values()] + ["run.json"]
+    pages = [Path(p) for p in res.get("pages", [])]
+    if any(p.name == "report.html" and p.parent == out for p in pages):
+        written.append("report.html")
+    shop_pages = sum(1 for p in pages if p.parent.name == "shops")
+    if shop_pages:
+        written.append(f"shops/ ({shop_pages} page{'s' if shop_pages > 1 else ''})")
+    typer.echo(f"Outputs in {out}: " + " ".join(written))
 
 
 @app.command()
 def demo(
-    orders: int = typer.Option(3000, help="Orders to generate."),
+    orders: int = typer.Option(3000, min=1, help="Orders to generate."),
     out: Path = typer.Option(None, "--out", help="Output folder (default out/demo)."),
     as_of: str = typer.Option("2026-11-20T02:00:00+08:00", "--as-of"),
 ) -> None:
@@ -150,14 +300,17 @@ def demo(
     from sources.generate import generate_tables
     from sources.writers import write_sqlite
 
+    s = _settings()
     DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
     write_sqlite(generate_tables(orders, as_of=as_of), DEMO_DB)
     typer.echo(f"Demo data: {orders} orders written to {DEMO_DB}")
-    s = Settings()
-    res = run_audit(f"sqlite:///{DEMO_DB}", out or (s.out_root / "demo"), as_of, 30,
-                    s.at_risk_hours, "utf-8", s.lang)
+    opts = prepare(s, source=f"sqlite:///{DEMO_DB}", out=out or (s.out_root / "demo"),
+                   as_of=as_of, window_days=30, at_risk_hours=s.at_risk_hours,
+                   lang=s.lang)
+    res = run_audit(opts, prefect=use_prefect(None, s))
     _summary(res)
-    typer.echo(f"Open {Path(res['out']).resolve() / 'report.html'} in a browser.")
+    if (Path(res["out"]) / "report.html").exists():
+        typer.echo(f"Open {Path(res['out']).resolve() / 'report.html'} in a browser.")
 
 
 @app.command()
@@ -259,7 +412,7 @@ def trigger(
     shop: list[str] = typer.Option(None, "--shop", help="Audit only this shop (repeatable)."),
     platform: list[str] = typer.Option(None, "--platform", help="Audit only this platform "
                                        "(repeatable)."),
-    window_days: int = typer.Option(None, "--window-days", min=1),
+    window_days: int = typer.Option(None, "--window-days", min=1, max=3660),
     source: str = typer.Option(None, help="Source URI (default: the served process's)."),
     out: str = typer.Option(None, "--out", help="Output folder on the serving host."),
     wait: bool = typer.Option(False, "--wait", help="Follow the run to its end and print "

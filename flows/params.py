@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from flows.options import MAX_AT_RISK_HOURS, MAX_WINDOW_DAYS, YEARS
 from flows.settings import Settings
+from sources.base import mask_uri
 
 
 class AuditParams(BaseModel):
@@ -37,9 +39,10 @@ class AuditParams(BaseModel):
     shops: list[str] = Field(
         default_factory=list, title="Shops",
         description="Audit only these shop ids. Empty: all shops.")
-    window_days: int = Field(30, ge=1, le=366, title="Window (days)",
+    window_days: int = Field(30, ge=1, le=MAX_WINDOW_DAYS, title="Window (days)",
                              description="Refunds requested in the last N days are audited.")
-    at_risk_hours: float = Field(24.0, gt=0, le=24 * 30, title="At-risk horizon (hours)")
+    at_risk_hours: float = Field(24.0, gt=0, le=MAX_AT_RISK_HOURS, allow_inf_nan=False,
+                                 title="At-risk horizon (hours)")
     lang: Literal["zh", "en"] = Field("zh", title="Report language")
     source: str | None = Field(
         None, title="Source",
@@ -48,6 +51,21 @@ class AuditParams(BaseModel):
     out: str | None = Field(
         None, title="Output folder",
         description="Empty: <out_root>/<as_of>[-<selection>] on the serving host.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _sane_year(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not YEARS[0] <= v.year <= YEARS[1]:
+            raise ValueError(f"must be in the years {YEARS[0]}–{YEARS[1]}")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _no_password(cls, v: str | None) -> str | None:
+        """A password never becomes a run parameter (the Prefect UI shows them): only the
+        masked URL is kept, and the serving process supplies the password from its
+        settings (REFUND_AUDIT_SOURCE or REFUND_AUDIT_SOURCE_PASSWORD)."""
+        return mask_uri(v) if v else v
 
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> AuditParams:
@@ -58,7 +76,8 @@ class AuditParams(BaseModel):
     def audit_kwargs(self, settings: Settings, as_of: pd.Timestamp) -> dict:
         """Keyword arguments of ``flows.audit.audit`` for this run."""
         return {
-            "source": self.source or settings.source,
+            # masked: the password stays in the settings of the process that runs it
+            "source": mask_uri(self.source or settings.source),
             "out": self.out or str(run_folder(settings.out_root, as_of, self.platforms,
                                               self.shops)),
             "as_of": as_of.isoformat(),
@@ -66,6 +85,8 @@ class AuditParams(BaseModel):
             "at_risk_hours": self.at_risk_hours,
             "encoding": settings.encoding,
             "pg_schema": settings.pg_schema,
+            "mapping": settings.mapping,
+            "report_timezone": settings.report_timezone,
             "lang": self.lang,
             "profiles_dir": settings.profiles_dir,
             "platforms": sorted(self.platforms) or None,

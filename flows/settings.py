@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REFUND_AUDIT_", env_nested_delimiter="__",
                                       env_file=".env", extra="ignore")
 
-    source: str = f"sqlite:///{DEMO_DB}"
+    # A database URL may carry a password: never shown (repr=False), never a run parameter
+    # (flows.options passes its masked form and takes it back here, where the audit runs).
+    source: str = Field(f"sqlite:///{DEMO_DB}", repr=False)
+    # The password for a source given without one (postgresql://user@host/db), e.g. from a
+    # secret store; used when the URL's password is the mask ***.
+    source_password: SecretStr | None = None
     out_root: Path = ROOT / "out"
     window_days: int = 30
     at_risk_hours: float = 24.0
@@ -39,15 +44,19 @@ class Settings(BaseSettings):
     mapping: str | None = None  # column mapping for folder exports (sources.mapping)
     lang: str = "zh"
     # The zone a person reads the all-shops overview in: it dates mail subjects and names
-    # output folders; a date-only --as-of is that date's midnight here. Shop pages use their
-    # platform's zone.
+    # output folders; a date-only --as-of (2026-11-20) is that date's midnight here. Shop
+    # pages use their platform's zone.
     report_timezone: str = "Asia/Shanghai"
     profiles_dir: str | None = None
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "Asia/Shanghai"
     # Run-history store: a SQLAlchemy URL (postgresql+psycopg://…); empty: an SQLite file
     # history.sqlite next to the output folders (<out_root>/history.sqlite).
-    history_url: str | None = None
+    history_url: str | None = Field(None, repr=False)
+    # How `refund-audit run` runs: None (default) as a Prefect flow only when a Prefect server
+    # is configured (PREFECT_API_URL), else in-process without Prefect; True / False force
+    # it (docs/scheduling.md). `--prefect` / `--no-prefect` override it per run.
+    prefect: bool | None = None
     email: bool = False
     recipients_file: Path | None = None
     smtp: SmtpSettings = SmtpSettings()

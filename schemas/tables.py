@@ -14,6 +14,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from schemas.names import OPTIONAL_TABLES, REQUIRED_TABLES, TABLES  # noqa: F401
+
 Ts = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 
 KINDS = ("refund_only", "return_refund")
@@ -163,8 +165,7 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
 }
 KEYS = {"orders": "order_id", "refunds": "refund_id", "return_addresses": "address_id",
         "messages": "message_id"}
-REQUIRED_TABLES = ("orders", "refunds", "return_addresses")
-OPTIONAL_TABLES = ("messages",)
+assert tuple(MODELS) == TABLES
 
 
 def columns(table: str) -> dict[str, dict]:

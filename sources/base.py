@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +24,14 @@ import pyarrow.parquet as pq
 
 from schemas.errors import InputError
 from schemas.tables import MODELS
+from sources import files
 
 TABLES = tuple(MODELS)
+
+
+class SourceUnavailable(InputError):
+    """The source cannot be reached now (connection refused, a timeout): waiting may fix it,
+    so the load step tries again (flows.retry). Every other InputError is permanent."""
 
 
 def contract_columns(table: str) -> list[str]:
@@ -41,17 +48,58 @@ class Source(Protocol):
         ...
 
 
-def mask_uri(uri: str) -> str:
-    """The URI with any password replaced by ***, safe for logs, run.json and reports."""
-    if "://" not in uri or "@" not in uri:
-        return uri
+SECRET = "***"
+# Query-string keys that carry a secret (libpq's password, sslpassword; tokens, keys).
+_SECRET_KEY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+
+
+def db_url(uri: str):
+    """An SQLAlchemy URL from ``uri``, also when the password holds an unencoded ``@``: the
+    user part ends at the *last* ``@`` before the host (the authority ends at the first
+    ``/`` or ``?``), so no tail of the password is ever read as the host, and an ``@`` in
+    the query string is left alone. Raises sqlalchemy's ArgumentError when malformed."""
+    from urllib.parse import parse_qsl, unquote
+
     from sqlalchemy.engine import make_url
 
+    scheme, _, rest = uri.partition("://")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    userinfo, at, hostport = rest[:cut].rpartition("@")
+    path, q, query = rest[cut:].partition("?")
+    # the query string apart: SQLAlchemy's own parser reads an "@" in it as the user's end
+    url = make_url(f"{scheme}://{hostport}{path}")
+    if q:
+        url = url.update_query_pairs(parse_qsl(query, keep_blank_values=True))
+    if at:
+        user, colon, password = userinfo.partition(":")
+        url = url.set(username=unquote(user) or None,
+                      password=unquote(password) if colon else None)
+    return url
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with every password (user part or query string) replaced by ***, safe for
+    logs, run.json, the history store, reports and Prefect parameters."""
+    if "://" not in uri or uri.startswith("file://"):
+        return uri
     try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: mask user:pass@ by hand
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        url = db_url(uri)
+        url = url.set(query={k: (SECRET if _SECRET_KEY.search(k) else v)
+                             for k, v in url.query.items()})
+        return url.render_as_string(hide_password=True).replace("%2A%2A%2A", SECRET)
+    except Exception:  # not an SQLAlchemy URL: keep only the scheme and the host part
+        scheme, _, rest = uri.partition("://")
+        _, at, hostpart = rest.rpartition("@")
+        host, q, _ = hostpart.partition("?")
+        return f"{scheme}://{SECRET + '@' if at else ''}{host}{'?' + SECRET if q else ''}"
+
+
+def with_password(shown: str, password: str) -> str:
+    """``shown`` (a masked URL) with its user part's password set to ``password``."""
+    url = db_url(shown)
+    url = url.set(password=password,
+                  query={k: v for k, v in url.query.items() if v != SECRET})
+    return url.render_as_string(hide_password=False)
 
 
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -86,12 +134,7 @@ class CsvFolder:
         return str(self.folder)
 
     def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
-        if not self.folder.is_dir():
-            raise InputError(
-                f"The source folder {self.folder} does not exist or is not a "
-                "folder. Give a folder of <table>.csv / <table>.parquet files or "
-                "an sqlite:/// or postgresql:// URL."
-            )
+        self._check_folder()
         mapped = {}
         if self.mapping is not None:
             from sources.mapping import load_mapping
@@ -102,15 +145,42 @@ class CsvFolder:
             if t in mapped:
                 out[t] = self._read_mapped(t, mapped[t])
                 continue
-            pq_path = self.folder / f"{t}.parquet"
-            csv_path = self.folder / f"{t}.csv"
-            if pq_path.exists():
-                out[t] = read_parquet(pq_path, t)
-            elif csv_path.exists():
-                out[t] = read_csv(csv_path, t, self.encoding)
-            else:
+            path = self.locate(t)
+            if path is None:
                 out[t] = None
+            elif path.suffix == ".parquet":
+                out[t] = read_parquet(path, t)
+            else:
+                out[t] = read_csv(path, t, self.encoding)
         return out
+
+    def _check_folder(self) -> None:
+        files.check_folder(self.folder)
+
+    def locate(self, table: str) -> Path | None:
+        """The file of ``table`` (sources.files.locate)."""
+        return files.locate(self.folder, table)
+
+    def probe(self) -> None:
+        """Fail fast, before any data is read: the folder, each table's file and the
+        required columns of its header (CSV) or footer (Parquet). Raises InputError."""
+        self._check_folder()
+        mapped = set()
+        if self.mapping is not None:
+            from sources.mapping import load_mapping
+
+            mapped = set(load_mapping(self.mapping).tables)
+        present = {}
+        for t in TABLES:
+            if t in mapped:  # the mapping checks its own files and columns when read
+                present[t] = set(contract_columns(t))
+                continue
+            path = self.locate(t)
+            if path is not None:
+                present[t] = ({n.strip() for n in parquet_schema(path).names}
+                              if path.suffix == ".parquet"
+                              else {h.strip() for h in _header(path, self.encoding)})
+        check_tables(str(self.folder), present)
 
     def _read_mapped(self, table: str, tm) -> pd.DataFrame | None:
         from sources.mapping import apply_mapping, find_files
@@ -262,17 +332,49 @@ def read_csv(
     return _as_text(df)
 
 
+def parquet_schema(path: Path) -> pa.Schema:
+    """A Parquet file's schema, from its footer (a truncated or foreign file fails here)."""
+    try:
+        return pq.ParquetFile(path).schema_arrow
+    except Exception as exc:
+        raise InputError(f"{path} is not a readable Parquet file: {_one_line(exc)}. "
+                         "Nothing was audited.") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+
 def read_parquet(path: Path, table: str, keep: set[str] | None = None) -> pd.DataFrame:
     """A Parquet file; typed timestamp columns stay typed, everything else becomes text."""
-    try:
-        schema = pq.read_schema(path)
-    except Exception as exc:
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
+    schema = parquet_schema(path)
     wanted = keep if keep is not None else set(contract_columns(table))
     cols = [n for n in schema.names if n.strip() in wanted]
-    df = pq.read_table(path, columns=cols).to_pandas()
+    try:
+        df = pq.read_table(path, columns=cols).to_pandas()
+    except Exception as exc:  # a corrupt page or column chunk: the file is unusable
+        raise InputError(f"{path} is not a readable Parquet file: {_one_line(exc)}. "
+                         "Nothing was audited.") from None
     df.columns = [c.strip() for c in df.columns]
     return _as_text(df)
+
+
+def check_tables(where: str, present: dict[str, set[str]]) -> None:
+    """InputError unless ``present`` ({table: its column names}) has every required table
+    with its required columns; the message names what is missing and where."""
+    from schemas.tables import REQUIRED_TABLES, columns
+
+    for t in REQUIRED_TABLES:
+        if t not in present:
+            raise files.missing_table(where, t)
+    for t, names in present.items():
+        required = [c for c, m in columns(t).items() if not m["nullable"]]
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise InputError(
+                f"The table '{t}' in {where} is missing the required column(s) "
+                f"{', '.join(map(repr, missing))}. The contract requires these columns in '{t}': "
+                f"{', '.join(required)}. Nothing was audited.")
 
 
 @dataclass
@@ -285,23 +387,41 @@ class SqliteSource:
     def display(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
+    def _open(self) -> sqlite3.Connection:
         if not self.path.is_file():
             raise InputError(
                 f"The SQLite database {self.path} does not exist. Create it with "
                 "`refund-audit demo` or point --source at your data."
             )
         try:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        except sqlite3.Error as exc:
-            raise InputError(f"Cannot open the SQLite database {self.path}: {exc}") from None
+            with self.path.open("rb"):
+                pass
+            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        except (OSError, sqlite3.Error) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise InputError(f"Cannot open the SQLite database {self.path}: {why}") from None
+
+    def _tables(self, con: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+
+    def probe(self) -> None:
+        """Fail fast: the file opens as a database with the required tables and columns."""
+        con = self._open()
         try:
-            have = {
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-                )
-            }
+            have = self._tables(con)
+            check_tables(self.display, {
+                t: {r[1].strip() for r in con.execute(f'PRAGMA table_info("{t}")')}
+                for t in TABLES if t in have})
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"Cannot read the SQLite database {self.path}: {exc}") from None
+        finally:
+            con.close()
+
+    def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:
+        con = self._open()
+        try:
+            have = self._tables(con)
             out: dict[str, pd.DataFrame | None] = {}
             for t in tables:
                 if t not in have:

@@ -9,8 +9,9 @@ Three things matter for a nightly job against a production database, and live he
 
 - Memory stays bounded: rows are streamed through a server-side cursor and packed into Arrow
   string columns a chunk at a time (never a million Python tuples at once).
-- A server that is down is retried with exponential backoff, then the run stops with an
-  ``InputError`` naming host, port and database, the password masked. Passwords are never
+- A server that is down is one ``SourceUnavailable`` error per attempt (the pipeline's one
+  retry layer, ``flows.retry``, tries again); a wrong password or database is an
+  ``InputError`` at once. Both name host, port and database, the password masked. Passwords are never
   printed: they are scrubbed from every message, and may come from ``PGPASSWORD`` or
   ``~/.pgpass`` instead of the URL.
 - Optional window push-down (``window=(start, as_of)``): only rows the audit can use travel.
@@ -23,20 +24,27 @@ while the back-end keeps writing.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from schemas.errors import InputError
-from sources.base import TABLES, _as_text, contract_columns, mask_uri
+from sources.base import (
+    _SECRET_KEY,
+    TABLES,
+    SourceUnavailable,
+    _as_text,
+    check_tables,
+    contract_columns,
+    db_url,
+    mask_uri,
+)
 
 TZ_TYPES = {"timestamp with time zone"}
 NAIVE_TYPES = {"timestamp without time zone"}
@@ -56,13 +64,6 @@ _PERMANENT = (
     "invalid connection option",
     "invalid integer value",
 )
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def _quote(name: str) -> str:
@@ -88,7 +89,7 @@ def normalise_url(uri: str) -> URL:
     """An SQLAlchemy URL that uses psycopg 3 whatever the user wrote (postgres://,
     postgresql://, postgresql+psycopg://)."""
     try:
-        url = make_url(
+        url = db_url(
             uri.replace("postgres://", "postgresql://", 1) if uri.startswith("postgres://") else uri
         )
     except ArgumentError:
@@ -104,8 +105,10 @@ def normalise_url(uri: str) -> URL:
 def driver_message(exc: BaseException, url: URL) -> str:
     """A driver's error on one line, with the password masked should the driver quote it."""
     message = " ".join(str(exc).split()) or type(exc).__name__
-    if url.password:
-        message = message.replace(str(url.password), "***")
+    secrets = [str(url.password or "")] + [
+        str(v) for k, v in url.query.items() if _SECRET_KEY.search(k)]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        message = message.replace(secret, "***")
     return message
 
 
@@ -114,27 +117,20 @@ class PostgresSource:
     """The four tables in a PostgreSQL schema (default: the connection's search_path).
 
     ``window=(start, as_of)`` pushes the audit window down into SQL; ``chunk_size`` rows are
-    streamed at a time (None: fetch everything at once, for comparison); a server that is
-    down is tried ``retries`` more times, waiting ``backoff`` s, then twice that, and so on
-    (defaults 3 and 1 s, or ``REFUND_AUDIT_PG_RETRIES`` / ``REFUND_AUDIT_PG_BACKOFF``).
+    streamed at a time (None: fetch everything at once, for comparison). One connection
+    attempt per read: retries belong to the caller (flows.retry).
     """
 
     uri: str
     schema: str | None = None
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None
     chunk_size: int | None = 50_000
-    retries: int | None = None
-    backoff: float | None = None
     connect_timeout: int = 10
     # What the last read did: {"pushdown": bool, "pushdown_note": str, "rows": {table: n}}.
     last_read: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.url = normalise_url(self.uri)
-        if self.retries is None:
-            self.retries = int(_env_float("REFUND_AUDIT_PG_RETRIES", 3))
-        if self.backoff is None:
-            self.backoff = _env_float("REFUND_AUDIT_PG_BACKOFF", 1.0)
 
     @property
     def display(self) -> str:
@@ -155,33 +151,42 @@ class PostgresSource:
         return InputError(f"{what} {self._where()}: {detail}")
 
     # -- connecting -------------------------------------------------------------------------
-    def _connect(self) -> Connection:
+    def _connect(self, timeout: int | None = None) -> Connection:
+        """One attempt. A server that is down or slow is ``SourceUnavailable`` (the load step
+        tries again, flows.retry); a wrong password or database is an InputError at once."""
         engine = create_engine(
-            self.url, poolclass=NullPool, connect_args={"connect_timeout": self.connect_timeout}
+            self.url, poolclass=NullPool,
+            connect_args={"connect_timeout": timeout or self.connect_timeout},
         )
-        waited = 0.0
-        attempts = self.retries + 1
-        for attempt in range(attempts):
-            try:
-                return engine.connect()
-            except OperationalError as exc:
-                detail = str(getattr(exc, "orig", exc))
-                permanent = any(p in detail for p in _PERMANENT)
-                if permanent or attempt == attempts - 1:
-                    tries = f" after {attempt + 1} attempts over {waited:g} s" if attempt else ""
-                    hint = (
-                        "Check the user, password (from the URL, PGPASSWORD or ~/.pgpass) "
-                        "and database name."
-                        if permanent
-                        else "Check that the server is running and reachable, and the "
-                        "host/port in --source."
-                    )
-                    err = self._error(f"Cannot connect{tries} to", exc)
-                    raise InputError(f"{err} {hint} Nothing was audited.") from None
-                delay = self.backoff * (2**attempt)
-                time.sleep(delay)
-                waited += delay
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return engine.connect()
+        except (OperationalError, DBAPIError) as exc:
+            detail = str(getattr(exc, "orig", exc))
+            permanent = any(p in detail for p in _PERMANENT)
+            hint = (
+                "Check the user, password (from the URL, PGPASSWORD or ~/.pgpass) "
+                "and database name."
+                if permanent
+                else "Check that the server is running and reachable, and the "
+                "host/port in --source."
+            )
+            err = self._error("Cannot connect to", exc)
+            kind = InputError if permanent else SourceUnavailable
+            raise kind(f"{err} {hint} Nothing was audited.") from None
+
+    def probe(self, timeout: int = 3) -> None:
+        """Fail fast, before any data is read: one quick connection attempt (no retry), the
+        schema, the required tables and columns. Raises InputError / SourceUnavailable."""
+        conn = self._connect(timeout)
+        try:
+            with conn.begin():
+                schema = self._schema(conn)
+                check_tables(self.display, {t: {c.strip() for c, _ in cols}
+                                            for t, cols in self._columns(conn, schema).items()})
+        except DBAPIError as exc:
+            raise self._error("Reading failed from", exc) from None
+        finally:
+            conn.close()
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, tables: Iterable[str] = TABLES) -> dict[str, pd.DataFrame | None]:

@@ -10,15 +10,15 @@ imported. ``_prefect_settings`` refreshes them for tests that run flows in-proce
 from __future__ import annotations
 
 import sys
-import uuid
 
 import pandas as pd
 import pytest
 
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones
-from checks.registry import catalog
 from checks.result import AuditResult
+from flows.options import options
+from flows.pipeline import assemble, run_record
 from schemas.validate import validate_tables
 from sources.generate import generate_tables
 from sources.writers import write_csv_folder
@@ -65,14 +65,8 @@ def audit_result(tables: dict[str, pd.DataFrame], as_of: str = AS_OF, *,
                  source: str = "test-source", window_days: int = 30) -> AuditResult:
     """What the flow would hand to the outputs, built from the plain functions."""
     profiles = load_profiles(None)
-    tz = timezones(profiles)
-    v = validate_tables(tables, tz)
-    ts = pd.Timestamp(as_of).tz_convert("UTC")
-    o = run_rules(v.tables, profiles, ts, window_days, 24)
-    run = {"run_id": run_id or str(uuid.uuid4()), "audit_key": audit_key,
-           "as_of": ts.isoformat(), "window_days": window_days, "source": source,
-           "selection": {"platforms": [], "shops": []}, "counts": v.counts}
-    return AuditResult(run=run, findings=o.findings, kpis=o.kpis, quarantine=v.quarantine,
-                       counts=v.counts, catalog=catalog(), timezones=tz,
-                       shops=o.kpis[["platform", "shop_id"]].drop_duplicates(),
-                       not_evaluated=o.not_evaluated)
+    v = validate_tables(tables, timezones(profiles))
+    opts = options(source=source, out="unused", as_of=as_of, window_days=window_days)
+    o = run_rules(v.tables, profiles, opts.as_of, window_days, 24)
+    run = run_record(opts, v, o, profiles, started=opts.as_of, run_id=run_id, key=audit_key)
+    return assemble(run, v, o, profiles)

@@ -170,10 +170,11 @@ def test_shop_selection_audits_only_those_shops(csv_source, clean, tmp_path):
 
 
 @pytest.mark.prefect
-def test_a_flaky_source_is_retried(csv_source, clean, tmp_path, monkeypatch):
-    import flows.audit
+def test_a_flaky_source_is_retried_once_per_failure_by_one_layer(csv_source, clean, tmp_path,
+                                                                 monkeypatch):
+    import sources.base
 
-    real, calls = flows.audit.open_source, []
+    real, calls = sources.base.open_source, []
 
     def flaky(*args, **kw):
         calls.append(1)
@@ -181,13 +182,31 @@ def test_a_flaky_source_is_retried(csv_source, clean, tmp_path, monkeypatch):
             raise ConnectionError("the database blinked")
         return real(*args, **kw)
 
-    monkeypatch.setattr(flows.audit, "open_source", flaky)
-    monkeypatch.setattr(flows.audit, "load", flows.audit.load.with_options(
-        retry_delay_seconds=0))
+    monkeypatch.setattr(sources.base, "open_source", flaky)
+    monkeypatch.setenv("REFUND_AUDIT_RETRY_BACKOFF", "0")
     state = run(csv_source, tmp_path / "out")
     assert state.is_completed(), state.message
-    assert len(calls) == 2
+    assert len(calls) == 2  # the failed attempt and one more: no second retry layer
     assert read(tmp_path / "out", "findings.csv") == csv_text(findings_frame(clean.findings))
+
+
+@pytest.mark.prefect
+def test_bad_input_is_not_retried(tmp_path, monkeypatch):
+    import sources.base
+
+    real, calls = sources.base.open_source, []
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sources.base, "open_source", counting)
+    monkeypatch.setenv("REFUND_AUDIT_RETRY_BACKOFF", "5")
+    (tmp_path / "src").mkdir()
+    state = run(str(tmp_path / "src"), tmp_path / "out")
+    assert state.is_failed()
+    assert "orders" in state.message
+    assert len(calls) == 1
 
 
 @pytest.mark.prefect

@@ -162,6 +162,7 @@ def test_parquet_mixed_string_and_typed_and_decimal(tmp_path):
 
 def test_parquet_bad_file_is_input_error(tmp_path):
     write_csv_folder(F.tables(), tmp_path)
+    (tmp_path / "orders.csv").unlink()  # both files for one table would be ambiguous
     (tmp_path / "orders.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         open_source(str(tmp_path)).read()

@@ -1,0 +1,416 @@
+"""The audit pipeline as plain functions: options → load → validate → check → write → record
+→ deliver, and the story that runs them in that order.
+
+Why plain: the same steps run two ways. ``refund-audit run`` without a Prefect server runs
+them in this process and never imports Prefect (its import alone costs ~1–2.5 s, an
+ephemeral server 10–15 s more: docs/scheduling.md); the Prefect flow (``flows.audit``) wraps
+each step as a task and hands the wrapped steps to the same story (``run``). One story, two
+runners: the outputs are byte-identical (tested), and every behaviour — partial failure,
+warnings, the run record — is written once.
+
+Each step takes plain values and returns plain values, so another engine (a partitioned
+load → validate → check) can replace the three middle steps without touching the rest.
+Unusable input is an ``InputError`` with a one-paragraph message (exit 2), raised by any
+step; isolated failures (one platform's check, one shop's page, the history store, the
+artifacts, the mail) are collected as ``{"stage", "platform", "shop_id", "error"}`` and the
+run still completes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.options import Options, real_source
+from flows.partition import (
+    describe,
+    merge,
+    platforms_of,
+    restrict,
+    shops_of,
+    unaudited_shops,
+    write_reports_isolated,
+)
+from flows.retry import with_retries
+from schemas.errors import InputError
+
+LOG = logging.getLogger("refund_audit")
+
+
+# -- bookkeeping ----------------------------------------------------------------------------
+class Stopwatch:
+    """Wall time per stage, in the order the stages ran: ``with clock("load"): ...``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round(time.perf_counter() - t, 3)
+
+    def add(self, prefix: str, parts: dict[str, float]) -> None:
+        self.timings.update({f"{prefix}.{k}": round(v, 3) for k, v in parts.items()})
+
+
+def audit_key(source: str, as_of: pd.Timestamp, window_days: int, profile_versions: dict,
+              shops: list[str] | None = None, *, platforms: list[str] | None = None,
+              at_risk_hours: float | None = None) -> str:
+    """The audit's identity: the same key means the same audit (idempotent re-runs)."""
+    from checks.registry import CATALOG_VERSION
+
+    ident = {"source": source, "as_of": as_of.isoformat(), "window_days": window_days,
+             "profiles": profile_versions, "catalog": CATALOG_VERSION,
+             "shops": sorted(shops or [])}
+    # Only when set, so that keys of earlier unfiltered audits stay what they were.
+    if platforms:
+        ident["platforms"] = sorted(platforms)
+    if at_risk_hours is not None:
+        ident["at_risk_hours"] = float(at_risk_hours)
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_record(opts: Options, validated, outcome, profiles: dict, *, started: pd.Timestamp,
+               warnings: list[str] = (), failures: list[dict] = (),
+               timings: dict[str, float] | None = None, run_id: str | None = None,
+               key: str | None = None) -> dict[str, Any]:
+    """The run.json content of one audit (also the history store's run row)."""
+    from checks.profiles import versions_in_force
+    from checks.registry import CATALOG_VERSION
+    from reports.outputs import findings_summary
+
+    pv = versions_in_force(profiles, opts.as_of)
+    return {
+        "run_id": run_id or str(uuid.uuid4()),
+        "audit_key": key or audit_key(opts.source, opts.as_of, opts.window_days, pv,
+                                      opts.shops, platforms=opts.platforms,
+                                      at_risk_hours=opts.at_risk_hours),
+        "started_at": started.isoformat(),
+        "as_of": opts.as_of.isoformat(),
+        "window_days": opts.window_days,
+        "window_start": outcome.data.start.isoformat(),
+        "at_risk_hours": opts.at_risk_hours,
+        "source": opts.source,
+        "mapping": opts.mapping,
+        "selection": {"platforms": sorted(opts.platforms), "shops": sorted(opts.shops)},
+        "profile_versions": {p: {"version": v, "file": Path(profiles[p].path).name}
+                             for p, v in pv.items()},
+        "rule_catalog_version": CATALOG_VERSION,
+        "rules_not_evaluated": outcome.not_evaluated,
+        "counts": validated.counts,
+        "reconciled": all(c["read"] == c["valid"] + c["quarantined"] + c["superseded"]
+                          for c in validated.counts.values()),
+        "findings": findings_summary(outcome.findings),
+        "warnings": [*warnings, *(failure_warning(f) for f in failures)],
+        "failures": list(failures),
+        "timings": timings if timings is not None else {},  # the stopwatch's, still running
+    }
+
+
+def assemble(run: dict, validated, outcome, profiles: dict):
+    """The AuditResult the outputs are written from."""
+    from checks.address_quality import address_book_notes
+    from checks.profiles import timezones
+    from checks.registry import catalog
+    from checks.result import AuditResult
+
+    audited = outcome.kpis[["platform", "shop_id"]].drop_duplicates().reset_index(drop=True)
+    return AuditResult(run=run, findings=outcome.findings, kpis=outcome.kpis,
+                       quarantine=validated.quarantine, counts=validated.counts,
+                       catalog=catalog(), timezones=timezones(profiles), shops=audited,
+                       not_evaluated=outcome.not_evaluated,
+                       address_notes=address_book_notes(validated.tables["return_addresses"]))
+
+
+def failure_warning(f: dict) -> str:
+    """One warning line per isolated failure (run.json, state message, artifacts)."""
+    if f["stage"] == "check":
+        return (f"platform {f['platform']}: the check failed ({f['error']}); its shops are "
+                "not in this run's findings and KPIs")
+    if f["stage"] == "report" and f["shop_id"] is not None:
+        return (f"shop {f['platform']}/{f['shop_id']}: its report page failed ({f['error']});"
+                " its findings are in findings.csv")
+    return f"{f['stage']}: {f['error']}"
+
+
+def _failure(stage: str, exc: BaseException, platform: str | None = None) -> dict:
+    return {"stage": stage, "platform": platform, "shop_id": None, "error": describe(exc)}
+
+
+# -- the steps ------------------------------------------------------------------------------
+def load(opts: Options) -> dict[str, pd.DataFrame | None]:
+    """The four raw tables (PostgreSQL: only what the window needs, docs/sources.md). A
+    source that is down is tried again (``flows.retry``); bad input is not."""
+    from sources.base import open_source
+
+    window = (opts.as_of - pd.Timedelta(days=opts.window_days), opts.as_of)
+    uri = real_source(opts.source)
+    return with_retries(lambda: open_source(uri, encoding=opts.encoding, schema=opts.pg_schema,
+                                            mapping=opts.mapping, window=window).read())
+
+
+@dataclass
+class Checked:
+    """The validated tables of the audited shops, and what the source's data warns of."""
+
+    validated: Any  # schemas.validate.Validated
+    warnings: list[str] = field(default_factory=list)
+
+
+def validate(raw: dict, opts: Options, timezones: dict[str, str]) -> Checked:
+    """Schema checks, quarantine and counts over the whole source; then the selected shops
+    (``opts.platforms`` / ``opts.shops``)."""
+    from schemas.validate import validate_tables
+
+    validated = validate_tables(raw, timezones)
+    if validated.unusable:  # no valid order at all: nothing written that looks like an audit
+        raise InputError(validated.unusable)
+    warnings = [*validated.warnings, *(
+        f"shop {p}/{s}: every order was quarantined, so it was not audited (see "
+        "quarantine.csv)" for p, s in unaudited_shops(raw["orders"], validated.tables["orders"]))]
+    if opts.platforms or opts.shops:
+        known = shops_of(validated.tables["orders"])
+        validated = dataclasses.replace(
+            validated, tables=restrict(validated.tables, opts.platforms, opts.shops))
+        if not len(validated.tables["orders"]):
+            raise InputError(
+                f"Nothing to audit: no valid order of platform(s) {opts.platforms or 'any'} "
+                f"and shop(s) {opts.shops or 'any'}. Shops with valid orders: "
+                + (", ".join(f"{p}/{s}" for p, s in known[:30]) or "none") + ".")
+    return Checked(validated, warnings)
+
+
+def check(validated, opts: Options, profiles: dict, platform: str | None = None):
+    """Every rule of the catalog on the point-in-time view; KPIs scored per shop.
+    With ``platform``: that platform's partition only (flows.partition)."""
+    from checks.audit import run_rules
+
+    tables = restrict(validated.tables, [platform]) if platform else validated.tables
+    return run_rules(tables, profiles, opts.as_of, opts.window_days, opts.at_risk_hours)
+
+
+def write(result, opts: Options, log: logging.Logger = LOG) -> dict:
+    """findings.csv, kpis.csv, quarantine.csv, run.json and the HTML reports, with trends
+    and the re-audit diff from the history store when it can be read."""
+    from reports.diff import report_diff
+    from reports.history import load_history
+    from reports.outputs import write_csvs, write_run_json
+
+    out_dir, store = Path(opts.out), opts.store
+    paths = write_csvs(result, out_dir)
+    history = diff = None  # None: the report says there are no trends / no earlier run
+    try:
+        history = load_history(store, result)
+    except Exception as exc:  # trends are a nicety; the audit goes on without them
+        log.warning("No trends: the history store could not be read (%s)", describe(exc))
+    try:  # before `record` appends this run; every row, each shop page shows its own
+        diff = report_diff(store, result, limit=None)
+    except Exception as exc:  # like the trends
+        log.warning("No re-audit diff: the history store could not be read (%s)",
+                    describe(exc))
+    t = time.perf_counter()
+    pages, failures = write_reports_isolated(result, out_dir, history=history, lang=opts.lang,
+                                             diff=diff)
+    result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
+    write_run_json(result.run, out_dir)
+    return {"paths": {k: str(v) for k, v in paths.items()}, "pages": [str(p) for p in pages],
+            "failures": failures}
+
+
+def record(result, opts: Options) -> Any:
+    """Append the run to the history store, replacing earlier rows of the same audit."""
+    from reports.history import append_run
+
+    return append_run(opts.store, result)
+
+
+def publish(result, opts: Options) -> None:
+    """Nothing to publish without Prefect (the flow publishes its UI artifacts)."""
+
+
+class MailNotSent(Exception):
+    """Some messages stayed in the outbox (server down); they go with the next run."""
+
+
+def deliver(result, opts: Options) -> dict:
+    """Email each shop's page to its recipients (settings: SMTP, recipients file)."""
+    from flows.settings import Settings
+    from reports.email import SmtpConfig, build_messages, load_recipients
+    from reports.email import deliver as send
+
+    s = Settings()
+    if s.recipients_file is None:
+        raise InputError("Email is on but no recipients file is set "
+                         "(REFUND_AUDIT_RECIPIENTS_FILE).")
+    recipients = load_recipients(Path(s.recipients_file))
+    smtp = SmtpConfig(**s.smtp.model_dump())
+    messages = build_messages(result, Path(opts.out), recipients, lang=opts.lang,
+                              sender=smtp.sender)
+    report = send(messages, smtp, outbox=Path(s.out_root) / "outbox",
+                  sent_log=Path(s.out_root) / "sent.json")
+    if report.pending:
+        raise MailNotSent(f"{len(report.pending)} message(s) kept in the outbox for the next "
+                          f"run: {report.error}")
+    return {"sent": len(report.sent), "already_sent": len(report.already_sent),
+            "failed": len(report.failed)}
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The step functions a story runs: these plain ones, or the flow's tasks."""
+
+    load: Callable = load
+    validate: Callable = validate
+    check: Callable = check
+    write: Callable = write
+    record: Callable = record
+    publish: Callable = publish
+    deliver: Callable = deliver
+
+
+PLAIN = Steps()
+
+
+# -- the story ------------------------------------------------------------------------------
+@dataclass
+class Done:
+    """A finished run: its record, where the outputs are, and the one-line summary.
+    ``ok`` is False when nothing could be audited (exit 2)."""
+
+    run: dict
+    out: str
+    message: str
+    ok: bool = True
+    written: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"run": self.run, "out": self.out, **self.written}
+
+
+def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
+    """One audit, told in the order it happens. Raises InputError for unusable input."""
+    from checks.profiles import load_profiles, timezones
+
+    started, clock = pd.Timestamp.now(tz="UTC"), Stopwatch()
+    profiles = load_profiles(opts.profiles_dir)
+
+    log.info("[1/5] load: %s", opts.source)
+    with clock("load"):
+        raw = steps.load(opts)
+    log.info("[2/5] validate: %s", ", ".join(
+        f"{k} {len(v)}" for k, v in raw.items() if v is not None))
+    with clock("validate"):
+        checked = steps.validate(raw, opts, timezones(profiles))
+    del raw
+    for w in checked.warnings:
+        log.warning(w)
+
+    log.info("[3/5] check: %d shop(s) as of %s",
+             len(shops_of(checked.validated.tables["orders"])), opts.as_of.isoformat())
+    with clock("check"):
+        outcome, failures = check_isolated(steps, checked.validated, opts, profiles, log)
+    clock.add("check", outcome.timings)
+
+    run = run_record(opts, checked.validated, outcome, profiles, started=started,
+                     warnings=checked.warnings, failures=failures, timings=clock.timings)
+    result = assemble(run, checked.validated, outcome, profiles)
+    log.info("[4/5] write: %d findings, %d shop(s) → %s", len(outcome.findings),
+             len(result.shops), opts.out)
+    with clock("write"):
+        written = steps.write(result, opts)
+    late = written.pop("failures")
+
+    log.info("[5/5] record: history store%s", ", delivery" if opts.email else "")
+    with clock("record"):
+        late += soft("history", steps.record, result, opts)
+        late += soft("artifacts", steps.publish, result, opts)
+    if opts.email:
+        late += soft("email", steps.deliver, result, opts, keep=run)
+    return finish(run, checked.validated, opts, late, written, log)
+
+
+def check_isolated(steps: Steps, validated, opts: Options, profiles: dict,
+                   log: logging.Logger = LOG):
+    """The check over every shop at once; only when that fails, once per platform, so that
+    one platform's failure does not stop the rest (flows.partition: the merged parts equal
+    the whole). Partitioning always would cost 2-2.5x the check time (measured). With
+    ``opts.workers`` / ``opts.dask_address`` the check runs in groups of shops on Dask.
+
+    Returns (the outcome; the failures). Raises InputError when every platform failed.
+    """
+    if opts.workers or opts.dask_address:
+        from flows.scale import check_on_dask  # Dask (and Prefect) only when asked for
+
+        outcome = check_on_dask(validated.tables, profiles, opts.as_of, opts.window_days,
+                                opts.at_risk_hours, workers=opts.workers,
+                                address=opts.dask_address)
+        if outcome is not None:
+            return outcome, []
+    try:
+        return steps.check(validated, opts, profiles), []
+    except InputError:
+        raise
+    except Exception as exc:  # isolate it per platform below
+        log.warning("      the check failed (%s); isolating it per platform", describe(exc))
+    parts, failures = [], []
+    for platform in platforms_of(validated.tables):
+        try:
+            parts.append(steps.check(validated, opts, profiles, platform))
+        except Exception as exc:
+            failures.append(_failure("check", exc, platform))
+            log.error("      %s: the check failed (%s); not audited: %s", platform,
+                      describe(exc), ", ".join(s for p, s in shops_of(
+                          validated.tables["orders"]) if p == platform))
+    if not parts:
+        raise InputError("Nothing could be audited: the check failed for every platform: "
+                         + "; ".join(f"{f['platform']}: {f['error']}" for f in failures))
+    return merge(parts), failures
+
+
+def soft(stage: str, step: Callable, *args, keep: dict | None = None) -> list[dict]:
+    """Run a step whose failure must not fail the audit; [] or its one failure. ``keep``:
+    the run record, to store the step's result under ``stage``."""
+    try:
+        value = step(*args)
+    except Exception as exc:
+        return [_failure(stage, exc)]
+    if keep is not None:
+        keep[stage] = value
+    return []
+
+
+def finish(run: dict, validated, opts: Options, late: list[dict], written: dict,
+           log: logging.Logger = LOG) -> Done:
+    """Record the late failures in run.json and say how the run ended."""
+    from reports.outputs import write_run_json
+
+    for f in late:
+        log.warning(failure_warning(f))
+    run["failures"] += late
+    run["warnings"] += [failure_warning(f) for f in late]
+    write_run_json(run, Path(opts.out))
+    n = sum(sum(v.values()) for v in run["findings"].values())
+    done = f"{n} findings as of {opts.as_of.isoformat()}; outputs in {opts.out}"
+    if validated.counts["orders"]["read"] and not len(validated.tables["orders"]):
+        return Done(run, str(opts.out), "Nothing could be audited: every order was "
+                    f"quarantined; see quarantine.csv in {opts.out}.", ok=False,
+                    written=written)
+    if run["failures"]:
+        done += f" (completed with {len(run['failures'])} failure(s): " + "; ".join(
+            failure_warning(f) for f in run["failures"]) + ")"
+    log.info("Audit %s: %s", run["run_id"], done)
+    return Done(run, str(opts.out), done, written=written)
