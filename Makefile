@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all lint bench bench-large serve docs clean services
+.PHONY: demo test test-slow test-all lint bench bench-large serve docs clean services eval-tone
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(STAMP)
 
 bench-large: $(STAMP)
 	$(PY) bench/run.py --orders 10000000 --format parquet
+
+# PC002's precision and recall on the labelled messages, per family and language.
+eval-tone: $(STAMP)
+	$(PY) scripts/eval_tone.py
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

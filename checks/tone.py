@@ -1,155 +1,640 @@
 """Is a seller message hostile or a flat refusal? The building block of rule PC002.
 
-The rule judges a message "by phrase, not by a single character inside an innocent word":
-滚 is hostile, 滚筒洗衣机 is a washing machine. The phrases and the rules for matching them live
-in ``data/hostile_phrases.yaml`` (with a comment on each group); this module compiles them into
-one regex and applies it column-wise.
+Sellers write the way people type in a chat window: traditional characters, full-width
+letters, "滚 滚 滚", "不.退", "NOT MY PROBLEM😡", a rude word quoted back in an apology. A
+phrase list matched on the raw text misses most of that and flags the apology. So a message
+goes through three steps (docs/tone.md explains the design):
 
-The regex is written for RE2 as well as Python's ``re``: pandas 3 hands a pyarrow-backed string
-column to pyarrow's RE2 kernel unless the pattern needs Python (lookarounds, ``\\b``, ``\\w``,
-``\\s``, ``$``), and the Python path is ~20x slower on 700k messages. So word boundaries are
-spelled as explicit character classes that consume the neighbour instead of looking at it,
-which is all a yes/no match needs.
+1. **Normalise** (`normalize`): NFKC (full-width to half-width, compatibility ideographs to
+   the unified ones), traditional to simplified with OpenCC, lower case. Only rows holding a
+   character that NFKC or OpenCC would change are converted, once per distinct text, so the
+   cost stays with the rare rows that need it.
+2. **Match** (`_Lexicon.pattern`): one regex over the normalised column, run by pyarrow's RE2
+   kernel. The pattern itself absorbs what RE2 cannot rewrite away cheaply (it has no
+   back-references): a repeated character ("滚滚滚", "nooo"), spaces and filler punctuation
+   between the characters of a Chinese phrase ("不 退", "滚.蛋"), an extra or missing 的/你
+   inside a phrase; emoji, brackets and Chinese characters end an English clause.
+3. **Explain** (`judge`), only on the rows step 2 found: quoted speech attributed to someone
+   else is set aside, a refusal that gives a reason or a way forward is excused, and the
+   first remaining phrase is reported with its family.
+
+The lexicon lives in ``data/hostile_phrases.yaml``: families with their meaning and an
+example, phrases in a small syntax described there.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import opencc
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
-__all__ = ["HostileLexicon", "hostile_mask", "load_lexicon", "matched_phrase"]
+__all__ = [
+    "LEXICON_PATH",
+    "Lexicon",
+    "hostile_mask",
+    "judge",
+    "load_lexicon",
+    "matched_phrase",
+    "normalize",
+    "normalize_text",
+]
 
 LEXICON_PATH = Path(__file__).parent / "data" / "hostile_phrases.yaml"
 
+# Character classes, written as literal characters: RE2 and Python's re both read them.
 # CJK unified ideographs: basic block, extension A, compatibility block, extensions B-F.
-# Literal characters rather than \u escapes: pandas sends \u patterns to Python's re.
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-WORD = "A-Za-z0-9_"
-SPACE = r" \t\r\n"
-# Where a clause may start or end: sentence and clause punctuation, ASCII and full-width.
-CLAUSE_MARK = r".!?;:,~。！？；：，…～、\r\n"
+# (The supplementary-plane extensions are left out: they cost RE2 four-byte states on every
+# pattern and are next to never typed in a chat.)
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Emoji and pictographs (with the variation selector and joiner that glue them together).
+EMOJI = "\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe0f\u200d\U0001f000-\U0001faff"
+# What a spaced-out Chinese phrase is spaced with: whitespace, zero-width characters and
+# filler punctuation ("不 退", "滚.蛋", "爱·买·不·买"). Not the clause marks (，。！？): those
+# separate clauses, and "不，退款已到账" is not "不退".
+SEP = " \t\u00a0\u200b\u200c\u2060\ufeff.·•・‧∙*_~\\-/|\\\\"
+# Where an English clause may start or end: punctuation (after NFKC, so ASCII plus the
+# Chinese marks NFKC keeps), quotes, brackets (Taobao's [微笑] emoticons), line breaks, emoji.
+CLAUSE = ".!?;:,~。！？；：，…、\r\n\"'“”‘’「」『』()\\[\\]【】<>《》" + EMOJI
+# Where a sentence ends (an English `sentence` phrase): not at a comma.
+SENTENCE_END = ".!?。！？…\r\n\"'“”‘’「」『』()\\[\\]【】" + EMOJI
+WORD = "a-z0-9_"
+SPACE = " \t\r\n\u00a0"
+# Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
+DROPPABLE = "的"
 
 
-@dataclass(frozen=True)
-class HostileLexicon:
-    """The phrases, in match order, and their regex.
-
-    ``pattern`` finds any phrase; ``alternatives[i]`` finds ``phrases[i]`` alone.
-    """
-
-    phrases: tuple[str, ...]
-    alternatives: tuple[str, ...]
-    pattern: str
-
-
-def load_lexicon(path: Path | str = LEXICON_PATH) -> HostileLexicon:
-    """Read and compile a phrase file (the shipped one by default)."""
-    return _compile(Path(path).read_text(encoding="utf-8"))
+# --------------------------------------------------------------------------- normalisation
 
 
 @lru_cache(maxsize=1)
-def _shipped() -> HostileLexicon:
+def _converter() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _traditional_class() -> str:
+    """A character class of every character OpenCC's t2s rewrites on its own.
+
+    OpenCC converts whole phrases, but a phrase it rewrites always holds at least one
+    character it also rewrites alone, so a row without any of these is already simplified.
+    """
+    han = [cp for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+                             (0x20000, 0x2FA1F)) for cp in range(lo, hi + 1)]
+    # One character per line, so no phrase rule joins neighbours.
+    converted = _converter().convert("\n".join(chr(cp) for cp in han)).split("\n")
+    if len(converted) != len(han):
+        raise RuntimeError("OpenCC changed the number of lines; cannot build its table")
+    changing = [cp for cp, new in zip(han, converted, strict=True) if new != chr(cp)]
+    return "[" + _ranges(changing) + "]"
+
+
+def _ranges(cps: list[int]) -> str:
+    parts, start, prev = [], cps[0], cps[0]
+    for cp in [*cps[1:], -1]:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        parts.append(_class_char(start) if start == prev
+                     else f"{_class_char(start)}-{_class_char(prev)}")
+        start = prev = cp
+    return "".join(parts)
+
+
+def _class_char(cp: int) -> str:
+    ch = chr(cp)
+    return "\\" + ch if ch in "\\]^-[" else ch
+
+
+_SPACED = re.compile(f"(?<=[{HAN}])[{SEP}]+(?=[{HAN}])")
+# The same, for RE2 (no lookarounds): does the text hold a spaced-out Chinese run at all?
+_SPACED_RE2 = f"[{HAN}][{SEP}]+[{HAN}]"
+_SPACED_PAIR = f"([{HAN}])[{SEP}]+([{HAN}])"
+
+
+def _fold(text: str) -> str:
+    """NFKC, then traditional → simplified (OpenCC's tables are for NFKC text)."""
+    return _converter().convert(unicodedata.normalize("NFKC", text))
+
+
+def _unspace(text: str) -> str:
+    """Spacing and filler punctuation between two Chinese characters removed: 不 退 → 不退."""
+    return _SPACED.sub("", text)
+
+
+_REPEAT = re.compile(f"([{HAN}])\\1+|([a-zA-Z])\\2{{2,}}")
+# English words double a letter (too, off, sorry) but never triple one; RE2 finds a triple
+# without back-references by listing them.
+_TRIPLES = "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz")
+
+
+def _collapse(text: str) -> str:
+    """A repeat written once: a Chinese character repeated (滚滚滚 → 滚, 呵呵 → 呵), a letter
+    typed three times or more (nooo → no, stooop → stop)."""
+    return _REPEAT.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+def normalize_text(text: str) -> str:
+    """One message, normalised: NFKC, traditional → simplified, Chinese runs closed up
+    (不 . 退 → 不退) and repeats collapsed (滚滚滚 → 滚), lower case."""
+    return _collapse(_unspace(_fold(text))).lower()
+
+
+def normalize(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
+    """The column, normalised as `normalize_text` does, vectorised; missing stays missing.
+
+    Each step runs in Python only on the rows it would change (found by one RE2 pass), and
+    once per distinct text among them. RE2 cannot find a repeated character in general (no
+    back-references), so repeats are looked for among the lexicon's characters only: a
+    repeat of any other character (谢谢) may stay, which no phrase can notice.
+    """
+    lexicon = lexicon or _shipped()
+    arr = _rewrite(_prepare(_arrow(texts)), lexicon.repeats, _collapse)
+    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=texts.index,
+                     name=texts.name).astype(pd.StringDtype("pyarrow"))
+
+
+def _prepare(arr: pa.Array) -> pa.Array:
+    """Every step of `normalize` but the collapsing of repeats (left to the rows that
+    matter, see `judge`).
+
+    NFKC runs on every row (finding the rows it would change costs as much as doing it:
+    Chinese text is full of full-width punctuation). One pass then finds the rows with a
+    traditional character or a spaced-out Chinese run, usually few.
+    """
+    arr = pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
+    rare = pc.fill_null(pc.match_substring_regex(
+        arr, f"{_traditional_class()}|{_SPACED_RE2}"), False)
+    if not pc.any(rare).as_py():
+        return arr
+    picked = arr.filter(rare)
+    picked = _rewrite(picked, _traditional_class(), _converter().convert)
+    # Vectorised: each pass closes every other gap of a run (the match consumes the
+    # character after the gap), so a run of n gaps needs about log2(n) passes.
+    while pc.any(pc.match_substring_regex(picked, _SPACED_RE2)).as_py():
+        picked = pc.replace_substring_regex(picked, _SPACED_PAIR, r"\1\2")
+    return pc.replace_with_mask(arr, rare, picked)
+
+
+def _rewrite(arr: pa.Array, pattern: str, fn) -> pa.Array:
+    """``fn`` applied to the rows where ``pattern`` (RE2) matches, once per distinct text."""
+    needs = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+    if not pc.any(needs).as_py():
+        return arr
+    picked = arr.filter(needs)
+    distinct = pc.unique(picked)
+    done = pa.array([fn(t) for t in distinct.to_pylist()], type=arr.type)
+    return pc.replace_with_mask(arr, needs, pc.take(done, pc.index_in(picked, distinct)))
+
+
+def _arrow(texts: pd.Series) -> pa.Array:
+    """The column as one pyarrow large_string array (RE2 kernels need arrow strings)."""
+    values = texts.array
+    if hasattr(values, "_pa_array"):
+        arr = values._pa_array
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    else:
+        arr = pa.array(texts.astype(object).where(texts.notna(), None).to_numpy(),
+                       type=pa.large_string(), from_pandas=True)
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+# --------------------------------------------------------------------------- the lexicon
+
+
+@dataclass(frozen=True)
+class Phrase:
+    family: str
+    phrase: str
+    parts: tuple[str, str, str]
+    excusable: bool
+    required: tuple[str, ...]
+
+    @property
+    def regex(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The compiled phrase file.
+
+    RE2 (pyarrow's regex engine) gives up its fast automaton when one pattern holds a few
+    hundred phrases with their neighbour conditions, and becomes 100x slower. So a match
+    takes two passes: ``prefilter``, one character or word each phrase cannot do without
+    (its anchor), finds the few rows worth a closer look; on those, ``patterns``, the
+    phrases in a few groups small enough for the automaton. ``python`` has each phrase
+    for Python's re, to tell which one fired and where.
+    """
+
+    families: dict[str, dict]
+    phrases: tuple[Phrase, ...]
+    prefilter: str
+    patterns: tuple[str, ...]
+    python: tuple[re.Pattern, ...]
+    excuses: re.Pattern
+    repeats: str
+
+
+def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
+    """Read and compile a phrase file (the shipped one by default)."""
+    return _compile(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Lexicon:
     return load_lexicon()
 
 
-def _compile(text: str) -> HostileLexicon:
-    spec = yaml.safe_load(text)
-    softeners = [s.lower() for s in spec.get("softeners", [])]
-    entries = [entry for group in spec["groups"] for entry in group["phrases"]]
-    # Longer phrases first, so that where two match at the same place (滚蛋, 滚) the more
-    # telling one is reported.
-    entries.sort(key=lambda entry: -len(entry["phrase"]))
-    phrases = tuple(str(entry["phrase"]).strip() for entry in entries)
-    alternatives = tuple(_alternative(entry, softeners) for entry in entries)
-    return HostileLexicon(phrases, alternatives, "(?i)" + "|".join(alternatives))
+def _compile(spec: dict) -> Lexicon:
+    fillers = normalize_text(spec.get("fillers", ""))
+    softeners = [normalize_text(s) for s in spec.get("softeners", [])]
+    families: dict[str, dict] = {}
+    phrases: list[Phrase] = []
+    for family in spec["families"]:
+        name = family["name"]
+        for key in ("meaning", "example"):
+            if not family.get(key):
+                raise ValueError(f"family {name!r} has no {key}")
+        families[name] = {k: family[k] for k in ("meaning", "example")}
+        for entry in family["phrases"]:
+            entry = entry if isinstance(entry, dict) else {"phrase": entry}
+            text = _phrase_text(str(entry["phrase"]).strip())
+            if not text:
+                raise ValueError(f"empty phrase in family {name!r}")
+            excusable = bool(entry.get("excusable", family.get("excusable", False)))
+            phrases.append(Phrase(name, text, _alternative(text, entry, fillers, softeners),
+                                  excusable, _required(text)))
+    seen: set[str] = set()
+    for p in phrases:
+        if p.phrase in seen:
+            raise ValueError(f"phrase listed twice: {p.phrase!r}")
+        seen.add(p.phrase)
+    # Lookarounds for the neighbours here, so that matches next to each other all count.
+    python = tuple(re.compile(f"{_py(p.parts[0])}({_py(p.parts[1])}){_py(p.parts[2])}")
+                   for p in phrases)
+    excuses = re.compile(_excuse_pattern(spec.get("excuses", {})))
+    # RE2 has no back-references: which rows repeat a Chinese character of the lexicon?
+    chars = sorted({ch for p in phrases for ch in p.phrase if re.match(f"[{HAN}]", ch)})
+    repeats = "|".join([*(ch + ch for ch in chars), _TRIPLES])
+    return Lexicon(families, tuple(phrases), _prefilter(phrases), _chunks(phrases), python,
+                   excuses, repeats)
 
 
-def _alternative(entry: dict, softeners: list[str]) -> str:
-    """One phrase's regex, neighbour conditions included; no capturing groups."""
-    phrase = str(entry["phrase"]).strip()
-    if not phrase:
-        raise ValueError("empty phrase in the hostile phrase lexicon")
-    if phrase.isascii():
-        if entry.get("standalone"):
-            raise ValueError(f"standalone is for single Chinese characters: {phrase!r}")
-        core = f"(?:{_english(phrase)})"
-        if entry.get("clause"):
-            soft = "|".join(re.escape(s) for s in softeners)
+def _phrase_text(phrase: str) -> str:
+    """A lexicon phrase normalised like the text (its syntax characters kept)."""
+    return _collapse(_fold(phrase)).lower()
+
+
+
+
+# Characters and words too common in customer-service chat to single out a row: a phrase is
+# anchored on one of its other characters or words, or on its whole pattern.
+COMMON_HAN = set(
+    "的一是不了人我在有他这为之大来以个中上们到说和地也子时道出而要于就下得可你年生自会那后能"
+    "对着事其里所去行过家十用发天如然作方成者多日都三小二无同么经法当起与好看学进种将还分此心前"
+    "面又定见只主没公从已知全开意把外间题问样回给想已经您亲请货快递退款换收件商品图片照质量处理"
+    "申请售后联系客服谢抱歉耐等待订单地址物流信息小时内尽正保证支持七无理由寄运费钱买卖店家东西"
+    "吗吧啊呀呢哦哈嗯噢喔好的行呗啦嘛咯喽哟再别怎很真太最更非常特别所以因但如果虽然只要还是或者"
+    "已就才刚马立即现今明昨周月号点分秒元块包邮顺丰中通圆韵申极兔京东淘宝天猫拼多平台官方旗舰"
+    "自己看找没去来想人事问也一到能要会说让叫被把将向跟同和与及并且而再次又重新什坏"
+)
+COMMON_EN = {
+    "the", "you", "your", "not", "with", "back", "help", "how", "good", "leave", "last",
+    "even", "else", "done", "answer", "lost", "nice", "are", "and", "for", "this", "that",
+    "can", "will", "have", "has", "get", "got", "our", "one", "all", "any", "now", "out",
+    "just", "what", "time", "again", "more", "some", "them", "they", "there", "here",
+    "item", "order", "refund", "refunds", "return", "returns", "please", "thank", "thanks",
+    "sorry", "would", "could", "should", "about", "from", "into", "need", "want", "like",
+    "know", "see", "let", "make", "take", "give", "said", "say", "send", "sent", "ship",
+    "shipping", "tracking", "package", "day", "days", "week", "claim", "money", "product",
+    "problem", "issue", "why", "who", "which", "when", "where", "well", "much", "many",
+    "really", "very", "also", "only", "still", "already", "anymore", "because", "been",
+}
+
+
+def _anchor(phrase: Phrase) -> str:
+    """A piece of text every match of the phrase contains (after normalisation).
+
+    A required character or word outside any group, the rarest-looking one; failing that,
+    the phrase's whole pattern.
+    """
+    text, depth, top = phrase.phrase, 0, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and not (i + 1 < len(text) and text[i + 1] == "?"):
+            top.append((i, ch))
+    if text.isascii():
+        words, word, last = [], "", -2
+        for i, ch in top:
+            if ch.isalpha() and i == last + 1:
+                word += ch
+            else:
+                words.append(word)
+                word = ch if ch.isalpha() else ""
+            last = i
+        words.append(word)
+        # A word touching a group or an optional letter is cut short: only whole runs count.
+        whole = [w for w in words if len(w) >= 3 and w not in COMMON_EN
+                 and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", text)]
+        if whole:
+            return re.escape(max(whole, key=len))
+    else:
+        rare = [ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in COMMON_HAN
+                and ch not in DROPPABLE]
+        if rare:
+            return re.escape(rare[0])
+    return phrase.parts[1]
+
+
+def _prefilter(phrases: list[Phrase]) -> str:
+    anchors = sorted({_anchor(p) for p in phrases})
+    single = [a for a in anchors if len(a) == 1]
+    rest = [a for a in anchors if len(a) > 1]
+    return "|".join([f"[{''.join(single)}]", *rest]) if single else "|".join(rest)
+
+
+def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
+    """The phrases as a few RE2 patterns, grouped so that each keeps RE2's fast automaton."""
+    groups: dict[tuple[str, str, str], list[Phrase]] = {}
+    for p in phrases:
+        if p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
+            key = ("en-clause", p.parts[0], p.parts[2])
+        else:
+            key = ("en" if p.phrase.isascii() else "zh-context" if p.parts[0] or p.parts[2]
+                   else "zh", "", "")
+        groups.setdefault(key, []).append(p)
+    out = []
+    for (kind, before, after), group in groups.items():
+        if kind == "en-clause":
+            # Same surroundings for all: write them once.
+            out.append(f"{before}(?:{'|'.join(p.parts[1] for p in group)}){after}")
+        else:
+            out.append("|".join(p.regex for p in group))
+    return tuple(out)
+
+
+def _py(regex: str) -> str:
+    return regex.replace("\\z", "\\Z")
+
+
+def _alternative(text: str, entry: dict, fillers: str,
+                 softeners: list[str]) -> tuple[str, str, str]:
+    """One phrase's regex as (before, phrase, after); no capturing groups.
+
+    The neighbour conditions consume the neighbour rather than look at it (RE2 has no
+    lookarounds), which a yes/no match allows.
+    """
+    ascii_ = text.isascii()
+    if ascii_ and entry.get("standalone"):
+        raise ValueError(f"standalone is for Chinese phrases: {text!r}")
+    if not ascii_ and (entry.get("clause") or entry.get("sentence")):
+        raise ValueError(f"clause is for English phrases: {text!r}")
+    core = _core(text, fillers if not ascii_ else "")
+    if ascii_:
+        if entry.get("clause") or entry.get("sentence"):
+            soft = "|".join(_core(s, "") for s in softeners)
             lead = f"(?:(?:{soft})[{SPACE},]+)*" if soft else ""
             tail = f"(?:[{SPACE},]+(?:{soft}))*" if soft else ""
-            return (
-                f"(?:\\A|[{CLAUSE_MARK}])[{SPACE}]*{lead}{core}{tail}"
-                f"[{SPACE}]*(?:[{CLAUSE_MARK}]|\\Z)"
-            )
-        return f"(?:\\A|[^{WORD}]){core}(?:[^{WORD}-]|\\Z)"
-    if entry.get("clause"):
-        raise ValueError(f"clause is for English phrases: {phrase!r}")
-    core = re.escape(phrase)
-    if not entry.get("standalone"):
-        return core
-    before = _chars(entry.get("before", ""))
-    after = _chars(entry.get("after", ""))
-    return f"(?:\\A|[^{HAN}]{before}){core}(?:[^{HAN}]{after}|\\Z)"
-
-
-def _english(phrase: str) -> str:
-    """Words joined by any whitespace; ' matches ' ’ or nothing; a trailing comma optional."""
-    words = []
-    for word in phrase.split():
-        comma = word.endswith(",")
-        body = re.escape(word.rstrip(",")).replace("'", "['’]?")
-        words.append((body + "[,，]?" if comma else body, comma))
-    pattern = words[0][0]
-    for (_, comma_before), (body, _) in zip(words, words[1:], strict=False):
-        pattern += (f"[{SPACE}]*" if comma_before else f"[{SPACE}]+") + body
-    return pattern
+            edge = f"[{CLAUSE}{HAN}]"
+            end = f"[{SENTENCE_END}{HAN}]" if entry.get("sentence") else edge
+            return (f"(?:\\A|{edge})[{SPACE}]*{lead}", core,
+                    f"{tail}[{SPACE}]*(?:{end}|\\z)")
+        return f"(?:\\A|[^{WORD}])", core, f"(?:[^{WORD}\\-]|\\z)"
+    before, after = "", ""
+    if entry.get("standalone"):
+        allowed = _chars(normalize_text(entry.get("before", "")))
+        before = f"(?:\\A|[^{HAN}]{allowed})"
+        allowed = _chars(normalize_text(entry.get("after", "")))
+        after = f"(?:\\z|[^{HAN}]{allowed})"
+    if entry.get("not_before"):
+        before = f"(?:\\A|[^{re.escape(normalize_text(entry['not_before']))}])" + before
+    if entry.get("not_after"):
+        after += f"(?:\\z|[^{re.escape(normalize_text(entry['not_after']))}])"
+    return before, core, after
 
 
 def _chars(characters: str) -> str:
     return f"|[{re.escape(characters)}]" if characters else ""
 
 
-def _as_arrow_strings(texts: pd.Series) -> pd.Series:
-    # The RE2 kernel needs pyarrow-backed strings; object columns would take Python's re.
-    dtype = texts.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return texts
-    return texts.astype(pd.StringDtype("pyarrow"))
+def _core(text: str, fillers: str) -> str:
+    """The phrase's own characters as a pattern.
+
+    Syntax: ``(a|b)`` alternatives, ``(...)?`` optional; everything else is literal. Every
+    literal may repeat (滚滚滚, nooo). Chinese: spacing (`SEP`) and one filler (的, 你) may
+    come between two characters, and a 的 inside the phrase may be missing. English:
+    any whitespace between words, ' matches ' ’ or nothing, a comma is optional.
+    (Which fillers may be *missing* is `DROPPABLE`: 你 may not, 你有病 is not 有病.)
+    """
+    out: list[str] = []
+    gap = f"[{re.escape(fillers)}]?" if fillers else ""
+    first = True
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+            out.append("(?:")
+        elif ch == ")":
+            depth -= 1
+            out.append(")")
+        elif ch == "|":
+            out.append(ch)
+        elif ch == "?":
+            # After a group it makes the group optional; after a literal, the literal.
+            out[-1] = out[-1] + "?" if out[-1] == ")" else f"(?:{out[-1]})?"
+        elif ch == " ":
+            out.append(f"[{SPACE}]+")
+        elif ch == "'":
+            out.append("['’]?")
+        elif ch == ",":
+            out.append("[,，]?")
+        else:
+            lit = re.escape(ch)
+            if fillers and not first:
+                lit = gap + lit
+            if ch in DROPPABLE and fillers and not first and i < len(text) - 1:
+                lit = f"(?:{lit})?"
+            out.append(lit)
+            first = False
+    if depth:
+        raise ValueError(f"unbalanced parentheses in phrase {text!r}")
+    return "".join(out)
 
 
-def hostile_mask(texts: pd.Series, lexicon: HostileLexicon | None = None) -> pd.Series:
-    """True where a message contains a hostile or flat-refusal phrase; missing text is False."""
-    lexicon = lexicon or _shipped()
-    hits = _as_arrow_strings(texts).str.contains(lexicon.pattern, regex=True)
-    return hits.fillna(False).astype(bool).rename(texts.name)
+def _excuse_pattern(excuses: dict) -> str:
+    """A refusal that gives a reason or a way forward: any of these in the message."""
+    parts = []
+    # A negated marker is no excuse: 没有售后 (no after-sales), "we can't".
+    for marker in excuses.get("zh", []):
+        parts.append("(?<!没有)(?<!没)(?<!无)(?<!不)" + re.escape(normalize_text(marker)))
+    for marker in excuses.get("en", []):
+        body = re.escape(normalize_text(marker)).replace("\\ ", r"\s+")
+        parts.append(rf"\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
+    return "|".join(parts) or "(?!)"
 
 
-def matched_phrase(texts: pd.Series, lexicon: HostileLexicon | None = None) -> pd.Series:
-    """The lexicon phrase found in each message, else NA; the longest when several match.
+# --------------------------------------------------------------------------- quoted speech
 
-    For the finding's detail: the phrase as written in the lexicon, not as the seller typed
-    it ("not my problem" for "Not my problem."). Only the matching rows are searched again,
-    phrase by phrase (pandas' extract would take Python's re for these strings).
+_QUOTE = re.compile(
+    r"“[^”]{0,200}”|「[^」]{0,200}」|『[^』]{0,200}』|‘[^’]{0,200}’"
+    r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
+# A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'").
+_VERB = re.compile(
+    r"(说|讲|称|问|写|回复|回了|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
+    r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
+    r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
+# After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
+_AFTER = re.compile(
+    r"\s*(?:这|那)?(?:句|种|样的|个|几个)?(?:话|字|词|回复|说法)|\s*(?:不|并不)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
+    r"|\s*(?:was|were|is|are)\s+(?:what|said|written|not|never|wrong|rude|unacceptable)"
+    r"|\s*,?\s*(?:he|she|they|the|your|our|my|a|an)\s+[a-z ]{0,20}(?:said|wrote|replied)")
+# Before the quote: words pointing at the quote as words ("那句“…”", "the phrase '…'").
+_POINTER = re.compile(r"(?:这|那|一)句(?:话)?[:：]?\s*$|\b(?:the|that|this) (?:phrase|word|words|line|reply|message)[: ]*$")
+_CLAUSE_END = re.compile(r"[。！？!?；;\n]")
+_OTHER = re.compile(
+    r"您|你|客服|同事|他|她|对方|有人|别人|小二|买家|快递|店员|售后|系统|"
+    r"\b(?:you|your|he|she|they|someone|somebody|agent|colleague|staff|rep|courier|driver|"
+    r"support|buyer|customer|seller|team|review)\b")
+_SELF = re.compile(r"我|\b(?:i|we|i've|we've|i'd|we'd)\b")
+
+
+def _strip_quoted_speech(text: str) -> str:
+    """The text with quotes attributed to someone other than the writer blanked out."""
+    def repl(m: re.Match) -> str:
+        before = text[max(0, m.start() - 20):m.start()]
+        cut = list(_CLAUSE_END.finditer(before))
+        if cut:
+            before = before[cut[-1].end():]
+        verbs = list(_VERB.finditer(before))
+        if verbs:
+            verb = verbs[-1]
+            speaker = before[:verb.start()]
+            if _OTHER.search(speaker) or not _SELF.search(speaker):
+                return "。"
+        if _POINTER.search(before) or _AFTER.match(text, m.end()):
+            return "。"
+        return m.group(0)
+
+    return _QUOTE.sub(repl, text)
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def _required(phrase: str) -> tuple[str, ...]:
+    """Pieces of text every match of the phrase contains: its characters (Chinese) or words
+    (English) outside any group and not optional. A cheap test before the regex."""
+    depth, top = 0, []
+    for i, ch in enumerate(phrase):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and not (i + 1 < len(phrase) and phrase[i + 1] == "?"):
+            top.append((i, ch))
+    if not phrase.isascii():
+        return tuple(ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE)
+    words, word, last = [], "", -2
+    for i, ch in top:
+        if ch.isalpha() and i == last + 1:
+            word += ch
+        else:
+            words.append(word)
+            word = ch if ch.isalpha() else ""
+        last = i
+    words.append(word)
+    return tuple(w for w in words if w and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", phrase))
+
+
+def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
+    """(family, words) of the first phrase that counts in one normalised text, or None.
+
+    The words are the normalised text the phrase matched ("不能退" for the entry
+    不(能|可以|…)退…), which is what a reviewer wants to see.
+    """
+    text = _strip_quoted_speech(text)
+    found = []
+    for i, phrase in enumerate(lexicon.phrases):
+        if all(piece in text for piece in phrase.required):
+            found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
+                         for m in lexicon.python[i].finditer(text))
+    excused = None
+    for _, _, i, words in sorted(found):
+        phrase = lexicon.phrases[i]
+        if phrase.excusable:
+            if excused is None:
+                excused = lexicon.excuses.search(text) is not None
+            if excused:
+                continue
+        return phrase.family, words.strip()
+    return None
+
+
+def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
+    """Per message: ``hostile`` (bool), ``family`` and ``phrase`` (the first that counts).
+
+    Missing text is not hostile. The phrase is the lexicon's, as written there; the
+    message itself is the evidence.
     """
     lexicon = lexicon or _shipped()
-    mask = hostile_mask(texts, lexicon)
-    result = pd.Series(pd.NA, index=texts.index, dtype="string", name=texts.name)
-    if not mask.any():
-        return result
-    hits = _as_arrow_strings(texts[mask]).reset_index(drop=True)
-    found = np.full(len(hits), None, dtype=object)
-    for phrase, pattern in zip(lexicon.phrases, lexicon.alternatives, strict=True):
-        # Phrases are ordered longest first, so a phrase already found is never replaced.
-        todo = np.flatnonzero(pd.isna(found))
-        if todo.size == 0:
-            break
-        hit = hits.iloc[todo].str.contains("(?i)" + pattern, regex=True).fillna(False)
-        found[todo[hit.to_numpy(dtype=bool)]] = phrase
-    result[mask.to_numpy()] = found
-    return result
+    n = len(texts)
+    out = pd.DataFrame({"hostile": np.zeros(n, dtype=bool),
+                        "family": pd.Series([pd.NA] * n, dtype="string"),
+                        "phrase": pd.Series([pd.NA] * n, dtype="string")})
+    out.index = texts.index
+    if n == 0:
+        return out
+    norm = _prepare(_arrow(texts))
+    # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
+    # the prefilter keeps.
+    maybe = pc.fill_null(pc.match_substring_regex(norm, lexicon.prefilter), False)
+    idx = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    if idx.size == 0:
+        return out
+    seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
+    norm = pc.replace_with_mask(norm, maybe, seen)
+    hits = np.zeros(len(idx), dtype=bool)
+    for pattern in lexicon.patterns:
+        hits |= pc.fill_null(pc.match_substring_regex(seen, pattern), False).to_numpy(
+            zero_copy_only=False)
+    idx = idx[hits]
+    if idx.size == 0:
+        return out
+    found = {t: _explain(t, lexicon) for t in set(norm.take(pa.array(idx)).to_pylist())}
+    picked = [found[t] for t in norm.take(pa.array(idx)).to_pylist()]
+    keep = np.array([p is not None for p in picked], dtype=bool)
+    rows = idx[keep]
+    out.iloc[rows, 0] = True
+    out.iloc[rows, 1] = [p[0] for p in picked if p is not None]
+    out.iloc[rows, 2] = [p[1] for p in picked if p is not None]
+    return out
+
+
+def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
+    """True where a message is hostile or a flat refusal; missing text is False."""
+    return judge(texts, lexicon)["hostile"].rename(texts.name)
+
+
+def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
+    """The lexicon phrase that made each message hostile, else NA."""
+    return judge(texts, lexicon)["phrase"].rename(texts.name)
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look from the shell
+    for line in sys.stdin:
+        print(judge(pd.Series([line.rstrip("\n")])).iloc[0].to_dict())
