@@ -10,7 +10,7 @@ import pandas as pd
 
 from checks.context import AuditData
 from checks.findings import Rule, empty_findings, fmt_ts, make_findings, rule
-from checks.tone import hostile_mask, matched_phrase
+from checks.tone import judge
 
 
 @rule("PC001", family="conduct", severity="major",
@@ -40,22 +40,32 @@ def pc001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("PC002", family="conduct", severity="minor",
       title="Hostile or flat-refusal seller message",
-      policy="Seller messages stay civil: no insults or flat refusals such as 爱买不买, 滚, "
-             "\"not my problem\" (judged by phrase, not by a character inside a word).",
+      policy="Seller messages stay civil: no dismissal, insult, indifference, taunt, sarcasm "
+             "or blame, and no flat refusal (a refusal with no reason and no way forward), "
+             "such as 爱买不买, 滚, \"not my problem\" (judged by phrase, not by a character "
+             "inside a word).",
       source="淘宝 辱骂/不文明用语 rules; Amazon Communication Guidelines",
       needs_messages=True)
 def pc002(data: AuditData, rule: Rule) -> pd.DataFrame:
-    """Hostile wording is quoted by the buyer in the dispute and read by the platform."""
+    """Hostile wording is quoted by the buyer in the dispute and read by the platform.
+
+    The evidence names the family of hostility and the words that fired (as normalised:
+    simplified, lower case) next to the message as the seller wrote it.
+    """
     m = data.messages
     m = m[(m["sender"] == "seller") & (m["sent_at"] >= data.start) & (m["sent_at"] < data.as_of)
           & m["text"].notna() & m["platform"].notna()]
     if m.empty:
         return empty_findings()
-    m = m[hostile_mask(m["text"]).to_numpy()]
-    m = m.assign(phrase=matched_phrase(m["text"]))
+    verdict = judge(m["text"])
+    hit = verdict["hostile"].to_numpy()
+    m = m[hit].assign(family=verdict.loc[hit, "family"].to_numpy(),
+                      phrase=verdict.loc[hit, "phrase"].to_numpy())
     if m.empty:
         return empty_findings()
     detail = ("Seller message at " + fmt_ts(m["sent_at"]) + " contains \u201c"
-              + m["phrase"].fillna("") + "\u201d.")
+              + m["phrase"].astype(str) + "\u201d ("
+              + m["family"].astype(str).str.replace("_", " ", regex=False) + ").")
     return make_findings(rule, m, status="violation", detail=detail,
-                         evidence=["sent_at", "text", "phrase"], message_id=m["message_id"])
+                         evidence=["sent_at", "text", "family", "phrase"],
+                         message_id=m["message_id"])

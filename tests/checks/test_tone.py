@@ -1,132 +1,303 @@
-"""PC002's phrase judgement: hostile phrases found, innocent words containing them not."""
+"""PC002's judgement: normalisation, phrases by family, excused refusals, quoted speech, and
+the labelled evaluation set (tests/data/tone_eval.csv)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import yaml
 
 from checks import tone
 
-CASES = [
-    # (text, phrase reported, or None when not hostile)
-    ("滚", "滚"),
-    ("滚！", "滚"),
-    ("你给我滚", "滚"),
-    ("滚吧，别烦我", "滚"),
-    ("快滚", "滚"),
-    ("滚蛋吧你", "滚蛋"),
-    ("滚筒洗衣机已发货", None),
-    ("请滚动页面查看详情", None),
-    ("你滚动一下就能看到", None),
-    ("翻滚吧少年", None),
-    ("财源滚滚", None),
-    ("爱买不买", "爱买不买"),
-    ("亲，爱买不买哦", "爱买不买"),
-    ("我们这边不退就是不退", "不退就是不退"),
-    ("本店商品概不退换", "概不退换"),
-    ("关我什么事", "关我什么事"),
-    ("你投诉也没用", "投诉也没用"),
-    ("你有病吧", "有病吧"),
-    ("亲，已经为您办理退款，请注意查收", None),
-    ("Not my problem.", "not my problem"),
-    ("NOT MY PROBLEM", "not my problem"),
-    ("That's not my problem-solving approach", None),
-    ("rolling out the refund tomorrow", None),
-    ("Go away!", "go away"),
-    ("Just go away, please.", "go away"),
-    ("The crease will go away after washing.", None),
-    ("Go away with the discount code and buy again", None),
-    ("Your parcel may get lost in transit, we will track it.", None),
-    ("Get lost.", "get lost"),
-    ("shut up", "shut up"),
-    ("shutup!!", "shutup"),
-    ("We won’t refund.", "we won't refund"),
-    ("We won't refund until the return arrives.", None),
-    ("No refunds, period.", "no refunds, period"),
-    ("that is an idiot-proof design", None),
-    ("Thats your problem", "that's your problem"),
-    ("您好，not my problem啊", "not my problem"),
+EVAL_SET = Path(__file__).resolve().parents[1] / "data" / "tone_eval.csv"
+
+# --------------------------------------------------------------------------- normalisation
+
+NORMALISED = [
+    # (mechanism, text, normalised text) — worked out by hand
+    ("NFKC full-width letters", "ＮＯＴ ＭＹ ＰＲＯＢＬＥＭ", "not my problem"),
+    ("NFKC full-width punctuation", "不退！", "不退!"),
+    ("NFKC ideographic space", "亲\u3000您好", "亲您好"),
+    ("traditional to simplified", "關我什麼事", "关我什么事"),
+    ("traditional to simplified", "滾筒洗衣機已經發貨", "滚筒洗衣机已经发货"),
+    ("case folding", "Go Away", "go away"),
+    ("spaces inside a Chinese run", "不 退 就 是 不 退", "不退就是不退"),
+    ("filler punctuation inside a Chinese run", "滚.蛋 爱·买·不·买", "滚蛋爱买不买"),
+    ("clause punctuation kept", "不，退款已到账", "不,退款已到账"),
+    ("spaces between Chinese and English kept", "亲 ok 吗", "亲 ok 吗"),
+    ("repeated Chinese character", "滚滚滚", "滚"),
+    ("repeated Chinese character", "呵呵呵，好的", "呵,好的"),
+    ("letter typed three times or more", "nooo waaay", "no way"),
+    ("double letters kept", "too bad, sorry", "too bad, sorry"),
+    ("emoji kept (a clause boundary for the matcher)", "滚😡", "滚😡"),
 ]
 
 
-@pytest.mark.parametrize(("text", "phrase"), CASES, ids=[c[0] for c in CASES])
-def test_phrase_judgement(text: str, phrase: str | None) -> None:
-    texts = pd.Series([text])
-    assert tone.hostile_mask(texts).tolist() == [phrase is not None]
-    found = tone.matched_phrase(texts).iloc[0]
-    if phrase is None:
-        assert pd.isna(found)
+@pytest.mark.parametrize(("mechanism", "text", "expected"), NORMALISED,
+                         ids=[f"{m}: {t}" for m, t, _ in NORMALISED])
+def test_normalize_text(mechanism: str, text: str, expected: str) -> None:
+    assert tone.normalize_text(text) == expected
+
+
+def test_normalize_column_agrees_and_keeps_missing_and_index() -> None:
+    texts = pd.Series(["ＮＯＴ ＭＹ ＰＲＯＢＬＥＭ", None, "關我什麼事", "不 退", "滚滚滚", "plain"],
+                      index=[7, 3, 3, 1, 0, 9])
+    out = tone.normalize(texts)
+    assert list(out.index) == [7, 3, 3, 1, 0, 9]
+    assert out.isna().tolist() == [False, True, False, False, False, False]
+    assert out.dropna().tolist() == ["not my problem", "关我什么事", "不退", "滚", "plain"]
+
+
+# --------------------------------------------------------------------------- judgement
+
+CASES = [
+    # (text, family or None, words reported)
+    ("滚", "dismissal", "滚"),
+    ("滚！", "dismissal", "滚"),
+    ("你给我滚", "dismissal", "滚"),
+    ("快滚", "dismissal", "滚"),
+    ("滾開，別煩我", "dismissal", "滚开"),
+    ("滚 滚 滚", "dismissal", "滚"),
+    ("滚😡", "dismissal", "滚"),
+    ("Go away🙄", "dismissal", "go away"),
+    ("go away啊", "dismissal", "go away"),
+    ("gooo awayyy", "dismissal", "go away"),
+    ("Just go away, please.", "dismissal", "go away"),
+    ("你烦不烦", "dismissal", "烦不烦"),
+    ("Stop messaging me.", "dismissal", "stop messaging me"),
+    ("你有病吧", "insult", "你有病"),
+    ("你是豬嗎", "insult", "你是猪"),
+    ("Are you blind?", "insult", "are you blind"),
+    ("关我什么事", "indifference", "关我什么事"),
+    ("不关我的事", "indifference", "不关我的事"),
+    ("不关我事", "indifference", "不关我事"),
+    ("關我屁事", "indifference", "关我屁事"),
+    ("ＮＯＴ ＭＹ ＰＲＯＢＬＥＭ", "indifference", "not my problem"),
+    ("您好，not my problem啊", "indifference", "not my problem"),
+    ("Thats your problem", "indifference", "thats your problem"),
+    ("隨便你投訴", "taunt", "随便你投诉"),
+    ("投 诉 也 没 用", "taunt", "投诉也没用"),
+    ("Go ahead and leave a bad review.", "taunt", "go ahead and leave"),
+    ("不退", "flat_refusal", "不退"),
+    ("不.退", "flat_refusal", "不退"),
+    ("这个不能退", "flat_refusal", "不能退"),
+    ("爱买不买", "flat_refusal", "爱买不买"),
+    ("No refunds.", "flat_refusal", "no refunds"),
+    ("We won’t refund.", "flat_refusal", "we won’t refund"),
+    ("Nope.", "flat_refusal", "nope"),
+    ("呵呵", "sarcasm_blame", "呵"),
+    ("自己不看详情怪谁？", "sarcasm_blame", "怪谁"),
+    ("Did you even read the description?", "sarcasm_blame", "did you even read"),
+    # innocent words that hold a trigger
+    ("滚筒洗衣机已发货", None, None),
+    ("请滚动页面查看详情", None, None),
+    ("财源滚滚", None, None),
+    ("麻烦您提供一下照片", None, None),
+    ("不好意思说晚了", None, None),
+    ("这款面料不退色", None, None),
+    ("收到衣服了吗", None, None),
+    ("这款面霜主打呵护敏感肌", None, None),
+    ("能不能退？可以的亲", None, None),
+    ("The crease will go away after washing.", None, None),
+    ("Your parcel may get lost in transit, we will track it.", None, None),
+    ("We're rolling out the fix next week.", None, None),
+    ("This idiot-proof design needs no tools.", None, None),
+    ("That's not my problem-solving approach", None, None),
+    ("Nope, no extra charges!", None, None),
+    ("No problem at all, happy to help!", None, None),
+    ("Whatever size you choose, we'll exchange it.", None, None),
+]
+
+
+@pytest.mark.parametrize(("text", "family", "words"), CASES, ids=[c[0] for c in CASES])
+def test_judgement(text: str, family: str | None, words: str | None) -> None:
+    got = tone.judge(pd.Series([text])).iloc[0]
+    assert bool(got["hostile"]) is (family is not None)
+    if family is None:
+        assert pd.isna(got["family"]) and pd.isna(got["phrase"])
     else:
-        assert found == phrase
+        assert (got["family"], got["phrase"]) == (family, words)
+
+
+REFUSALS = [
+    # a refusal with a reason or a way forward is excused; a bare one, or one whose only
+    # "way forward" is negated, is not
+    ("定制商品不支持七天无理由，如有质量问题可申请售后", False),
+    ("定制商品不退，如有质量问题可申请售后", False),
+    ("已经超过七天，不能退了，但可以申请保修", False),
+    ("亲，这个不能退哦", True),
+    ("不退，没有售后", True),
+    ("We can't refund until the item is returned.", False),
+    ("We can't refund.", True),
+    ("Custom items are not refundable, but we can send a replacement.", False),
+    ("Not refundable.", True),
+    # not every family is excusable: 爱买不买 stays hostile whatever follows
+    ("爱买不买，如有质量问题可申请售后", True),
+]
+
+
+@pytest.mark.parametrize(("text", "hostile"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_excused_refusals(text: str, hostile: bool) -> None:
+    assert tone.hostile_mask(pd.Series([text])).tolist() == [hostile]
+
+
+QUOTES = [
+    ("您说客服回复“滚”，我们非常抱歉", False),
+    ("客服说「爱买不买」，这是我们的错", False),
+    ("同事之前回了句『爱买不买』，向您道歉", False),
+    ("「滚」这个字是我们同事打错了", False),
+    ("您截图里那句“随便投诉”不是我们说的", False),
+    ('You said "not my problem" was the reply you got, sorry.', False),
+    ("The previous rep told you 'no refunds' — that was wrong.", False),
+    # the seller quoting themself is the seller's own hostility
+    ("我说了“不退”就是不退", True),
+    ('I said "no refunds".', True),
+    # outside the quote still counts
+    ("您说“滚”？滚", True),
+]
+
+
+@pytest.mark.parametrize(("text", "hostile"), QUOTES, ids=[q[0] for q in QUOTES])
+def test_quoted_speech(text: str, hostile: bool) -> None:
+    assert tone.hostile_mask(pd.Series([text])).tolist() == [hostile]
 
 
 @pytest.mark.parametrize("dtype", ["str", "object", "string"])
 def test_missing_text_and_index(dtype: str) -> None:
     texts = pd.Series(["滚", None, "滚筒", "go away"], index=[5, 5, 2, 9], dtype=dtype)
-    mask = tone.hostile_mask(texts)
-    assert mask.dtype == bool
-    assert list(mask.index) == [5, 5, 2, 9]
-    assert mask.tolist() == [True, False, False, True]
-    phrases = tone.matched_phrase(texts)
-    assert list(phrases.index) == [5, 5, 2, 9]
-    assert phrases.iloc[0] == "滚" and phrases.iloc[3] == "go away"
-    assert phrases.iloc[[1, 2]].isna().all()
+    got = tone.judge(texts)
+    assert list(got.index) == [5, 5, 2, 9]
+    assert got["hostile"].dtype == bool
+    assert got["hostile"].tolist() == [True, False, False, True]
+    assert got["phrase"].iloc[0] == "滚" and got["phrase"].iloc[3] == "go away"
+    assert got["family"].iloc[[1, 2]].isna().all()
 
 
 def test_empty_input() -> None:
-    empty = pd.Series([], dtype="str")
-    assert tone.hostile_mask(empty).empty
-    assert tone.matched_phrase(empty).empty
+    assert tone.judge(pd.Series([], dtype="str")).empty
+    assert tone.hostile_mask(pd.Series([], dtype="str")).empty
 
 
-def test_lexicon_file() -> None:
+# --------------------------------------------------------------------------- the lexicon
+
+
+def test_every_family_has_meaning_and_a_flagged_example() -> None:
     spec = yaml.safe_load(tone.LEXICON_PATH.read_text(encoding="utf-8"))
-    phrases = [entry["phrase"] for group in spec["groups"] for entry in group["phrases"]]
-    assert 20 <= len(phrases) <= 40
-    assert len(set(phrases)) == len(phrases)
-    assert all(group.get("comment") for group in spec["groups"])
-    assert sorted(tone.load_lexicon().phrases) == sorted(phrases)
-    # Every phrase written on its own is found, as written.
-    texts = pd.Series(phrases)
-    assert tone.matched_phrase(texts).tolist() == phrases
+    names = [f["name"] for f in spec["families"]]
+    assert names == ["dismissal", "insult", "indifference", "taunt", "flat_refusal",
+                     "sarcasm_blame"]
+    for family in spec["families"]:
+        assert len(family["meaning"]) > 40
+        # "中文 / English": both halves are hostile, in this family
+        for example in family["example"].split(" / "):
+            got = tone.judge(pd.Series([example])).iloc[0]
+            assert got["hostile"], example
+            assert got["family"] == family["name"], example
 
 
 def test_lexicon_rejects_misplaced_options(tmp_path) -> None:
+    head = "families: [{name: x, meaning: m, example: e, phrases: "
     bad = tmp_path / "bad.yaml"
-    bad.write_text("groups: [{name: x, comment: y, phrases: [{phrase: go, standalone: true}]}]")
+    bad.write_text(head + "[{phrase: go, standalone: true}]}]")
     with pytest.raises(ValueError, match="standalone"):
         tone.load_lexicon(bad)
-    bad.write_text("groups: [{name: x, comment: y, phrases: [{phrase: 滚, clause: true}]}]")
+    bad.write_text(head + "[{phrase: 滚, clause: true}]}]")
     with pytest.raises(ValueError, match="clause"):
+        tone.load_lexicon(bad)
+    bad.write_text(head + "[滚, 滚]}]")
+    with pytest.raises(ValueError, match="twice"):
+        tone.load_lexicon(bad)
+    bad.write_text("families: [{name: x, example: e, phrases: [滚]}]")
+    with pytest.raises(ValueError, match="meaning"):
         tone.load_lexicon(bad)
 
 
-def test_pattern_stays_on_the_pyarrow_regex_engine() -> None:
-    """A lookaround, \\b, \\s or $ would send pandas to Python's re, ~20x slower."""
-    texts = pd.Series(["滚\n翻滚 not my problem"], dtype="str")
-    needs_python = getattr(texts.array, "_needs_python_regex", None)
-    if needs_python is None:
-        pytest.skip("this pandas version has no RE2 dispatch check")
-    assert needs_python(tone.load_lexicon().pattern) is False
+def test_patterns_run_on_pyarrow_re2() -> None:
+    """pyarrow's RE2 rejects lookarounds, \\Z and back-references: every pattern must pass."""
+    lexicon = tone.load_lexicon()
+    probe = pa.array(["滚", "not my problem", None], type=pa.large_string())
+    for pattern in (lexicon.prefilter, lexicon.repeats, *lexicon.patterns):
+        pc.match_substring_regex(probe, pattern)
+
+
+def test_every_phrase_anchor_is_in_what_it_matches() -> None:
+    """The prefilter keeps every row a phrase matches: spot-check on the families' examples
+    and the eval set's hostile messages (all of which the full patterns find)."""
+    data = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)
+    norm = tone.normalize(data["text"])
+    arr = pa.array(norm.tolist(), type=pa.large_string())
+    lexicon = tone.load_lexicon()
+    full = np.zeros(len(arr), dtype=bool)
+    for pattern in lexicon.patterns:
+        full |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+    kept = pc.match_substring_regex(arr, lexicon.prefilter).to_numpy(zero_copy_only=False)
+    assert full.sum() > 300
+    assert not (full & ~kept).any()
+
+
+# --------------------------------------------------------------------------- the eval set
+
+
+def test_eval_set_is_large_and_covers_every_family_and_language() -> None:
+    data = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)
+    assert len(data) >= 600
+    assert data["text"].is_unique
+    assert set(data["label"]) == {"hostile", "innocent"}
+    hostile = data[data["label"] == "hostile"]
+    innocent = data[data["label"] == "innocent"]
+    assert len(innocent) >= 250
+    for family in ["dismissal", "insult", "indifference", "taunt", "flat_refusal",
+                   "sarcasm_blame"]:
+        langs = hostile.loc[hostile["family"] == family, "language"].value_counts()
+        assert langs.get("zh", 0) >= 25 and langs.get("en", 0) >= 15, family
+        assert langs.get("mixed", 0) >= 4, family
+    assert (innocent["family"] == "").all()
+
+
+def test_precision_and_recall_on_the_eval_set() -> None:
+    data = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)
+    flagged = tone.hostile_mask(data["text"]).to_numpy()
+    hostile = (data["label"] == "hostile").to_numpy()
+    precision = (flagged & hostile).sum() / flagged.sum()
+    recall = (flagged & hostile).sum() / hostile.sum()
+    assert precision >= 0.97, precision
+    assert recall >= 0.90, recall
+
+
+# --------------------------------------------------------------------------- speed
 
 
 @pytest.mark.slow
-def test_seven_hundred_thousand_messages_in_under_two_seconds() -> None:
+def test_one_million_messages_in_under_two_seconds() -> None:
+    """Seller talk as the demo generator writes it, 0.2 % hostile, one text in ten unique."""
     rng = np.random.default_rng(5)
     innocent = [
-        "亲，您好，退款已经为您处理，请注意查收，有问题随时联系我们哦" * 2,
-        "Hi, your refund has been processed and should arrive in 3-5 days. Thanks!" * 2,
+        "亲，您好，退款已经为您处理，请注意查收，有问题随时联系我们哦",
+        "Hi, your refund has been processed and should arrive in 3-5 days. Thanks!",
         "滚筒洗衣机的滚动轴承没有问题，麻烦您再检查一下电源",
         "The crease will go away after washing; please check and let us know.",
+        "定制商品不支持七天无理由，如有质量问题可申请售后",
+        "親，已經為您辦理退款，請注意查收",
+        "好的亲😊马上发货",
     ]
-    pool = np.array([*innocent * 50, "爱买不买", "Not my problem."], dtype=object)
-    texts = pd.Series(rng.choice(pool, 700_000), dtype="str")
+    hostile = ["爱买不买", "Not my problem.", "滚！别烦我", "不 退"]
+    n = 1_000_000
+    texts = rng.choice(np.array(innocent, dtype=object), n)
+    bad = rng.random(n) < 0.002
+    texts[bad] = rng.choice(np.array(hostile, dtype=object), int(bad.sum()))
+    unique = rng.random(n) < 0.1
+    texts[unique & ~bad] = [f"{t} 订单号{i}" for i, t in zip(
+        np.flatnonzero(unique & ~bad), texts[unique & ~bad], strict=True)]
+    series = pd.Series(texts, dtype="str")
+    tone.judge(series.head(1000))  # build the lexicon and the character tables
     start = time.perf_counter()
-    mask = tone.hostile_mask(texts)
+    got = tone.judge(series)
     elapsed = time.perf_counter() - start
-    assert mask.sum() == texts.isin(["爱买不买", "Not my problem."]).sum()
-    assert elapsed < 2
+    assert got["hostile"].sum() == bad.sum()
+    assert elapsed < 2, elapsed
