@@ -48,6 +48,7 @@ bench-large: $(STAMP)
 # PC002's precision and recall on the labelled messages, per family and language.
 eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py
+	$(PY) scripts/eval_tone.py tests/data/tone_holdout.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

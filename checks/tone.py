@@ -67,6 +67,10 @@ SEP = " \t\u00a0\u200b\u200c\u2060\ufeff.·•・‧∙*_~～\\-/|\\\\"
 CLAUSE = ".!?;:,~～（）。！？；：，…、\r\n\"'“”‘’「」『』()\\[\\]【】<>《》" + EMOJI
 # Where a sentence ends (an English `sentence` phrase): not at a comma.
 SENTENCE_END = ".!?。！？（）…\r\n\"'“”‘’「」『』()\\[\\]【】" + EMOJI
+# What a `*` inside a Chinese phrase does not run across: the end of a sentence.
+SENTENCE_STOP = "。.!！\r\n"
+# Sentence-final particles a bare Chinese reply may end with (不行啊, 不同意哈).
+PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟"
 WORD = "a-z0-9_"
 SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
@@ -385,6 +389,9 @@ def _prefilter(phrases: list[Phrase]) -> str:
     return "|".join([f"[{''.join(single)}]", *rest]) if single else "|".join(rest)
 
 
+CHUNK = 60
+
+
 def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
     """The phrases as a few RE2 patterns, grouped so that each keeps RE2's fast automaton."""
     groups: dict[tuple[str, str, str], list[Phrase]] = {}
@@ -392,16 +399,20 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
         if p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
             key = ("en-clause", p.parts[0], p.parts[2])
         else:
-            key = ("en" if p.phrase.isascii() else "zh-context" if p.parts[0] or p.parts[2]
-                   else "zh", "", "")
+            # Wildcards (`*`) blow up an automaton shared with many phrases: apart.
+            key = ("en" if p.phrase.isascii() else "zh-wild" if "*" in p.phrase
+                   else "zh-context" if p.parts[0] or p.parts[2] else "zh", "", "")
         groups.setdefault(key, []).append(p)
     out = []
     for (kind, before, after), group in groups.items():
         if kind == "en-clause":
             # Same surroundings for all: write them once.
             out.append(f"{before}(?:{'|'.join(p.parts[1] for p in group)}){after}")
-        else:
-            out.append("|".join(p.regex for p in group))
+            continue
+        # RE2's automaton has a fixed memory budget: past ~150 Chinese phrases it falls back
+        # to the 500x slower NFA, so groups are cut into slices well below that.
+        for start in range(0, len(group), CHUNK):
+            out.append("|".join(p.regex for p in group[start:start + CHUNK]))
     return tuple(out)
 
 
@@ -422,6 +433,13 @@ def _alternative(text: str, entry: dict, fillers: str,
     if not ascii_ and (entry.get("clause") or entry.get("sentence")):
         raise ValueError(f"clause is for English phrases: {text!r}")
     core = _core(text, fillers if not ascii_ else "")
+    if entry.get("whole"):
+        # The whole message, bar punctuation, emoji, softeners and particles: a bare "No."
+        pad = f"[{SPACE}{CLAUSE}]*"
+        if not ascii_:
+            return f"\\A{pad}", core, f"[{SPACE}{CLAUSE}{PARTICLES}]*\\z"
+        soft = "|".join(_core(s, "") for s in softeners)
+        return (f"\\A{pad}(?:(?:{soft}){pad})*", core, f"(?:{pad}(?:{soft}))*{pad}\\z")
     if ascii_:
         if entry.get("clause") or entry.get("sentence"):
             soft = "|".join(_core(s, "") for s in softeners)
@@ -452,7 +470,8 @@ def _chars(characters: str) -> str:
 def _core(text: str, fillers: str) -> str:
     """The phrase's own characters as a pattern.
 
-    Syntax: ``(a|b)`` alternatives, ``(...)?`` optional; everything else is literal. Every
+    Syntax: ``(a|b)`` alternatives, ``(...)?`` optional, ``*`` (Chinese) up to six characters
+    of the same sentence; everything else is literal. Every
     literal may repeat (滚滚滚, nooo). Chinese: spacing (`SEP`) and one filler (的, 你) may
     come between two characters, and a 的 inside the phrase may be missing. English:
     any whitespace between words, ' matches ' ’ or nothing, a comma is optional.
@@ -474,6 +493,9 @@ def _core(text: str, fillers: str) -> str:
         elif ch == "?":
             # After a group it makes the group optional; after a literal, the literal.
             out[-1] = out[-1] + "?" if out[-1] == ")" else f"(?:{out[-1]})?"
+        elif ch == "*" and fillers:
+            # A few words in between, within the sentence: 告到天王老子那也没用.
+            out.append(f"[^{SENTENCE_STOP}]{{0,6}}")
         elif ch == " ":
             out.append(f"[{SPACE}]+")
         elif ch == "'":
