@@ -631,8 +631,15 @@ def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
     Each distinct text is judged once: seller chat is full of templates.
     """
     lexicon = lexicon or _shipped()
-    encoded = pc.dictionary_encode(_arrow(texts))
-    distinct, codes = encoded.dictionary, encoded.indices
+    arr = _arrow(texts)
+    # Hashing a million distinct strings costs more than it saves: look at a sample first.
+    sample = arr.slice(0, 20_000)
+    if len(sample) and pc.count_distinct(sample).as_py() > 0.5 * len(sample):
+        distinct, codes = arr, pa.array(np.arange(len(arr)))
+        codes = pc.if_else(pc.is_valid(arr), codes, pa.scalar(None, codes.type))
+    else:
+        encoded = pc.dictionary_encode(arr)
+        distinct, codes = encoded.dictionary, encoded.indices
     found = _judge_distinct(distinct, lexicon) if len(distinct) else {}
     family = [None] * len(distinct)
     phrase = [None] * len(distinct)
