@@ -375,10 +375,17 @@ def _anchor(phrase: Phrase) -> str:
         if whole:
             return re.escape(max(whole, key=len))
     else:
-        rare = [ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in COMMON_HAN
-                and ch not in DROPPABLE]
+        han = [ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE]
+        rare = [ch for ch in han if ch not in COMMON_HAN]
         if rare:
             return re.escape(rare[0])
+        if "*" in text and han:
+            # A wildcard in the prefilter costs RE2 its automaton: a common character is
+            # the lesser evil.
+            return re.escape(han[0])
+        if "*" in text:
+            # Or the longest piece of the pattern between wildcards: every match holds it.
+            return max(phrase.parts[1].split(f"[^{SENTENCE_STOP}]{{0,6}}"), key=len)
     return phrase.parts[1]
 
 
