@@ -49,6 +49,7 @@ bench-large: $(STAMP)
 eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py
 	$(PY) scripts/eval_tone.py tests/data/tone_holdout.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_untouched.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
