@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from checks.registry import BY_ID
 from checks.result import FINDING_COLUMNS, KPI_COLUMNS, QUARANTINE_COLUMNS, AuditResult
 
 AS_OF = pd.Timestamp("2026-11-20T02:00:00Z")  # 10:00 in Shanghai, 18:00 the day before in LA
@@ -116,6 +117,11 @@ CATALOG: list[dict[str, Any]] = [
         ),
     ]
 ]
+# titles and next actions as the rules declare them (the catalog's Chinese is keyed by them)
+for _r in CATALOG:
+    _rule = BY_ID.get(_r["id"])
+    if _rule is not None:
+        _r["title"], _r["action"] = _rule.title, _rule.action
 TITLES = {r["id"]: r["title"] for r in CATALOG}
 SEVERITY = {r["id"]: r["severity"] for r in CATALOG}
 
@@ -353,10 +359,16 @@ KPI_THRESHOLDS = {
 }
 
 
-def kpi_rows(platform: str, shop_id: str, values: dict[str, tuple[float, str]]) -> list[dict]:
+def kpi_rows(
+    platform: str,
+    shop_id: str,
+    values: dict[str, tuple[float, str]],
+    counts: dict[str, tuple[int, int]] | None = None,
+) -> list[dict]:
     rows = []
     for metric, (threshold, better) in KPI_THRESHOLDS.items():
         value, status = values.get(metric, (0.0, "ok"))
+        num, den = (counts or {}).get(metric, (np.nan, np.nan))
         rows.append(
             {
                 "platform": platform,
@@ -366,6 +378,8 @@ def kpi_rows(platform: str, shop_id: str, values: dict[str, tuple[float, str]]) 
                 "threshold": threshold,
                 "status": status,
                 "better": better,
+                "numerator": num,
+                "denominator": den,
             }
         )
     return rows
@@ -384,6 +398,7 @@ def default_kpis() -> pd.DataFrame:
                 "invalid_rejection_rate": (np.nan, ""),  # nothing refused: empty, not zero
                 "return_address_defect_rate": (0.05, "breach"),
             },
+            {"late_response_rate": (1, 8), "return_address_defect_rate": (1, 20)},
         )
         + kpi_rows(
             "tmall",
@@ -405,7 +420,7 @@ def default_kpis() -> pd.DataFrame:
             {"self_completion_rate": (np.nan, ""), "late_response_rate": (np.nan, "")},
         )
     )
-    return pd.DataFrame(rows, columns=[*KPI_COLUMNS, "better"])
+    return pd.DataFrame(rows, columns=[*KPI_COLUMNS, "better", "numerator", "denominator"])
 
 
 def default_quarantine() -> pd.DataFrame:
@@ -461,7 +476,20 @@ def default_quarantine() -> pd.DataFrame:
             "refund asks more than the order's 50.00",
         ),
     ]
-    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    owners = [
+        ("tmall_global", "tg-flagship"),
+        ("tmall_global", "tg-flagship"),
+        ("tmall", "tm-store"),
+        ("amazon_us", "amz-east"),
+        ("shopee", "sp-unknown"),  # an order of a platform without a profile: no page
+        ("tmall", "tm-store"),
+        (None, None),  # a refund whose order does not exist: nobody's
+        (None, None),
+    ]
+    frame = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    frame["platform"] = [p for p, _ in owners]
+    frame["shop_id"] = [s for _, s in owners]
+    return frame
 
 
 def default_history() -> pd.DataFrame:
@@ -623,7 +651,7 @@ def synthetic_result(
     findings = findings_frame(rows)
     kpis = pd.DataFrame(
         [r for p, s in shops for r in kpi_rows(p, s, {"late_response_rate": (0.07, "breach")})],
-        columns=[*KPI_COLUMNS, "better"],
+        columns=[*KPI_COLUMNS, "better", "numerator", "denominator"],
     )
     history = []
     for run in range(30):
