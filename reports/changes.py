@@ -42,19 +42,23 @@ def changes(shared: Shared, shop: tuple[str, str] | None, zone: str, cap: int
     for kind, n in zip(DIFF_KINDS, fair_shares([len(lists[k]) for k in DIFF_KINDS], cap),
                        strict=True):
         rows.extend(_row(shared, kind, item, zone) for item in lists[kind][:n])
+    unchanged = (d.get("counts") or {}).get("unchanged") if shop is None else None
     before = d.get("before") or {}
     kind = "re-audit" if d.get("kind") == "re-audit" else "previous"
     when = before.get("recorded_at") if kind == "re-audit" else before.get("as_of")
     total = sum(counts.values())
     return {
         "baseline": {
-            "label": tr("Same audit run again (late data); compared with its earlier version")
+            "label": tr("A re-run of the same audit (e.g. late data), compared with its earlier "
+                        "version")
             if kind == "re-audit" else tr("Compared with the previous audit"),
             "run_id": text(before.get("run_id")),
             "when": fmt_local(to_utc(when), zone),
         },
         "counts": [{"key": k, "label": tr(KIND_NAMES[k]), "n": counts[k]} for k in DIFF_KINDS],
         "total": total,
+        "unchanged": {"label": tr("Unchanged"), "n": int(unchanged)}
+        if is_number(unchanged) else None,
         "with_shop": shop is None,
         "rows": rows,
         "more": max(total - len(rows), 0),
@@ -101,8 +105,8 @@ def _row(shared: Shared, kind: str, item: Mapping[str, Any], zone: str) -> dict[
         "shop_id": text(item.get("shop_id")),
         "rule_id": rule_id,
         "title": shared.rule_title(rule_id),
-        "ids": [{"label": tr(name), "value": text(item.get(col))}
-                for col, name in ID_NAMES if text(item.get(col))],
+        "ids": ", ".join(f"{tr(name)} {text(item.get(col))}"
+                         for col, name in ID_NAMES if text(item.get(col))),
         "before": shared.status_label(before),
         "after": shared.status_label(after),
         "detail": truncate(mask_field("text", local_detail(text(item.get("detail")), zone)), 160),

@@ -11,9 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup, escape
 
 from reports.format import as_float, fmt_kpi, fmt_time, text
 from reports.i18n import N_
+from reports.rows import local_times
 from reports.shared import Shared
 
 #: KPI display order; metrics not listed follow alphabetically.
@@ -71,26 +73,36 @@ def kpi_name(shared: Shared, metric: str, platform: str) -> str:
     return shared.tr(name) if name else metric
 
 
-def kpi_cards(
-    shared: Shared, key: tuple[str, str], zone: str, *, points: int = TREND_POINTS
-) -> list[dict[str, Any]]:
+def kpi_cards(shared: Shared, key: tuple[str, str], zone: str) -> list[dict[str, Any]]:
+    return _prepared(shared).get(key, [])
+
+
+def _prepared(shared: Shared) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every shop's KPI cards, built in one pass (cached on ``shared``)."""
+    cached = shared.cache.get("kpi_cards")
+    if cached is not None:
+        return cached
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    shared.cache["kpi_cards"] = out
     kpis = shared.result.kpis
     if not len(kpis):
-        return []
-    mine = _kpis_of(shared, key)
-    if not len(mine):
-        return []
-    order = {m: i for i, m in enumerate(KPI_ORDER)}
-    records = sorted(
-        mine.to_dict("records"),
-        key=lambda r: (order.get(r["metric"], len(order)), str(r["metric"])),
-    )
-    past = _past_values(shared.history_of(key), shared.run["run_id"], points - 1)
+        return out
     tr = shared.tr
-    this_run = fmt_time(shared.as_of, zone, "%m-%d") if shared.as_of is not None else ""
-    cards = []
-    for rec in records:
+    past = _past_values(shared, TREND_POINTS - 1)
+    order = {m: i for i, m in enumerate(KPI_ORDER)}
+    this_run = {}
+    labels = {"higher": tr("higher is better"), "lower": tr("lower is better")}
+    status_labels = {k: tr(v) for k, v in STATUS_NAMES.items()}
+    names: dict[tuple[str, str], str] = {}
+    cols = [c for c in ("platform", "shop_id", "metric", "value", "threshold", "status",
+                        "better", "numerator", "denominator") if c in kpis.columns]
+    for rec in kpis[cols].to_dict("records"):
+        key = (text(rec["platform"]), text(rec["shop_id"]))
         metric = text(rec["metric"])
+        zone = shared.zone(key[0])
+        if zone not in this_run:
+            this_run[zone] = fmt_time(shared.as_of, zone, "%m-%d") if shared.as_of is not None \
+                else ""
         value, threshold = as_float(rec.get("value")), as_float(rec.get("threshold"))
         status = text(rec.get("status"))
         if value is None or status not in ("ok", "warn", "breach"):
@@ -98,50 +110,46 @@ def kpi_cards(
         better = text(rec.get("better")) or "lower"
         is_rate = metric.endswith("_rate")
         num, den = as_float(rec.get("numerator")), as_float(rec.get("denominator"))
-        series = [(fmt_time(t, zone, "%m-%d"), v) for t, v in past.get(metric, [])]
-        series.append((this_run, value))
-        cards.append(
-            {
-                "metric": metric,
-                "name": kpi_name(shared, metric, key[0]),
-                "value": fmt_kpi(value, is_rate),
-                "threshold": (("≥ " if better == "higher" else "≤ ") + fmt_kpi(threshold, is_rate))
-                if threshold is not None
-                else "—",
-                "better": tr("higher is better") if better == "higher" else tr("lower is better"),
-                "status": status,
-                "status_label": tr(STATUS_NAMES[status]),
-                "counts": f"{int(num)} / {int(den)}" if num is not None and den is not None
-                else "",
-                "trend": bars(series, threshold, is_rate, better == "higher"),
-            }
-        )
-    return cards
+        series = [*past.get((*key, metric), []), (this_run[zone], value)]
+        if (key[0], metric) not in names:
+            names[(key[0], metric)] = kpi_name(shared, metric, key[0])
+        out.setdefault(key, []).append({
+            "metric": metric,
+            "name": names[(key[0], metric)],
+            "value": fmt_kpi(value, is_rate),
+            "threshold": (("≥ " if better == "higher" else "≤ ") + fmt_kpi(threshold, is_rate))
+            if threshold is not None else "—",
+            "better": labels["higher" if better == "higher" else "lower"],
+            "status": status,
+            "status_label": status_labels[status],
+            "counts": f"{int(num)} / {int(den)}" if num is not None and den is not None else "",
+            "trend": (trend := bars(series, threshold, is_rate, better == "higher")),
+            "trend_page": trend_html(trend, mail=False),
+            "trend_mail": trend_html(trend, mail=True),
+        })
+    for cards in out.values():
+        cards.sort(key=lambda c: (order.get(c["metric"], len(order)), c["metric"]))
+    return out
 
 
-def _kpis_of(shared: Shared, key: tuple[str, str]) -> pd.DataFrame:
-    by = shared.__dict__.setdefault("_kpis_by_shop", None)
-    if by is None:
-        from reports.shared import group_by_shop
-
-        by = shared.__dict__["_kpis_by_shop"] = group_by_shop(shared.result.kpis)
-    return by.get(key, shared.result.kpis.iloc[0:0])
-
-
-def _past_values(history: pd.DataFrame | None, run_id: str, n: int
-                 ) -> dict[str, list[tuple[pd.Timestamp, float | None]]]:
-    """Earlier runs' (as_of, value) per metric, oldest first, this run excluded, last ``n``."""
+def _past_values(shared: Shared, n: int
+                 ) -> dict[tuple[str, str, str], list[tuple[str, float | None]]]:
+    """Earlier runs' (local date, value) per shop and metric, oldest first, this run
+    excluded, the last ``n``: one sort and one pass over the history."""
+    history = shared.history
     if history is None or not len(history) or n <= 0:
         return {}
-    hist = history[history["run_id"].astype(str) != run_id]
-    hist = hist.assign(_t=pd.to_datetime(hist["as_of"], utc=True)).sort_values(
-        ["_t", "run_id"], kind="stable"
-    )
-    out = {}
-    for metric, rows in hist.groupby("metric", sort=False):
-        tail = rows.tail(n)
-        out[text(metric)] = [(t, as_float(v)) for t, v in zip(tail["_t"], tail["value"],
-                                                               strict=True)]
+    hist = history[history["run_id"].astype(str) != shared.run["run_id"]]
+    hist = hist.assign(_t=pd.to_datetime(hist["as_of"], utc=True))
+    # one sort on the time column (cheap); groupby.tail keeps that order inside each group
+    hist = hist.sort_values("_t", kind="stable")
+    hist = hist.groupby(["platform", "shop_id", "metric"], sort=False).tail(n)
+    zones = hist["platform"].astype(str).map(shared.zone)
+    dates = local_times(hist["_t"], zones, "%m-%d", offset=False)
+    out: dict[tuple[str, str, str], list[tuple[str, float | None]]] = {}
+    for p, s, m, d, v in zip(hist["platform"].astype(str), hist["shop_id"].astype(str),
+                             hist["metric"].astype(str), dates, hist["value"], strict=True):
+        out.setdefault((p, s, m), []).append((d, as_float(v)))
     return out
 
 
@@ -161,3 +169,19 @@ def bars(series: list[tuple[str, float | None]], threshold: float | None, is_rat
         out.append({"date": date, "value": fmt_kpi(v, is_rate), "width": width,
                     "rest": BAR_WIDTH - width, "bad": bad})
     return out
+
+
+def trend_html(trend: list[dict[str, Any]], *, mail: bool) -> Markup:
+    """The bars as a small table: date, bar, value (built here once per card; the values
+    are dates and formatted numbers, nothing from the data's text)."""
+    rows = []
+    for b in trend:
+        colour = "#cf222e" if b["bad"] else "#0969da"
+        bar = (f'<td width="{b["width"]}" height="7" bgcolor="{colour}"></td>'
+               if b["width"] else "")
+        rows.append(f'<tr><td>{escape(b["date"])}&nbsp;</td><td width="{BAR_WIDTH}">'
+                    f'<table cellpadding="0" cellspacing="0"><tr>{bar}'
+                    f'<td width="{b["rest"]}"></td></tr></table></td>'
+                    f'<td>&nbsp;{escape(b["value"])}</td></tr>')
+    style = ' style="font-size:11px;color:#57606a"' if mail else ' class="trend"'
+    return Markup(f'<table cellpadding="0" cellspacing="0"{style}>{"".join(rows)}</table>')

@@ -74,7 +74,8 @@ class MailBuilder:
             ctx = shop_view(shared, key, MAIL, links=False)
             name = page_name or shared.page_names.get(key) or key[1]
             csv, page = f"findings-{name}.csv", f"{name}.html"
-            n = len(shared.findings_of(key))
+            counts = ctx["head"]["counts"]
+            n = counts["at_risk"] + counts["violation"] + counts["contestable"]
             head = ctx["head"]
             subject = "[" + tr("Refund audit") + f"] {key[1]} ({key[0]}) " \
                 f"{head['as_of_date']} · {head['overall']['label']}"

@@ -10,8 +10,9 @@ import pandas as pd
 
 from reports.changes import changes
 from reports.quality import overview_quality
-from reports.rows import due_soon
+from reports.rows import overview_due_soon
 from reports.shared import SEV_RANK, Shared, overall_status
+from reports.shop import layout
 from reports.views import Caps
 
 _OVERALL_RANK = {"action": 0, "attention": 1, "ok": 2}
@@ -60,12 +61,8 @@ def overview_view(shared: Shared, caps: Caps, *, links: bool) -> dict[str, Any]:
     by_status = {k: sum(r[k] for r in rows) for k in ("at_risk", "violation", "contestable",
                                                       "critical")}
     by_overall = {k: sum(1 for r in rows if r["overall"]["key"] == k) for k in _OVERALL_RANK}
-    at_risk = f[f["status"] == "at_risk"] if len(f) else f
-    soon = due_soon(shared, at_risk, zone, caps.at_risk, evidence=False, detail_len=caps.detail)
-    for row in soon["rows"]:  # across shops: link each item to its shop's page
-        key = (row["platform"], row["shop_id"])
-        row["href"] = f"shops/{shared.page_names[key]}.html" if links and key in \
-            shared.page_names else None
+    soon = overview_due_soon(shared, caps.at_risk, caps.detail, layout=layout(caps),
+                             links=links)
     return {
         "page": "overview",
         "lang": shared.lang,

@@ -1,5 +1,7 @@
-"""Writing the pages on disk: ``report.html`` (all shops), ``shops/<name>.html`` (one per
-shop) and ``rules.html`` (the rule catalog, written once and linked from every page).
+"""Rendering pages and mail bodies: the jinja2 environments (one per language, gettext from
+the catalogs) and the ``rules.html`` content. ``reports.render.write_reports`` writes the
+pages on disk: ``report.html`` (all shops), ``shops/<name>.html`` (one per shop) and
+``rules.html`` (the rule catalog, written once and linked from every page).
 
 Pages are opened in a browser (and attached to the mail), so they use a plain ``<style>``
 block rather than inlined styles: a quarter of the bytes, and no CSS inliner run per page.
@@ -16,15 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pandas as pd
 
-from checks.result import AuditResult
 from reports.format import text
 from reports.i18n import Tr
-from reports.overview import overview_view
-from reports.shared import NOT_GIVEN, Shared
-from reports.shop import shop_view
-from reports.views import page_caps
+from reports.shared import Shared
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,9 +37,10 @@ def environment(lang: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # templates do not change during a run; skip the mtime checks
     )
     tr = Tr(lang)
-    env.install_gettext_callables(tr.gettext, tr.ngettext, newstyle=True)
+    env.install_gettext_callables(tr.gettext, tr.ngettext, newstyle=False)
     return env
 
 
@@ -107,43 +105,4 @@ def rules_view(shared: Shared) -> dict[str, Any]:
             "run": shared.run, "rules": rules}
 
 
-def write_reports(
-    result: AuditResult,
-    out_dir: Path,
-    *,
-    history: pd.DataFrame | None = None,
-    lang: str = "zh",
-    caps: int = 200,
-    diff: dict[str, Any] | None = None,
-    report_tz: str | None = None,
-) -> list[Path]:
-    """Write ``report.html``, ``shops/<name>.html`` for every shop and ``rules.html``;
-    return their paths (``report.html`` first, ``rules.html`` last).
-
-    ``<name>`` is given by ``reports.shared.shop_page_names``. ``diff``: the re-audit diff
-    (``reports.diff.report_diff`` with ``limit=None`` so every shop gets its own rows and
-    every table can mark what is new), None when there is no earlier run. ``report_tz``:
-    the zone of the overview (default Asia/Shanghai); shop pages use their platform's zone.
-    ``caps`` bounds the at-risk table of a page; the other tables have their own caps.
-    """
-    out_dir = Path(out_dir)
-    (out_dir / "shops").mkdir(parents=True, exist_ok=True)
-    shared = Shared.of(result, lang=lang, caps=caps, diff=diff, report_tz=report_tz,
-                       history=history)
-    renderer = Renderer(lang)
-    caps_ = page_caps(caps)
-    paths = [out_dir / "report.html"]
-    paths[0].write_text(renderer.page(overview_view(shared, caps_, links=True)),
-                        encoding="utf-8")
-    for key in shared.shop_keys:
-        path = out_dir / "shops" / f"{shared.page_names[key]}.html"
-        path.write_text(renderer.page(shop_view(shared, key, caps_, links=True)),
-                        encoding="utf-8")
-        paths.append(path)
-    rules = out_dir / "rules.html"
-    rules.write_text(renderer.page(rules_view(shared)), encoding="utf-8")
-    paths.append(rules)
-    return paths
-
-
-__all__ = ["NOT_GIVEN", "Renderer", "environment", "rules_view", "write_reports"]
+__all__ = ["Renderer", "environment", "rules_view"]

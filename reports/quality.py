@@ -81,14 +81,58 @@ def shop_quality(shared: Shared, key: tuple[str, str], cap: int) -> dict[str, An
     are cannot be told."""
     tr = shared.tr
     if shared.quarantine_has_owners():
-        mine = set_aside(shared, shared.quarantine_of(key), cap)
+        mine = _per_shop(shared, cap).get(key) or {"reasons": [], "rows": 0, "more": 0}
         note = tr("Rows of this shop that could not be audited because of a data problem. "
-                  "The whole source's counts are on the all-shops overview.")
+                  "The whole source's counts are on the all-shops overview.") \
+            if mine["rows"] else ""
     else:
         mine = {"reasons": [], "rows": 0, "more": 0}
         note = tr("This run does not say which shop a set-aside row belongs to; see the "
                   "all-shops overview.") if len(shared.result.quarantine) else ""
     return {"tables": [], **mine, "note": note}
+
+
+def _per_shop(shared: Shared, cap: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every shop's set-aside reasons, in one grouping of the quarantine (cached)."""
+    cached = shared.cache.get(("quality", cap))
+    if cached is not None:
+        return cached
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    shared.cache[("quality", cap)] = out
+    q = shared.result.quarantine
+    q = q[q["platform"].notna() & q["shop_id"].notna()] if len(q) else q
+    if not len(q):
+        return out
+    keys = ["platform", "shop_id", "table", "column", "check"]
+    q = q.assign(platform=q["platform"].astype(str), shop_id=q["shop_id"].astype(str)
+                 ).fillna({k: "" for k in keys[2:]})
+    sizes = q.groupby(keys, sort=False).size().reset_index(name="n")
+    sizes = sizes.sort_values(["platform", "shop_id", "n", *keys[2:]],
+                              ascending=[True, True, False, True, True, True], kind="stable")
+    examples = q[q.groupby(keys, sort=False).cumcount() < EXAMPLES]
+    by_key: dict[tuple, list[dict[str, str]]] = {}
+    for rec in examples.to_dict("records"):
+        by_key.setdefault(tuple(rec[k] for k in keys), []).append({
+            "row_key": truncate(text(rec.get("row_key")), 80),
+            "value": truncate(text(mask_field(text(rec.get("column")), rec.get("value"))), 80),
+            "message": truncate(text(rec.get("message")), 160),
+        })
+    names: dict[str, str] = {}
+    for rec in sizes.to_dict("records"):
+        shop = out.setdefault((rec["platform"], rec["shop_id"]),
+                              {"reasons": [], "rows": 0, "more": 0})
+        shop["rows"] += int(rec["n"])
+        if len(shop["reasons"]) >= cap:
+            shop["more"] += 1
+            continue
+        table = text(rec["table"])
+        if table not in names:
+            names[table] = table_name(shared, table)
+        k = tuple(rec[c] for c in keys)
+        shop["reasons"].append({"table": names[table], "column": text(rec["column"]),
+                                "check": text(rec["check"]), "count": int(rec["n"]),
+                                "examples": by_key.get(k, [])})
+    return out
 
 
 def overview_quality(shared: Shared, cap: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ times), ``reports.i18n`` (gettext catalogs), ``reports.page`` (pages on disk) an
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,7 +18,7 @@ import pandas as pd
 from checks.result import AuditResult
 from reports.mail_body import MailBody, MailBuilder, build_mail
 from reports.overview import overview_view
-from reports.page import Renderer, write_reports
+from reports.page import Renderer, rules_view
 from reports.shared import (
     NOT_GIVEN,
     Shared,
@@ -28,10 +29,10 @@ from reports.shared import (
     shop_page_names,
 )
 from reports.shop import shop_view
-from reports.views import MAIL, PAGE, page_caps
+from reports.views import MAIL, PAGE, Caps, page_caps
 
 
-def shared_for(result: AuditResult, *, lang: str = "zh", caps: int = 200,
+def shared_for(result: AuditResult, *, lang: str = "zh", caps: int = 30,
                diff: Any = NOT_GIVEN, report_tz: str | None = None,
                history: pd.DataFrame | None = None) -> Shared:
     """The parts every page of one audit shares. Without ``diff`` there is no "changes
@@ -41,7 +42,7 @@ def shared_for(result: AuditResult, *, lang: str = "zh", caps: int = 200,
 
 
 def build_context(result: AuditResult, *, shop: tuple[str, str] | None,
-                  history: pd.DataFrame | None, lang: str = "zh", caps: int = 200,
+                  history: pd.DataFrame | None, lang: str = "zh", caps: int = 30,
                   diff: dict[str, Any] | None = None, mail: bool = False,
                   report_tz: str | None = None) -> dict[str, Any]:
     """The template context of one page (``mail=True``: of one mail body); ``shop=None`` →
@@ -55,7 +56,8 @@ def build_context(result: AuditResult, *, shop: tuple[str, str] | None,
 
 
 def shop_context(shared: Shared, platform: str, shop_id: str, findings: Any = None,
-                 history: pd.DataFrame | None = None, *, links: bool) -> dict[str, Any]:
+                 history: pd.DataFrame | None = None, *, links: bool,
+                 caps: Caps | None = None) -> dict[str, Any]:
     """A shop's context in the older call form: ``links=True`` a page, ``links=False`` a mail
     body (``Renderer.page`` then renders the mail template). ``findings`` is taken from
     ``shared``; new code calls ``reports.mail_body.build_mail``."""
@@ -63,8 +65,48 @@ def shop_context(shared: Shared, platform: str, shop_id: str, findings: Any = No
         if shared._history_by_shop is None:
             shared._history_by_shop = {}
         shared._history_by_shop[(platform, shop_id)] = history
-    ctx = shop_view(shared, (platform, shop_id), PAGE if links else MAIL, links=links)
+    caps = caps or (PAGE if links else MAIL)
+    ctx = shop_view(shared, (platform, shop_id), caps, links=links)
     return ctx if links else {**ctx, "mail": True}
+
+
+def write_reports(
+    result: AuditResult,
+    out_dir: Path,
+    *,
+    history: pd.DataFrame | None = None,
+    lang: str = "zh",
+    caps: int = 30,
+    diff: dict[str, Any] | None = None,
+    report_tz: str | None = None,
+) -> list[Path]:
+    """Write ``report.html``, ``shops/<name>.html`` for every shop and ``rules.html``;
+    return their paths (``report.html`` first, ``rules.html`` last).
+
+    ``<name>`` is given by ``reports.shared.shop_page_names``. ``diff``: the re-audit diff
+    (``reports.diff.report_diff`` with ``limit=None`` so every shop gets its own rows and
+    every table can mark what is new), None when there is no earlier run. ``report_tz``:
+    the zone of the overview (default Asia/Shanghai); shop pages use their platform's zone.
+    ``caps`` bounds the at-risk table of a page; the other tables have their own caps.
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "shops").mkdir(parents=True, exist_ok=True)
+    shared = Shared.of(result, lang=lang, caps=caps, diff=diff, report_tz=report_tz,
+                       history=history)
+    renderer = Renderer(lang)
+    caps_ = page_caps(caps)
+    paths = [out_dir / "report.html"]
+    paths[0].write_text(renderer.page(overview_view(shared, caps_, links=True)),
+                        encoding="utf-8")
+    for key in shared.shop_keys:
+        path = out_dir / "shops" / f"{shared.page_names[key]}.html"
+        ctx = shop_context(shared, *key, links=True, caps=caps_)
+        path.write_text(renderer.page(ctx), encoding="utf-8")
+        paths.append(path)
+    rules = out_dir / "rules.html"
+    rules.write_text(renderer.page(rules_view(shared)), encoding="utf-8")
+    paths.append(rules)
+    return paths
 
 
 def overview_context(shared: Shared, *, links: bool) -> dict[str, Any]:

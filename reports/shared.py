@@ -163,6 +163,8 @@ class Shared:
     _quarantine_by_shop: dict | None = None
     _history_by_shop: dict | None = None
     history: pd.DataFrame | None = None
+    #: per-audit results computed once for every page and mail (selections, KPI cards…)
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -170,7 +172,7 @@ class Shared:
         result: AuditResult,
         *,
         lang: str = "zh",
-        caps: int = 200,
+        caps: int = 30,
         diff: Any = NOT_GIVEN,
         report_tz: str | None = None,
         history: pd.DataFrame | None = None,

@@ -23,7 +23,7 @@ class Caps:
     detail: int  # characters of a row's detail
 
 
-PAGE = Caps(at_risk=200, per_rule=50, contestable=50, changes=100, reasons=50, shops=10_000,
+PAGE = Caps(at_risk=30, per_rule=5, contestable=5, changes=50, reasons=20, shops=10_000,
             evidence=True, detail=200)
 MAIL = Caps(at_risk=15, per_rule=3, contestable=2, changes=10, reasons=5, shops=25,
             evidence=False, detail=140)
