@@ -70,6 +70,12 @@ EVIDENCE_NAMES = {
     "window_ended_at": N_("Window ended"),
     "recipient": N_("Recipient"),
     "phone": N_("Phone"),
+    "shipped_at": N_("Shipped at"),
+    "first_response_at": N_("First response at"),
+    "seller_received_at": N_("Return received at"),
+    "escalation_response_at": N_("Answered the platform at"),
+    "order_state": N_("Order state"),
+    "quality_dispute_needs_evidence": N_("Platform requires evidence"),
 }
 ID_NAMES = (("order_id", N_("Order")), ("refund_id", N_("Refund")),
             ("message_id", N_("Message")))
