@@ -682,3 +682,9 @@ def synthetic_result(
 def synthetic():
     """The at-scale builder (slow tests only)."""
     return synthetic_result
+
+
+@pytest.fixture(scope="module")
+def synthetic_small():
+    """Twelve shops, 6,000 findings: enough for per-shop checks, quick to build."""
+    return synthetic_result(12, 6_000, seed=3, history_runs=5)
