@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all lint bench bench-large serve docs clean services eval-tone
+.PHONY: demo test test-slow test-all lint bench bench-large serve docs messages clean services eval-tone
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ eval-tone: $(STAMP)
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
+
+# Re-extract the report's texts (templates, reports/, rule titles and actions) and merge them
+# into reports/locale/*/LC_MESSAGES/messages.po; prints what is left untranslated.
+messages: $(STAMP)
+	$(PY) -m reports.i18n
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache test-artifacts

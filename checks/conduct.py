@@ -15,6 +15,7 @@ from checks.tone import judge
 
 @rule("PC001", family="conduct", severity="major",
       title="No contact with the buyer before escalation",
+      action="Contact the buyer and follow up on the request",
       policy="Before a refund is escalated, the seller messages the buyer at least once "
              "between the request and the escalation.",
       source="淘宝/天猫 纠纷处理: 主动协商", needs_messages=True)
@@ -40,6 +41,7 @@ def pc001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("PC002", family="conduct", severity="minor",
       title="Hostile or flat-refusal seller message",
+      action="Review the message with the agent; apologise to the buyer if needed",
       policy="Seller messages stay civil: no dismissal, insult, indifference, taunt, sarcasm "
              "or blame, and no flat refusal (a refusal with no reason and no way forward), "
              "such as 爱买不买, 滚, \"not my problem\" (judged by phrase, not by a character "

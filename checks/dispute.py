@@ -24,6 +24,7 @@ def _quality(data: AuditData) -> pd.DataFrame:
 
 @rule("DA001", family="dispute", severity="info",
       title="Quality dispute raised after the platform's window (contestable)",
+      action="Contest the dispute: it was raised after the platform's window",
       policy="Where the profile has a quality-dispute window (Tmall Global: 24 h after "
              "delivery), a quality-type claim raised later is inadmissible and can be contested.",
       source="Tmall Global seller article (quality disputes within 24 h "
@@ -58,6 +59,7 @@ def da001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("DA002", family="dispute", severity="info",
       title="Quality dispute without buyer evidence (contestable)",
+      action="Contest the dispute: the buyer gave no evidence",
       policy="Where the profile requires it (Tmall Global), a quality-type claim needs the "
              "buyer's evidence; without it the seller can contest.",
       source="Tmall Global seller article (quality disputes need evidence)")
@@ -79,6 +81,7 @@ def da002(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("DA003", family="dispute", severity="major",
       title="Refusal overturned by the platform",
+      action="Refund as the platform ruled and review why the refusal failed",
       policy="A refusal the platform overturned (ruling seller_liable) is a dispute lost.",
       source="天猫 纠纷退款率 definition")
 def da003(data: AuditData, rule: Rule) -> pd.DataFrame:

@@ -30,6 +30,9 @@ class Rule:
     source: str
     needs_messages: bool
     fn: Callable
+    #: What the shop team does about a finding of this rule (English; Chinese in the
+    #: report's message catalog).
+    action: str = ""
 
     @property
     def doc(self) -> str:
@@ -160,12 +163,13 @@ def deadline_findings(rule: Rule, df: pd.DataFrame, due: pd.Series, responded: p
 
 
 def rule(id: str, *, family: str, severity: str, title: str, policy: str, source: str,
-         needs_messages: bool = False) -> Callable:
+         needs_messages: bool = False, action: str = "") -> Callable:
     """Declare a rule's metadata once; the function gets ``(data, rule)`` when run."""
 
     def wrap(fn: Callable) -> Callable:
         fn.rule = Rule(id=id, family=family, severity=severity, title=title, policy=policy,
-                       source=source, needs_messages=needs_messages, fn=fn)
+                       source=source, needs_messages=needs_messages, fn=fn,
+                       action=action)
         return fn
 
     return wrap

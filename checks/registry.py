@@ -34,7 +34,7 @@ BY_ID = {r.id: r for r in RULES}
 def catalog() -> list[dict]:
     """Plain dicts for the report, run.json and the CLI."""
     return [{"id": r.id, "family": r.family, "severity": r.severity, "title": r.title,
-             "policy": r.policy, "source": r.source, "why": r.doc} for r in RULES]
+             "action": r.action, "policy": r.policy, "source": r.source, "why": r.doc} for r in RULES]
 
 
 def rules_markdown() -> str:

@@ -40,6 +40,7 @@ def rt001_deadlines(data: AuditData) -> pd.DataFrame:
 
 @rule("RT001", family="response_time", severity="major",
       title="Refund request answered late",
+      action="Respond to the refund request",
       policy="The seller answers a refund request within the profile's SLA: 48 h when the "
              "order was unshipped at the request, 120 h when shipped (Amazon US: 48 h).",
       source="淘宝/天猫 退款超时规则; Amazon Seller Central")
@@ -54,6 +55,7 @@ def rt001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RT002", family="response_time", severity="critical",
       title="Platform intervention answered late",
+      action="Respond to the platform intervention with evidence",
       policy="After the buyer asks the platform to intervene (客服介入 / A-to-z claim) the "
              "seller responds with evidence within the SLA: 24 h Tmall Global, 72 h others.",
       source="天猫国际纠纷处理规范; Amazon A-to-z Guarantee")
@@ -71,6 +73,7 @@ def rt002(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RT003", family="response_time", severity="major",
       title="Refund late after the return was received",
+      action="Refund the received return",
       policy="Once the seller signs for the returned parcel the money goes back within the "
              "SLA: 168 h on the Chinese platforms, 2 business days on Amazon US.",
       source="淘宝/天猫 退货退款 (卖家确认收货后退款); Amazon Seller Central")
@@ -136,6 +139,7 @@ def _thread_order(order_id: pd.Series, sent_at: pd.Series, rank: pd.Series,
 
 @rule("RT004", family="response_time", severity="minor",
       title="Buyer message answered late",
+      action="Reply to the buyer's message",
       policy="Every buyer turn (first buyer message after the seller's last message) gets a "
              "seller reply within 24 h.",
       source="淘宝 旺旺响应率; Amazon Buyer-Seller Messaging 24 h",

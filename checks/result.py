@@ -43,7 +43,8 @@ class AuditResult:
         timestamps (NaT when not a deadline rule or no response); ``overdue_hours`` float.
     kpis: KPI_COLUMNS plus ``better`` (``lower``/``higher``); ``value`` is NaN for a rate
         whose denominator is zero; ``status`` is ``ok``/``warn``/``breach`` or empty.
-    quarantine: QUARANTINE_COLUMNS, one row per reason.
+    quarantine: QUARANTINE_COLUMNS, one row per reason, plus (when the validation could tell)
+        ``platform``/``shop_id`` of the row's shop so a shop's report shows only its rows.
     counts: {table: {"read", "valid", "quarantined", "superseded"}}.
     run: the run.json content (run_id, as_of, window_days, source, ...).
     catalog: one dict per rule: id, family, severity, title, policy, source.

@@ -40,6 +40,7 @@ def _with_entry(data: AuditData) -> pd.DataFrame:
 
 @rule("RA001", family="return_address", severity="critical",
       title="Agreed return without a return address",
+      action="Send the buyer a valid return address",
       policy="When a return is agreed, the seller must send the buyer a return address.",
       source="CONTRACT §3 RA001; 淘宝/天猫 退货退款 flow: 卖家同意退货后须提供退货地址")
 def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
@@ -55,6 +56,7 @@ def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RA002", family="return_address", severity="critical",
       title="Return address not in the shop's address book",
+      action="Send an address from the shop's address book (add it there first)",
       policy="The return address sent must be an entry of the shop's own address book.",
       source="CONTRACT §3 RA002")
 def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
@@ -77,6 +79,7 @@ def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RA003", family="return_address", severity="major",
       title="Return address not valid when the return was agreed",
+      action="Send an address that is valid now, or fix the entry's validity dates",
       policy="The entry sent must be in use at the time of the decision "
              "(valid_from ≤ decided_at < valid_to).",
       source="CONTRACT §3 RA003")
@@ -104,6 +107,7 @@ def _defects(data: AuditData) -> pd.Series:
 
 @rule("RA004", family="return_address", severity="major",
       title="Return address incomplete or malformed",
+      action="Complete the address: recipient, phone, province, city, district, street, postcode",
       policy="The entry needs recipient, phone, province, city, street and postcode (district "
              "too for CN; no postcode for HK/MO), a valid phone for its country (CN: mobile, "
              "landline or 400/800) and a well-formed postcode (CN 6 digits; US ZIP or ZIP+4).",
@@ -123,6 +127,7 @@ def ra004(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RA005", family="return_address", severity="critical",
       title="Return address outside the required country",
+      action="Send a return address in the required country",
       policy="Where the profile requires it for the buyer's region, the return address must "
              "be in the required country (tmall_global/jd_worldwide: CN for CN or unknown "
              "buyers; amazon_us: US for US or unknown buyers).",
@@ -160,6 +165,7 @@ def ra005(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("RA006", family="return_address", severity="minor",
       title="Province / city / district do not nest",
+      action="Correct the province / city / district of the address",
       policy="A CN entry's province, city and district must nest per China's national "
              "administrative divisions. A former name of a renamed or merged division, "
              "written under the parent it had while in use (杭州市/富阳市, now 富阳区), and a "

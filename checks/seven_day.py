@@ -37,6 +37,7 @@ def eligible(data: AuditData) -> pd.DataFrame:
 
 @rule("SD001", family="seven_day", severity="critical",
       title="7-day no-reason return refused",
+      action="Accept the no-reason return and refund the buyer",
       policy="An item with the no-reason return promise must be taken back when the buyer "
              "asks within the window (7 days from 00:00 of the day after delivery on the "
              "Chinese platforms; 30 days from delivery on Amazon US).",
@@ -57,6 +58,7 @@ def sd001(data: AuditData, rule: Rule) -> pd.DataFrame:
 
 @rule("SD002", family="seven_day", severity="major",
       title="No-reason return on a free-shipping item refunded short",
+      action="Refund the shipping cost that was deducted",
       policy="On a free-shipping (包邮) item an eligible no-reason return is refunded in full; "
              "the seller may not deduct the outbound shipping.",
       source="淘宝网七天无理由退货规范 (包邮商品不得扣除运费)")

@@ -111,9 +111,11 @@ def only_shops(result: AuditResult, keys: set[tuple[str, str]], keep: bool = Tru
 
 
 def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang: str,
-                           diff: dict | None = None) -> tuple[list[Path], list[dict]]:
+                           diff: dict | None = None, report_tz: str | None = None
+                           ) -> tuple[list[Path], list[dict]]:
     """The HTML reports, with one shop's failing page kept from taking down the others.
-    ``diff``: the re-audit diff for the report's section (``reports.diff.report_diff``).
+    ``diff``: the re-audit diff for the report's section (``reports.diff.report_diff``);
+    ``report_tz``: the overview's zone (the ``report_timezone`` setting).
 
     The normal path is one ``write_reports`` call. Only when it raises is each shop tried on
     its own (into a scratch folder), and the report written again without the shops that
@@ -123,7 +125,8 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
     from reports.render import write_reports
 
     try:
-        return write_reports(result, out_dir, history=history, lang=lang, diff=diff), []
+        return write_reports(result, out_dir, history=history, lang=lang, diff=diff,
+                             report_tz=report_tz), []
     except Exception as exc:  # isolate below, then report what failed
         whole = exc
     keys = shops_of(pd.concat([result.shops, result.kpis[["platform", "shop_id"]]]))
@@ -132,7 +135,7 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
         for key in keys:
             try:
                 write_reports(only_shops(result, {key}), Path(scratch), history=history,
-                              lang=lang, diff=diff)
+                              lang=lang, diff=diff, report_tz=report_tz)
             except Exception as exc:
                 failed.append({"stage": "report", "platform": key[0], "shop_id": key[1],
                                "error": describe(exc)})
@@ -141,7 +144,8 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
                      "error": describe(whole)}]
     rest = only_shops(result, {(f["platform"], f["shop_id"]) for f in failed}, keep=False)
     try:
-        return write_reports(rest, out_dir, history=history, lang=lang, diff=diff), failed
+        return write_reports(rest, out_dir, history=history, lang=lang, diff=diff,
+                             report_tz=report_tz), failed
     except Exception as exc:
         return [], [*failed, {"stage": "report", "platform": None, "shop_id": None,
                               "error": describe(exc)}]

@@ -223,8 +223,10 @@ def write(result, opts: Options, log: logging.Logger = LOG) -> dict:
         log.warning("No re-audit diff: the history store could not be read (%s)",
                     describe(exc))
     t = time.perf_counter()
+    from flows.settings import Settings  # the overview's zone, as for --as-of dates
+
     pages, failures = write_reports_isolated(result, out_dir, history=history, lang=opts.lang,
-                                             diff=diff)
+                                             diff=diff, report_tz=Settings().report_timezone)
     result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
     write_run_json(result.run, out_dir)
     return {"paths": {k: str(v) for k, v in paths.items()}, "pages": [str(p) for p in pages],

@@ -30,6 +30,9 @@ from schemas.tables import (
 from schemas.timestamps import MAX_YEAR, MIN_YEAR, UTC_DTYPE, parse_column, parse_timestamps
 
 QUARANTINE_COLUMNS = ["table", "row_key", "column", "check", "value", "message"]
+#: Extra quarantine columns (not in quarantine.csv): the shop a quarantined row belongs to,
+#: so a shop's report shows only its own rows. Empty when it cannot be told (no order).
+OWNER_COLUMNS = ["platform", "shop_id"]
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 # ISO 4217 as maintained in Debian's iso-codes (through pycountry): the codes in use today.
@@ -145,6 +148,33 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
             warnings.append(f"{table}.{c} is absent from the source; read as empty.")
             out[c] = pd.Series([None] * len(df), dtype="str")
     return out
+
+
+def _owners(frames: dict[str, pd.DataFrame], table: str,
+            pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(platform, shop_id) of the quarantined rows at ``pos``: an order's own columns; a
+    refund's or message's through its ``order_id``; an address book entry's ``shop_id``
+    (platform through the shop's orders). Only the quarantined rows are looked up."""
+    raw = frames[table]
+    none = np.full(len(pos), None, dtype=object)
+    orders = frames.get("orders")
+    if table == "orders" or orders is None:
+        cols = raw if table == "orders" else None
+        if cols is None or not {"platform", "shop_id"} <= set(cols.columns):
+            return none, none.copy()
+        return (cols["platform"].iloc[pos].to_numpy(dtype=object),
+                cols["shop_id"].iloc[pos].to_numpy(dtype=object))
+    if not {"platform", "shop_id"} <= set(orders.columns):
+        return none, none.copy()
+    if "order_id" in raw.columns and "order_id" in orders.columns:
+        owner = orders.drop_duplicates("order_id").set_index("order_id")[["platform", "shop_id"]]
+        hit = owner.reindex(raw["order_id"].iloc[pos].to_numpy())
+        return hit["platform"].to_numpy(dtype=object), hit["shop_id"].to_numpy(dtype=object)
+    if "shop_id" in raw.columns:
+        platform = orders.drop_duplicates("shop_id").set_index("shop_id")["platform"]
+        shop = raw["shop_id"].iloc[pos].to_numpy(dtype=object)
+        return platform.reindex(shop).to_numpy(dtype=object), shop
+    return none, none.copy()
 
 
 def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
@@ -547,6 +577,7 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
             rf = rf[~sup[rf["_pos"].to_numpy()]]
             rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy()))
             rf.insert(0, "table", t)
+            rf["platform"], rf["shop_id"] = _owners(frames, t, rf["_pos"].to_numpy())
             q_parts.append(rf)
         out = typed[valid].reset_index(drop=True)
         out = _final_dtypes(t, out)
@@ -557,9 +588,9 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
         tables[t] = out
     quarantine = (pd.concat(q_parts, ignore_index=True) if q_parts
                   else pd.DataFrame(columns=["table", "row_key", "_pos", "column", "check",
-                                             "value", "message"]))
+                                             "value", "message", *OWNER_COLUMNS]))
     quarantine = quarantine.sort_values(["table", "_pos", "column", "check"], kind="stable")
-    quarantine = quarantine[QUARANTINE_COLUMNS].reset_index(drop=True)
+    quarantine = quarantine[[*QUARANTINE_COLUMNS, *OWNER_COLUMNS]].reset_index(drop=True)
     return Validated(tables=tables, quarantine=quarantine, counts=counts, warnings=warnings)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from checks.registry import BY_ID
 from checks.result import FINDING_COLUMNS, KPI_COLUMNS, QUARANTINE_COLUMNS, AuditResult
 
 AS_OF = pd.Timestamp("2026-11-20T02:00:00Z")  # 10:00 in Shanghai, 18:00 the day before in LA
@@ -116,6 +117,11 @@ CATALOG: list[dict[str, Any]] = [
         ),
     ]
 ]
+# titles and next actions as the rules declare them (the catalog's Chinese is keyed by them)
+for _r in CATALOG:
+    _rule = BY_ID.get(_r["id"])
+    if _rule is not None:
+        _r["title"], _r["action"] = _rule.title, _rule.action
 TITLES = {r["id"]: r["title"] for r in CATALOG}
 SEVERITY = {r["id"]: r["severity"] for r in CATALOG}
 
@@ -353,10 +359,16 @@ KPI_THRESHOLDS = {
 }
 
 
-def kpi_rows(platform: str, shop_id: str, values: dict[str, tuple[float, str]]) -> list[dict]:
+def kpi_rows(
+    platform: str,
+    shop_id: str,
+    values: dict[str, tuple[float, str]],
+    counts: dict[str, tuple[int, int]] | None = None,
+) -> list[dict]:
     rows = []
     for metric, (threshold, better) in KPI_THRESHOLDS.items():
         value, status = values.get(metric, (0.0, "ok"))
+        num, den = (counts or {}).get(metric, (np.nan, np.nan))
         rows.append(
             {
                 "platform": platform,
@@ -366,6 +378,8 @@ def kpi_rows(platform: str, shop_id: str, values: dict[str, tuple[float, str]]) 
                 "threshold": threshold,
                 "status": status,
                 "better": better,
+                "numerator": num,
+                "denominator": den,
             }
         )
     return rows
@@ -384,6 +398,7 @@ def default_kpis() -> pd.DataFrame:
                 "invalid_rejection_rate": (np.nan, ""),  # nothing refused: empty, not zero
                 "return_address_defect_rate": (0.05, "breach"),
             },
+            {"late_response_rate": (1, 8), "return_address_defect_rate": (1, 20)},
         )
         + kpi_rows(
             "tmall",
@@ -405,7 +420,7 @@ def default_kpis() -> pd.DataFrame:
             {"self_completion_rate": (np.nan, ""), "late_response_rate": (np.nan, "")},
         )
     )
-    return pd.DataFrame(rows, columns=[*KPI_COLUMNS, "better"])
+    return pd.DataFrame(rows, columns=[*KPI_COLUMNS, "better", "numerator", "denominator"])
 
 
 def default_quarantine() -> pd.DataFrame:
@@ -461,7 +476,20 @@ def default_quarantine() -> pd.DataFrame:
             "refund asks more than the order's 50.00",
         ),
     ]
-    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    owners = [
+        ("tmall_global", "tg-flagship"),
+        ("tmall_global", "tg-flagship"),
+        ("tmall", "tm-store"),
+        ("amazon_us", "amz-east"),
+        ("shopee", "sp-unknown"),  # an order of a platform without a profile: no page
+        ("tmall", "tm-store"),
+        (None, None),  # a refund whose order does not exist: nobody's
+        (None, None),
+    ]
+    frame = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    frame["platform"] = [p for p, _ in owners]
+    frame["shop_id"] = [s for _, s in owners]
+    return frame
 
 
 def default_history() -> pd.DataFrame:
@@ -574,70 +602,89 @@ RULES_AT_SCALE = [
 
 
 def synthetic_result(
-    n_shops: int = 50, n_findings: int = 100_000, seed: int = 7
+    n_shops: int = 50, n_findings: int = 100_000, seed: int = 7, *, big_shop: int = 0,
+    history_runs: int = 30,
 ) -> tuple[AuditResult, pd.DataFrame]:
-    """An AuditResult the size of a big agency night, and 30 earlier runs of KPI history.
+    """An AuditResult the size of a big agency night, and earlier runs of KPI history.
 
     Findings are spread unevenly over shops (a few shops hold most, as in real portfolios)
-    and over rules; each has evidence with a name and a phone to mask."""
+    and over rules; each has evidence with a name and a phone to mask, and a message text
+    with a phone number. ``big_shop``: that many more findings in one extra shop
+    (``tmall/big-shop``). Built column-wise, so a million findings take seconds."""
     rng = np.random.default_rng(seed)
     platforms = ["tmall_global", "tmall", "jd_worldwide", "amazon_us"]
     shops = [(platforms[i % 4], f"shop-{i:03d}") for i in range(n_shops)]
     weights = 1.0 / np.arange(1, n_shops + 1)  # Zipf-like: shop-000 has the most
     shop_idx = rng.choice(n_shops, size=n_findings, p=weights / weights.sum())
-    rule_idx = rng.integers(0, len(RULES_AT_SCALE), size=n_findings)
-    due = AS_OF + pd.to_timedelta(rng.integers(-30 * 24 * 60, 24 * 60, size=n_findings), unit="min")
-    rows = []
-    for i in range(n_findings):
-        platform, shop_id = shops[shop_idx[i]]
-        rule_id, status = RULES_AT_SCALE[rule_idx[i]]
-        deadline = rule_id.startswith("RT")
-        d = due[i]
-        if status == "at_risk":
-            d = AS_OF + pd.Timedelta(minutes=int(rng.integers(1, 24 * 60)))
-        rows.append(
-            {
-                "rule_id": rule_id,
-                "status": status,
-                "severity": SEVERITY.get(rule_id, "major"),
-                "platform": platform,
-                "shop_id": shop_id,
-                "order_id": f"O{i:08d}",
-                "refund_id": f"R{i:08d}" if rule_id != "RT004" and rule_id != "PC002" else "",
-                "message_id": f"M{i:08d}" if rule_id in ("RT004", "PC002") else "",
-                "due_at": d if deadline else pd.NaT,
-                "responded_at": pd.NaT,
-                "overdue_hours": (AS_OF - d) / pd.Timedelta(hours=1) if deadline else np.nan,
-                "detail": f"{rule_id} finding number {i} with a short human sentence",
-                "title": TITLES.get(rule_id, rule_id),
-                "evidence": {
-                    "requested_at": d - pd.Timedelta(hours=48),
-                    "recipient": "王小明",
-                    "phone": "13812345678",
-                    "province": "浙江省",
-                    "city": "杭州市",
-                    "missing": ["district"],
-                },
-            }
-        )
-    findings = findings_frame(rows)
+    plat = np.array([p for p, _ in shops], dtype=object)[shop_idx]
+    sid = np.array([s for _, s in shops], dtype=object)[shop_idx]
+    if big_shop:
+        shops.append(("tmall", "big-shop"))
+        plat = np.concatenate([plat, np.full(big_shop, "tmall", dtype=object)])
+        sid = np.concatenate([sid, np.full(big_shop, "big-shop", dtype=object)])
+    n = n_findings + big_shop
+    rules = np.array([r for r, _ in RULES_AT_SCALE], dtype=object)
+    statuses = np.array([st for _, st in RULES_AT_SCALE], dtype=object)
+    rule_idx = rng.integers(0, len(RULES_AT_SCALE), size=n)
+    rule, status = rules[rule_idx], statuses[rule_idx]
+    due = AS_OF + pd.to_timedelta(rng.integers(-30 * 24 * 60, 0, size=n), unit="min")
+    soon = AS_OF + pd.to_timedelta(rng.integers(1, 24 * 60, size=n), unit="min")
+    due = pd.Series(np.where(status == "at_risk", soon, due), dtype="datetime64[ns, UTC]")
+    deadline = pd.Series(rule).str.startswith("RT").to_numpy()
+    due = due.where(deadline)
+    ids = pd.Series(np.arange(n)).map("{:08d}".format)
+    by_message = np.isin(rule, ["RT004", "PC002"])
+    findings = pd.DataFrame({
+        "rule_id": rule,
+        "status": status,
+        "severity": pd.Series(rule).map(SEVERITY).fillna("major").to_numpy(),
+        "platform": plat,
+        "shop_id": sid,
+        "order_id": ("O" + ids).to_numpy(),
+        "refund_id": np.where(by_message, "", "R" + ids),
+        "message_id": np.where(by_message, "M" + ids, ""),
+        "due_at": due,
+        "responded_at": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"),
+        "overdue_hours": ((AS_OF - due) / pd.Timedelta(hours=1)).to_numpy(),
+        "detail": (pd.Series(rule) + " finding number " + ids + " with a short human sentence"
+                   ).to_numpy(),
+        "title": pd.Series(rule).map(TITLES).fillna("").to_numpy(),
+    })
+    requested = (due.fillna(AS_OF) - pd.Timedelta(hours=48)).tolist()
+    findings["evidence"] = [
+        {"requested_at": t, "recipient": "王小明", "phone": "13812345678", "province": "浙江省",
+         "city": "杭州市", "text": "call me at 13912345678", "missing": ["district"]}
+        for t in requested
+    ]
     kpis = pd.DataFrame(
-        [r for p, s in shops for r in kpi_rows(p, s, {"late_response_rate": (0.07, "breach")})],
-        columns=[*KPI_COLUMNS, "better"],
+        [r for p, s in shops for r in kpi_rows(p, s, {"late_response_rate": (0.07, "breach")},
+                                               {"late_response_rate": (7, 100)})],
+        columns=[*KPI_COLUMNS, "better", "numerator", "denominator"],
     )
-    history = []
-    for run in range(30):
-        as_of = AS_OF - pd.Timedelta(days=30 - run)
-        for p, s in shops:
-            for metric in KPI_THRESHOLDS:
-                history.append((f"run-{run:04d}", as_of, p, s, metric, float(rng.random() * 0.1)))
+    runs = np.arange(history_runs)
+    keys = pd.DataFrame(shops, columns=["platform", "shop_id"])
+    history = keys.merge(pd.DataFrame({"metric": list(KPI_THRESHOLDS)}), how="cross").merge(
+        pd.DataFrame({"run": runs}), how="cross")
+    history["run_id"] = history["run"].map("run-{:04d}".format)
+    history["as_of"] = AS_OF - pd.to_timedelta(history_runs - history["run"], unit="D")
+    history["value"] = rng.random(len(history)) * 0.1
     result = make_result(findings, kpis=kpis, shops=shops)
-    result.quarantine = pd.concat([default_quarantine()] * 5000, ignore_index=True)
+    quarantine = pd.concat([default_quarantine()] * 5000, ignore_index=True)
+    owner = rng.integers(0, len(shops), size=len(quarantine))
+    quarantine["platform"] = [shops[k][0] for k in owner]
+    quarantine["shop_id"] = [shops[k][1] for k in owner]
+    result.quarantine = quarantine
     columns = ["run_id", "as_of", "platform", "shop_id", "metric", "value"]
-    return result, pd.DataFrame(history, columns=columns)
+    return result, history[columns]
 
 
 @pytest.fixture
 def synthetic():
     """The at-scale builder (slow tests only)."""
     return synthetic_result
+
+
+@pytest.fixture(scope="module")
+def synthetic_small():
+    """Twelve shops, 6,000 findings: enough for per-shop checks, quick to build."""
+    return synthetic_result(12, 6_000, seed=3, history_runs=5)

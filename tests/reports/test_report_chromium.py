@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.mail_body import build_mail
 from reports.render import write_reports
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -89,6 +90,24 @@ def test_pages_load_nothing_from_outside(result, history, tmp_path):
         assert "@import" not in html
 
 
+def overflow(page: Path, tmp_path: Path, width: int = 375) -> tuple[int, int]:
+    """(content width, viewport width) of ``page`` laid out ``width`` px wide: the page is
+    loaded in an iframe of that width (headless Chromium's window is at least 500 px wide),
+    measured by a script in the wrapper (the page itself has none)."""
+    wrapper = tmp_path / f"measure-{page.stem}.html"
+    wrapper.write_text(
+        f'<html><body><iframe id="f" src="{page.resolve().as_uri()}" '
+        f'style="width:{width}px;height:800px;border:0"></iframe><script>'
+        'document.getElementById("f").onload=function(){var d=this.contentDocument'
+        '.documentElement;document.body.setAttribute("data-ov",d.scrollWidth+"/"+'
+        "this.contentWindow.innerWidth);};</script></body></html>", "utf-8")
+    run = chromium("--allow-file-access-from-files", "--window-size=1280,800", "--dump-dom",
+                   wrapper.as_uri(), user_data=tmp_path / "profile-measure")  # fmt: skip
+    found = re.search(r'data-ov="(\d+)/(\d+)"', run.stdout)
+    assert found, run.stdout[-500:]
+    return int(found.group(1)), int(found.group(2))
+
+
 def test_report_renders_in_chromium_with_tables_and_no_console_errors(result, history, tmp_path):
     out = tmp_path / "out"
     write_reports(result, out, history=history)
@@ -100,7 +119,7 @@ def test_report_renders_in_chromium_with_tables_and_no_console_errors(result, hi
         chromium(f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}", url,
                  user_data=tmp_path / "profile-shot")  # fmt: skip
         assert png_size(png) == (WIDTH, HEIGHT)
-        # a blank page of this size is ~10 KB; the report has text, colour and charts
+        # a blank page of this size is ~10 KB; the report has text, colour and bars
         assert png.stat().st_size > 60_000, png.stat().st_size
         shutil.copy(png, ARTIFACTS / shot)
 
@@ -108,14 +127,56 @@ def test_report_renders_in_chromium_with_tables_and_no_console_errors(result, hi
                        user_data=tmp_path / "profile-dom")  # fmt: skip
         assert console_messages(run.stderr) == []
         dom = run.stdout
-        assert dom.count("<table") >= (6 if page.startswith("shops") else 5)
+        assert "<svg" not in dom
         if page.startswith("shops"):
             assert 'class="grid atrisk"' in dom
             assert dom.index("R-2002") < dom.index("R-2001")  # at-risk order survives
-            assert dom.count("<svg") == 8  # a trend per KPI card
-            assert dom.count("<polyline") == 4  # the KPIs whose history draws a line
+            assert dom.count('class="trend"') == 8  # a trend per KPI card
+            assert 'href="../report.html"' in dom and 'href="../rules.html"' in dom
         else:
             assert 'href="shops/tg-flagship.html"' in dom
+
+
+@pytest.mark.parametrize("page", ["report.html", "shops/tg-flagship.html", "rules.html"])
+def test_pages_fit_a_375_px_phone_without_horizontal_overflow(result, history, tmp_path, page):
+    out = tmp_path / "out"
+    write_reports(result, out, history=history)
+    content, viewport = overflow(out / page, tmp_path)
+    assert viewport == 375
+    assert content <= viewport, (page, content)
+
+
+@pytest.mark.parametrize(("key", "shot"), [(("tmall_global", "tg-flagship"), "mail-shop.png"),
+                                          (None, "mail-overview.png")])  # fmt: skip
+def test_mail_body_at_375_px_no_overflow_no_console_errors(result, history, tmp_path, key,
+                                                            shot):
+    body = build_mail(result, key, history=history, diff=None)
+    page = tmp_path / "mail.html"
+    page.write_text(body.html, "utf-8")
+    parser = Resources()
+    parser.feed(body.html)
+    assert parser.urls == [] and "svg" not in parser.tags
+    run = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(),
+                   user_data=tmp_path / "profile-dom")  # fmt: skip
+    assert console_messages(run.stderr) == []
+    content, viewport = overflow(page, tmp_path)
+    assert content <= viewport == 375, content
+    png = tmp_path / shot
+    chromium(f"--screenshot={png}", "--window-size=375,2400", page.as_uri(),
+             user_data=tmp_path / "profile-shot")  # fmt: skip
+    assert png_size(png) == (375, 2400)
+    assert png.stat().st_size > 40_000, png.stat().st_size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(png, ARTIFACTS / shot)
+
+
+def test_overflow_check_catches_a_too_wide_page(tmp_path):
+    """The overflow measure above is not vacuous."""
+    page = tmp_path / "wide.html"
+    page.write_text('<html><body><table width="900"><tr><td>x</td></tr></table></body></html>',
+                    "utf-8")
+    content, viewport = overflow(page, tmp_path)
+    assert viewport == 375 and content > 375
 
 
 def test_console_check_catches_a_broken_page(tmp_path):

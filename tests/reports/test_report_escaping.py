@@ -17,6 +17,7 @@ import pytest
 
 from checks.result import KPI_COLUMNS, QUARANTINE_COLUMNS
 from reports.email import build_messages
+from reports.mail_body import MailBuilder
 from reports.render import write_reports
 
 SCRIPT = "<script>alert(1)</script>"
@@ -28,8 +29,7 @@ PAYLOAD = f"{SCRIPT}{ATTR}{SQUOTE}"
 ALLOWED_ATTRIBUTES = {
     "lang", "charset", "name", "content", "class", "style", "href",
     "width", "height", "viewbox", "role", "aria-label", "xmlns",
-    "x1", "y1", "x2", "y2", "stroke", "stroke-width", "stroke-dasharray", "opacity",
-    "points", "fill", "cx", "cy", "r",
+    "cellpadding", "cellspacing", "align", "bgcolor",
 }  # fmt: skip
 
 
@@ -118,6 +118,7 @@ def poisoned_result(build):
         columns=[*KPI_COLUMNS, "better"],
     )
     quarantine = pd.DataFrame([[PAYLOAD] * len(QUARANTINE_COLUMNS)], columns=QUARANTINE_COLUMNS)
+    quarantine["platform"], quarantine["shop_id"] = "tmall_global", f"shop{PAYLOAD}"
     catalog = [
         {"id": PAYLOAD, "family": PAYLOAD, "severity": PAYLOAD, "title": PAYLOAD,
          "policy": PAYLOAD, "source": PAYLOAD},
@@ -172,7 +173,7 @@ def poisoned_diff() -> dict:
 def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
     result = poisoned_result(build)
     paths = write_reports(result, tmp_path, history=None, lang=lang, diff=poisoned_diff())
-    assert len(paths) == 3  # overview + the two poisoned shops
+    assert len(paths) == 4  # overview + the two poisoned shops + the rule catalog
     for path in paths:
         assert path.parent in (tmp_path, tmp_path / "shops")  # no path traversal
         assert set(path.name) <= set(
@@ -190,6 +191,22 @@ def test_payloads_are_inert_in_every_page(build, tmp_path, lang):
     overview = "".join(inspect_html((tmp_path / "report.html").read_text("utf-8")).text)
     assert f"warning {PAYLOAD}" in overview and f"diffdetail {PAYLOAD}" in overview
     assert "recipient: " + PAYLOAD not in text  # masked, not shown
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_payloads_are_inert_in_every_mail_body(build, lang):
+    result = poisoned_result(build)
+    builder = MailBuilder(result, lang=lang, diff=poisoned_diff())
+    for key in [None, ("tmall_global", f"shop{PAYLOAD}"), (PAYLOAD, PAYLOAD)]:
+        body = builder.build(key)
+        text = "".join(inspect_html(body.html).text)
+        assert SCRIPT in text
+        assert "\n" not in body.subject
+        assert SCRIPT in body.text  # plain text is not HTML: shown as written
+    shop = builder.build(("tmall_global", f"shop{PAYLOAD}"))
+    text = "".join(inspect_html(shop.html).text)
+    for visible in (f"O{PAYLOAD}", f"detail {PAYLOAD}", f"warning {PAYLOAD}", f"after {PAYLOAD}"):
+        assert visible in text
 
 
 def test_payloads_are_inert_in_mail(build, tmp_path: Path):
