@@ -135,6 +135,30 @@ def _per_shop(shared: Shared, cap: int) -> dict[tuple[str, str], dict[str, Any]]
     return out
 
 
+def address_book_notes(shared: Shared, shop_id: str, cap: int) -> dict[str, Any]:
+    """The shop's return-address entries written with a former division name (renamed or
+    merged since) or as a development zone: not findings, but the current name is suggested
+    so the book can be brought up to date. The shop's own warehouse addresses, not buyers'."""
+    notes = shared.result.address_notes
+    if notes is None or not len(notes):
+        return {"rows": [], "more": 0}
+    mine = notes[notes["shop_id"].astype(str) == shop_id]
+    rows = []
+    for rec in mine.head(cap).to_dict("records"):
+        kind = text(rec.get("kind"))
+        written = " / ".join(text(rec.get(c)) for c in ("province", "city", "district")
+                             if text(rec.get(c)))
+        rows.append({
+            "address_id": truncate(text(rec.get("address_id")), 60),
+            "written": truncate(written, 80),
+            "kind": shared.tr(N_("Former name (renamed or merged)")) if kind == "former_name"
+            else shared.tr(N_("Development or functional zone")),
+            "suggestion": truncate(text(rec.get("suggestion")), 80) if kind == "former_name"
+            else "",
+        })
+    return {"rows": rows, "more": max(len(mine) - cap, 0)}
+
+
 def overview_quality(shared: Shared, cap: int) -> dict[str, Any]:
     return {"tables": reconciliation(shared), **set_aside(shared, shared.result.quarantine, cap),
             "note": ""}

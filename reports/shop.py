@@ -8,7 +8,7 @@ from typing import Any
 from reports.changes import changes
 from reports.format import fmt_local, fmt_time
 from reports.kpi_cards import kpi_cards
-from reports.quality import shop_quality, shop_warnings
+from reports.quality import address_book_notes, shop_quality, shop_warnings
 from reports.rows import Selection, cut, cut_groups
 from reports.shared import Shared, overall_status, period
 from reports.views import Caps
@@ -63,5 +63,6 @@ def shop_view(shared: Shared, key: tuple[str, str], caps: Caps, *, links: bool) 
         "changes": changes(shared, key, zone, caps.changes),
         "warnings": shop_warnings(shared, platform, shop_id),
         "quality": shop_quality(shared, key, caps.reasons),
+        "address_book": address_book_notes(shared, shop_id, caps.reasons),
         "not_evaluated": [str(r) for r in shared.result.not_evaluated],
     }
