@@ -124,7 +124,8 @@ def prepare(settings: Settings, **given):
 
     try:
         source = given.pop("source", None) or settings.source
-        quick_check(source, mapped=bool(given.get("mapping")))  # before pandas & co load
+        quick_check(source, given.get("encoding") or "utf-8",  # before pandas & co load
+                    mapped=bool(given.get("mapping")))
         from flows.options import options, register_source
         from sources.base import open_source
 
