@@ -136,6 +136,9 @@ def prepare(settings: Settings, **given):
         if opts.out.exists() and not opts.out.is_dir():
             raise InputError(f"--out {opts.out} is a file, not a folder. Nothing was "
                              "audited.")
+        from checks.profiles import load_profiles
+
+        load_profiles(opts.profiles_dir)  # a profile that does not validate: exit 2 here
         open_source(source, encoding=opts.encoding, schema=opts.pg_schema,
                     mapping=opts.mapping).probe()
     except InputError as exc:
