@@ -1,8 +1,8 @@
 """The `refund-audit` command line: what users do (run, demo, generate, rules, profiles, ...).
 
-Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a finding of that
-severity or worse exists), 2 on unusable input or configuration, with a one-paragraph error
-on stderr and no traceback.
+Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a
+finding of that severity or worse exists), 2 on unusable input or configuration, with a
+one-paragraph error on stderr and no traceback.
 
 Why `run` is built this way: the settings, the options and the source are checked first,
 before Prefect is imported (its import alone costs ~1–2.5 s, a temporary server 10–15 s),
