@@ -1,8 +1,8 @@
 """The `refund-audit` command line: what users do (run, demo, generate, rules, profiles, ...).
 
-Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a finding of that
-severity or worse exists), 2 on unusable input or configuration, with a one-paragraph error
-on stderr and no traceback.
+Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a
+finding of that severity or worse exists), 2 on unusable input or configuration, with a
+one-paragraph error on stderr and no traceback.
 
 Why `run` is built this way: the settings, the options and the source are checked first,
 before Prefect is imported (its import alone costs ~1–2.5 s, a temporary server 10–15 s),
@@ -124,7 +124,8 @@ def prepare(settings: Settings, **given):
 
     try:
         source = given.pop("source", None) or settings.source
-        quick_check(source, mapped=bool(given.get("mapping")))  # before pandas & co load
+        quick_check(source, given.get("encoding") or "utf-8",  # before pandas & co load
+                    mapped=bool(given.get("mapping")))
         from flows.options import options, register_source
         from sources.base import open_source
 
@@ -135,6 +136,9 @@ def prepare(settings: Settings, **given):
         if opts.out.exists() and not opts.out.is_dir():
             raise InputError(f"--out {opts.out} is a file, not a folder. Nothing was "
                              "audited.")
+        from checks.profiles import load_profiles
+
+        load_profiles(opts.profiles_dir)  # a profile that does not validate: exit 2 here
         open_source(source, encoding=opts.encoding, schema=opts.pg_schema,
                     mapping=opts.mapping).probe()
     except InputError as exc:

@@ -9,6 +9,9 @@ table (which one would be the truth?).
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
 import stat
 from pathlib import Path
@@ -55,6 +58,80 @@ def locate(folder: Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
+def _header(path: Path, encoding: str) -> list[str]:
+    """The header row as the CSV reader will see it (the first non-empty line)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(
+            f"--encoding {encoding!r} is not a known text encoding; use utf-8 (the default) or gbk."
+        ) from None
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+        complete = not fh.read(1)
+    if not head.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n\x00"):
+        raise InputError(
+            f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
+        )
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        # a multi-byte character cut at the end of the sample is fine; a bad byte is not
+        text = codecs.getincrementaldecoder(enc)().decode(head, final=complete)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding, head) from None
+    try:
+        return next((row for row in csv.reader(io.StringIO(text)) if row), [])
+    except csv.Error as exc:
+        raise InputError(f"{path}: the header line cannot be read as CSV ({exc}).") from None
+
+
+NEWLINE = b"\n"
+_CANDIDATES = (("utf-8", "UTF-8"), ("gb18030", "GBK (GB18030)"), ("big5", "Big5"))
+
+
+def _decodes(sample: bytes, encoding: str) -> int | None:
+    """None when ``sample`` decodes (a character cut at its end is fine), else the offset of
+    the first bad byte."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        return None
+    except UnicodeDecodeError as exc:
+        return exc.start
+
+
+def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
+    declared = codecs.lookup(encoding).name
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        likely = ("utf-16", "UTF-16")
+    else:
+        likely = next(
+            (
+                (c, label)
+                for c, label in _CANDIDATES
+                if codecs.lookup(c).name != declared and _decodes(sample, c) is None
+            ),
+            None,
+        )
+    if likely is None:
+        hint = " Save it as UTF-8 or name its encoding with --encoding."
+    elif likely[0] == "gb18030" and declared in ("gbk", "gb2312"):
+        hint = " It looks like GB18030 (a superset of GBK): run again with --encoding gb18030."
+    elif likely[0] == "gb18030":
+        hint = (
+            f" It looks like {likely[1]}, as Chinese seller back-ends often export; run "
+            "again with --encoding gbk."
+        )
+    else:
+        hint = f" It looks like {likely[1]}: run again with --encoding {likely[0]}."
+    bad = _decodes(sample, encoding)
+    where = (
+        ""
+        if bad is None
+        else f" (first undecodable byte on line {sample[:bad].count(NEWLINE) + 1})"
+    )
+    return InputError(f"{path} is not valid {encoding.upper()} text{where}.{hint}")
+
+
 def missing_table(where: str, table: str) -> InputError:
     return InputError(
         f"The source {where} has no table '{table}'. The audit needs the tables "
@@ -62,16 +139,21 @@ def missing_table(where: str, table: str) -> InputError:
         "columns. Nothing was audited.")
 
 
-def quick_check(uri: str, mapped: bool = False) -> None:
+def quick_check(uri: str, encoding: str = "utf-8", mapped: bool = False) -> None:
     """The files of a folder source (``uri`` without ``://`` or ``file://``): the folder,
-    every table's file, the required ones present (``mapped``: a column mapping names the
-    files, so only the folder). Other sources are checked by their ``probe``."""
+    each table's file and that its header decodes, then that the required ones are
+    present (``mapped``: a column mapping names the files, so only the folder). Other
+    sources are checked by their ``probe``."""
     if "://" in uri and not uri.startswith("file://"):
         return
     folder = Path(uri.removeprefix("file://"))
     check_folder(folder)
     if mapped:
         return
-    for t in TABLES:
-        if locate(folder, t) is None and t in REQUIRED_TABLES:
+    found = {t: locate(folder, t) for t in TABLES}
+    for path in found.values():  # a file that is there but unreadable says more than a gap
+        if path is not None and path.suffix == ".csv":
+            _header(path, encoding)
+    for t in REQUIRED_TABLES:
+        if found[t] is None:
             raise missing_table(str(folder), t)

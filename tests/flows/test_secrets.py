@@ -20,7 +20,7 @@ from sources.base import mask_uri
 AS_OF = "2026-11-20T02:00:00+08:00"
 PG_URL = os.environ.get(
     "REFUND_AUDIT_TEST_PG_URL",
-    "postgresql+psycopg://refund_audit:refund_audit@127.0.0.1:5432/refund_audit_pipeline")
+    "postgresql+psycopg://refund_audit:refund_audit@127.0.0.1:5432/refund_audit_test")
 
 
 @pytest.mark.parametrize(("url", "shown"), [
