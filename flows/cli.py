@@ -322,12 +322,16 @@ def generate(
     seed: int = typer.Option(7, help="Random seed."),
     as_of: str = typer.Option("2026-11-20T02:00:00+08:00", "--as-of"),
     clean: bool = typer.Option(False, "--clean", help="No dirty rows."),
+    shops: int = typer.Option(None, "--shops", min=1, help="Number of shops, spread over the "
+                              "four platforms (default: one per 20,000 orders, at least 4)."),
 ) -> None:
     """Generate contract-format data (demo, tests, benchmark)."""
     from sources.generate import generate_tables
     from sources.writers import write_csv_folder, write_parquet_folder, write_sqlite
 
-    tables = generate_tables(orders, seed=seed, as_of=as_of, dirty=not clean)
+    if shops is not None and shops > orders:
+        _fail(f"--shops ({shops}) cannot exceed --orders ({orders}): every shop has an order.")
+    tables = generate_tables(orders, seed=seed, as_of=as_of, dirty=not clean, shops=shops)
     if out.startswith("sqlite:///"):
         write_sqlite(tables, out)
     elif fmt == "parquet":

@@ -99,20 +99,26 @@ def generate_tables(
     as_of: str = "2026-11-20T02:00:00+08:00",
     window_days: int = 30,
     dirty: bool = True,
+    shops: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Generate ``orders``, ``refunds``, ``return_addresses`` and ``messages`` as string frames.
 
-    Deterministic for (n_orders, seed, as_of, window_days, dirty).  Columns are exactly the
-    contract's, every value a string or NA.  ``as_of`` must carry an offset.
+    Deterministic for (n_orders, seed, as_of, window_days, dirty, shops).  Columns are exactly
+    the contract's, every value a string or NA.  ``as_of`` must carry an offset.  ``shops``:
+    how many shops, spread over the four platforms in turn, each with at least one order
+    (default: one per 20,000 orders, at least 4).
     """
     if n_orders < 1:
         raise ValueError("n_orders must be at least 1")
+    if shops is not None and not 1 <= shops <= n_orders:
+        raise ValueError(f"shops must be between 1 and the number of orders ({n_orders})")
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     stamp = pd.Timestamp(as_of)
     if stamp.tzinfo is None:
         raise ValueError(f"as_of must carry a UTC offset, got {as_of!r}")
-    return _Builder(n_orders, seed, float(stamp.timestamp()), window_days * D, dirty).run()
+    return _Builder(n_orders, seed, float(stamp.timestamp()), window_days * D, dirty,
+                    shops).run()
 
 
 # --------------------------------------------------------------------------- string formatting
@@ -549,11 +555,24 @@ def _fmax(*arrays: np.ndarray) -> np.ndarray:
     return out
 
 
+def _every_shop_sells(shop: np.ndarray, n_shops: int) -> None:
+    """Give each shop without an order one order of the shop with the most (in place), so
+    that exactly ``n_shops`` shops appear; the draw is left as it was when none is missing."""
+    count = np.bincount(shop, minlength=n_shops)
+    for missing in np.flatnonzero(count == 0):
+        donor = int(np.argmax(count))
+        shop[np.flatnonzero(shop == donor)[0]] = missing
+        count[donor] -= 1
+        count[missing] += 1
+
+
 class _Builder:
     """One generation run: the random stream, as_of and the tables being built."""
 
-    def __init__(self, n: int, seed: int, as_of: float, window: float, dirty: bool) -> None:
+    def __init__(self, n: int, seed: int, as_of: float, window: float, dirty: bool,
+                 shops: int | None = None) -> None:
         self.n = n
+        self.n_shops = shops
         self.rng = np.random.default_rng(seed)
         self.A = as_of
         self.W = window
@@ -602,7 +621,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ shops & address book
     def build_shops(self) -> None:
-        n_shops = max(4, self.n // 20000)
+        n_shops = self.n_shops or max(4, self.n // 20000)
         self.shop_plat = np.arange(n_shops) % 4
         self.shop_ids = [f"{SHOP_PREFIX[p]}-shop-{i + 1:02d}" for i, p in enumerate(self.shop_plat)]
         w = self.rng.lognormal(0.0, 0.5, n_shops)
@@ -729,6 +748,8 @@ class _Builder:
     def build_orders(self) -> None:
         n, A, r = self.n, self.A, self.rng
         shop = r.choice(len(self.shop_ids), size=n, p=self.shop_p)
+        if self.n_shops:
+            _every_shop_sells(shop, self.n_shops)
         plat = self.shop_plat[shop].astype(np.int8)
         std_off = np.where(plat == AMAZON, -8 * H, 8 * H)
         span = max(2 * D, 1.5 * self.W)
