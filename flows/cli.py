@@ -481,8 +481,17 @@ def diff(
     if as_json:
         typer.echo(json.dumps(d, indent=2, ensure_ascii=False, default=str))
         return
+    from reports.history import local_time
+
+    zone = Settings().report_timezone
     a, b, c = d["before"], d["after"], d["counts"]
-    typer.echo(f"{a['run_id']} (as of {a['as_of']}) → {b['run_id']} (as of {b['as_of']})")
+    typer.echo(f"{a['run_id']} (as of {local_time(a['as_of'], zone)}) → {b['run_id']} "
+               f"(as of {local_time(b['as_of'], zone)})")
+    for side in (a, b):
+        if side.get("asked"):
+            typer.echo(f"  {side['asked']} was superseded by run {side['run_id']} (the same "
+                       "audit re-run with identical findings); its findings are those of "
+                       f"{side['run_id']}.")
     typer.echo(f"  appeared {c['appeared']}  disappeared {c['disappeared']}  changed status "
                f"{c['changed']}  unchanged {c['unchanged']}")
     for kind, sign in (("appeared", "+"), ("disappeared", "-"), ("changed", "~")):
@@ -501,18 +510,23 @@ def history(
     store: str = typer.Option(None, "--store", help="History store: folder or SQLAlchemy URL."),
     limit: int = typer.Option(20, "--limit"),
 ) -> None:
-    """The runs in the history store, newest first (ids for `refund-audit diff`)."""
-    from reports.history import list_runs
+    """The runs in the history store, newest first (ids for `refund-audit diff`); times in
+    the report zone (REFUND_AUDIT_REPORT_TIMEZONE)."""
+    from reports.history import list_replaced, list_runs, local_time
     from sources.base import mask_uri
 
+    zone = Settings().report_timezone
     runs = list_runs(_store(store)).head(limit)
     if runs.empty:
         typer.echo(f"No runs recorded in {mask_uri(_store(store))}.")
+    replaced = list_replaced(_store(store)).groupby("replaced_by")["run_id"].agg(list)
     for r in runs.itertuples():
         note = f"  superseded by {r.superseded_by[:8]}" if isinstance(r.superseded_by, str) \
             else ""
-        typer.echo(f"{r.run_id}  as of {r.as_of}  key {r.audit_key}  {r.n_findings:>7} "
-                   f"findings  {r.source}{note}")
+        typer.echo(f"{r.run_id}  as of {local_time(r.as_of, zone)}  key {r.audit_key}  "
+                   f"{r.n_findings:>7} findings  {r.source}{note}")
+        for old in sorted(replaced.get(r.run_id, [])):
+            typer.echo(f"  {old}  superseded by run {r.run_id} (re-run, identical findings)")
 
 
 def main() -> None:  # pragma: no cover
