@@ -136,8 +136,7 @@ def _engine(store: str | Path, create: bool) -> Iterator[sa.Engine]:
     engine = sa.create_engine(url, connect_args={"timeout": 60} if path else {})
     try:
         if create:
-            meta.create_all(engine)
-            _upgrade(engine)
+            _prepare(engine)
         yield engine
     finally:
         engine.dispose()
@@ -378,11 +377,21 @@ def local_time(iso: str | None, zone: str) -> str:
 # --------------------------------------------------------------------------- old stores
 
 
-def _upgrade(engine: sa.Engine) -> None:
+def _prepare(engine: sa.Engine) -> None:
+    """Create the tables of a new store; upgrade one written by an earlier version. A
+    current store costs one catalog query (no write, so readers take no lock)."""
+    names = set(sa.inspect(engine).get_table_names())
+    if names >= set(meta.tables) and _OLD_FINDINGS not in names:
+        return
+    meta.create_all(engine)
+    if runs.name in names:
+        _upgrade(engine, names)
+
+
+def _upgrade(engine: sa.Engine, names: set[str]) -> None:
     """Bring a store written by an earlier version up to this one: the ``source_key``
     column, findings from rows into Parquet sets, every run id in ``history_run_ids``."""
     insp = sa.inspect(engine)
-    names = set(insp.get_table_names())
     with engine.begin() as db:
         if "source_key" not in {c["name"] for c in insp.get_columns("history_runs")}:
             db.execute(sa.text("ALTER TABLE history_runs ADD COLUMN source_key VARCHAR(64)"))
