@@ -70,7 +70,8 @@ def test_load_history_gives_earlier_current_runs_of_the_same_source(tmp_path, ba
     results = [at(base, d, f"k{i}", f"r{i}") for i, d in enumerate(days)]
     for r in results:
         history.append_run(store, r)
-    history.append_run(store, at(base, days[0], "other", "x", source="another-source"))
+    history.append_run(store, at(base, days[0], "other", "x", source="another-source",
+                                  source_key="another-source-key"))
     h = history.load_history(store, results[2])
     assert list(h.columns) == ["run_id", "as_of", "platform", "shop_id", "metric", "value"]
     assert sorted(h["run_id"].unique()) == ["r0", "r1"]

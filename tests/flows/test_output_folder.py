@@ -184,29 +184,31 @@ def _kill_while_writing(cli, source: Path, out: Path) -> None:
 
 
 def _write(result, out: Path):
-    """The flow's write step as a plain function (no Prefect run needed)."""
-    from flows.audit import write
+    """The pipeline's write step (no Prefect run needed); the history store beside ``out``."""
+    from flows.options import options
+    from flows.pipeline import write
 
     result.run.setdefault("timings", {})
     result.run.setdefault("started_at", "2026-11-20T02:00:05+08:00")
-    return write.fn(result, out, "zh", None)
+    return write(result, options(source="test-source", out=out, as_of=AS_OF))
 
 
 def test_a_full_disk_keeps_the_earlier_audit_and_says_so(tables, make_result, tmpfs,
                                                           tmp_path):
-    from flows.audit import Problem
+    from schemas.errors import InputError
 
     first, second = make_result(tables, run_id="run-first"), make_result(tables)
     _write(first, tmp_path / "probe")
     size = sum(p.stat().st_size for p in (tmp_path / "probe").rglob("*") if p.is_file())
     disk = tmpfs(int(size * 1.5 / 1024))  # room for one audit, not for a second beside it
     out = disk / "latest"
-    assert not isinstance(_write(first, out), Problem)
+    _write(first, out)
     before_bytes = {n: (out / n).read_bytes() for n in FILES}
-    problem = _write(second, out)
-    assert isinstance(problem, Problem)
-    assert problem.message.startswith(f"Could not write the outputs to {out}: the disk is full")
-    assert "still holds the earlier complete audit (run run-first" in problem.message
+    with pytest.raises(InputError) as failed:
+        _write(second, out)
+    message = str(failed.value)
+    assert message.startswith(f"Could not write the outputs to {out}: the disk is full")
+    assert "still holds the earlier complete audit (run run-first" in message
     assert {n: (out / n).read_bytes() for n in FILES} == before_bytes
     assert sorted(p.name for p in disk.iterdir()) == ["latest"]  # no half-written sibling
 
