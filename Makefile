@@ -40,10 +40,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) bench/run.py --orders 100000 1000000
+	$(PY) bench/run.py --case tiny 100k 1m-500
 
 bench-large: $(STAMP)
-	$(PY) bench/run.py --orders 10000000 --format parquet
+	$(PY) bench/run.py --case 10m
 
 # PC002's precision and recall on the labelled messages, per family and language.
 eval-tone: $(STAMP)

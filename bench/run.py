@@ -1,11 +1,14 @@
-"""The benchmark: generated data at given sizes, every stage timed, peak memory measured.
+"""The benchmark: generated data of given cases, every stage timed, peak memory measured.
 
-    .venv/bin/python bench/run.py --orders 100000 1000000            # make bench
-    .venv/bin/python bench/run.py --orders 10000000 --format parquet  # make bench-large
-    .venv/bin/python bench/run.py --orders 1000000 --workers 1 2      # + the flow on Dask
+    .venv/bin/python bench/run.py                                  # tiny, 100k, 1m-500 (make bench)
+    .venv/bin/python bench/run.py --case 10m                        # make bench-large
+    .venv/bin/python bench/run.py --case 1m-500 --workers 1 2       # + the flow on Dask
+    .venv/bin/python bench/run.py --case 1m-500 --compare --rounds 2  # vs bench/reference.py
 
-For each size, each step runs in a fresh Python process, so that one step's memory does not
-inflate the next one's and every figure is a cold start of that step:
+A case (``CASES``: a name, orders, shops, file format) is the unit; ``--orders N`` adds ad-hoc
+cases with the generator's default shop count. For each case, each step runs in a fresh
+Python process, so that one step's memory does not inflate the next one's and every figure is
+a cold start of that step:
 
 - ``generate``: the data (``sources.generate``) written as a CSV or Parquet folder; timed on
   its own and counted nowhere else.
@@ -13,7 +16,9 @@ inflate the next one's and every figure is a cold start of that step:
   the least any audit of these files can cost.
 - ``stages``: the audit's plain functions one after another — read, validate, check (per rule
   family, from ``run_rules``' timings), kpis, write (findings/kpis/quarantine CSV and the
-  HTML reports), record (history store, run.json) — each with wall time, CPU time and peak RSS.
+  HTML reports into a staging folder, moved into place), record (history store, run.json),
+  and record again as a re-run of the same audit (which replaces the first run's rows) —
+  each with wall time, CPU time and peak RSS (``Meter.run``: the stage-timing helper).
 - ``flow``: the whole audit as the Prefect flow ``flows.audit.audit`` (what ``refund-audit run``
   does); its wall time minus the stages' sum is Prefect's overhead (task and flow run
   bookkeeping, logging, result handling), ``import prefect`` is shown apart. ``--workers K``
@@ -28,6 +33,11 @@ Prefect needs an API for a flow run. The benchmark starts one ``prefect server s
 loopback for the whole benchmark (in a scratch PREFECT_HOME) and reports its start-up time
 apart; ``--api-url`` uses a server that is already running instead. (Ephemeral mode — no
 PREFECT_API_URL — would start a temporary server inside every flow process: 12-25 s each.)
+
+``--compare``: the user's view. ``refund-audit run`` (the command, as a user starts it, with
+whatever Prefect setup the environment has) and ``bench/reference.py`` (plain pandas: load,
+validate, write the CSVs; no rules, no report) run alternately, ``--rounds`` times each, on
+the same files; wall time and peak RSS of each process tree, and the ratio.
 
 Results: a table on stdout and JSON in ``bench/out/`` (``bench-<time>.json`` and
 ``latest.json``). ``--keep`` keeps the generated data (its folder is printed);
@@ -57,6 +67,16 @@ OUT = ROOT / "bench" / "out"
 AS_OF = "2026-11-20T02:00:00+08:00"
 WINDOW_DAYS = 30
 sys.path.insert(0, str(ROOT))
+
+#: The benchmark's cases: name → orders, shops (None: the generator's default, one per
+#: 20,000 orders, at least 4) and file format. Add a row for a new case.
+CASES: dict[str, dict] = {
+    "tiny": {"orders": 60, "shops": 4, "format": "csv"},
+    "100k": {"orders": 100_000, "shops": None, "format": "csv"},
+    "1m-500": {"orders": 1_000_000, "shops": 500, "format": "csv"},
+    "10m": {"orders": 10_000_000, "shops": None, "format": "parquet"},
+}
+DEFAULT_CASES = ["tiny", "100k", "1m-500"]
 
 
 # --------------------------------------------------------------------------- measuring
@@ -154,7 +174,7 @@ def child_generate(args) -> dict:
 
     t = time.perf_counter()
     tables = generate_tables(args.orders, seed=args.seed, as_of=AS_OF,
-                             window_days=WINDOW_DAYS)
+                             window_days=WINDOW_DAYS, shops=args.shops)
     gen = time.perf_counter() - t
     rows = {k: len(v) for k, v in tables.items()}
     t = time.perf_counter()
@@ -198,6 +218,7 @@ def child_stages(args) -> dict:
     result = _result(validated, outcome, profiles, tz, as_of, args.data, out_dir)
     m.run("write", _write, result, out_dir)
     m.run("record", _record, result, out_dir)
+    m.run("record_rerun", _record, _rerun(result), out_dir)
     stages = m.close()
     # run_rules times its own parts: prepare, each rule family, kpis. "check" above includes
     # the KPIs; show them as their own stage.
@@ -206,6 +227,7 @@ def child_stages(args) -> dict:
     stages["kpis"] = {"wall_s": round(t.get("kpis", 0.0), 3)}
     stages["check"]["wall_s"] = round(stages["check"]["wall_s"] - t.get("kpis", 0.0), 3)
     return {"stages": stages, "counts": validated.counts, "findings": len(outcome.findings),
+            "shops": len(result.shops),
             "max_rss_mb": _maxrss_mb(),
             "findings_sha": _sha(out_dir / "findings.csv"), "kpis_sha": _sha(out_dir / "kpis.csv")}
 
@@ -224,19 +246,32 @@ def _result(validated, outcome, profiles, tz, as_of, source, out_dir):
 
 
 def _write(result, out_dir: Path) -> None:
-    from reports.outputs import write_csvs
+    """The flow's write step: CSVs and pages into a staging folder, then moved into place."""
+    from reports.outputs import StagedFolder, write_csvs, write_run_json
     from reports.render import write_reports
 
-    write_csvs(result, out_dir)
-    write_reports(result, out_dir, history=None, lang="zh")
+    staged = StagedFolder(out_dir)
+    tmp = staged.open()
+    write_csvs(result, tmp)
+    write_reports(result, tmp, history=None, lang="zh")
+    write_run_json(result.run, tmp)
+    staged.commit()
 
 
 def _record(result, out_dir: Path) -> None:
     from reports.history import append_run
     from reports.outputs import write_run_json
 
-    append_run(out_dir / "history.sqlite", result)
+    append_run(out_dir.parent / "history.sqlite", result)
     write_run_json(result.run, out_dir)
+
+
+def _rerun(result):
+    """The same audit run again: another run id, the same audit key and content."""
+    import dataclasses
+    import uuid
+
+    return dataclasses.replace(result, run={**result.run, "run_id": str(uuid.uuid4())})
 
 
 def child_flow(args) -> dict:
@@ -265,6 +300,62 @@ def child_flow(args) -> dict:
 
 CHILDREN = {"generate": child_generate, "floor": child_floor, "stages": child_stages,
             "flow": child_flow}
+
+
+# --------------------------------------------------------------------------- the user's view
+
+
+def measure_command(cmd: list[str], env: dict | None = None, timeout: float = 7200) -> dict:
+    """Wall time and peak RSS (sampled over the whole process tree) of one command."""
+    import psutil
+
+    t, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    top = psutil.Process(proc.pid)
+    peak = 0
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        try:
+            rss = top.memory_info().rss + sum(
+                c.memory_info().rss for c in top.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+        if time.perf_counter() - t > timeout:
+            proc.kill()
+    wall = time.perf_counter() - t
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tree's CPU, steadier under load
+    cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    reader.join(10)
+    return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "peak_rss_mb": round(peak / 2**20, 1),
+            "returncode": proc.returncode, "tail": "".join(out)[-1500:]}
+
+
+def compare(case: str, data: Path, rounds: int, scratch: Path, api_env: dict) -> dict:
+    """``refund-audit run`` and bench/reference.py alternately on the same files."""
+    cli = str(Path(sys.executable).parent / "refund-audit")
+    cmds = {
+        "reference": [sys.executable, str(ROOT / "bench" / "reference.py"), str(data),
+                      str(scratch / "reference")],
+        "refund-audit run": [cli, "run", "--source", str(data), "--out",
+                             str(scratch / "run" / "latest"), "--as-of", AS_OF],
+    }
+    runs: dict[str, list[dict]] = {k: [] for k in cmds}
+    for i in range(rounds):
+        for name, cmd in cmds.items():
+            print(f"[{case}] compare round {i + 1}/{rounds}: {name} …", flush=True)
+            res = measure_command(cmd, env=api_env)
+            if res["returncode"] != 0:
+                raise RuntimeError(f"{name} failed ({res['returncode']}):\n{res['tail']}")
+            runs[name].append(res)
+    best = {k: min(r["wall_s"] for r in v) for k, v in runs.items()}
+    return {"runs": runs, "best_s": best,
+            "ratio_best": round(best["refund-audit run"] / best["reference"], 2)}
 
 
 def _child(step: str, env: dict | None = None, timeout: float = 7200, **kw) -> dict:
@@ -344,37 +435,42 @@ class PrefectServer:
 # --------------------------------------------------------------------------- driver
 
 
-def bench_size(n: int, args, api_env: dict, root: Path) -> dict:
-    data = root / f"{args.format}-{n}"
-    res: dict = {"orders": n, "format": args.format, "data": str(data)}
+def bench_case(case: str, args, api_env: dict, root: Path) -> dict:
+    spec = CASES[case]
+    n, fmt, shops = spec["orders"], spec["format"], spec["shops"]
+    data = root / f"{fmt}-{n}" if shops is None else root / f"{fmt}-{n}-s{shops}"
+    res: dict = {"case": case, "orders": n, "shops": shops, "format": fmt, "data": str(data)}
     marker = data / ".complete"
     if marker.exists():
         res["generate"] = json.loads(marker.read_text())
         res["generate"]["reused"] = True
     else:
         shutil.rmtree(data, ignore_errors=True)
-        print(f"[{n:,}] generating {args.format} data in {data} …", flush=True)
-        res["generate"] = _child("generate", orders=n, data=data, format=args.format,
-                                 seed=args.seed)
+        print(f"[{case}] generating {fmt} data in {data} …", flush=True)
+        res["generate"] = _child("generate", orders=n, data=data, format=fmt,
+                                 seed=args.seed, shops=shops)
         marker.write_text(json.dumps(res["generate"]))
     g = res["generate"]
-    print(f"[{n:,}] data: " + ", ".join(f"{k} {v:,}" for k, v in g["rows"].items())
+    print(f"[{case}] data: " + ", ".join(f"{k} {v:,}" for k, v in g["rows"].items())
           + f"; generated in {g['generate_s']:.1f} s + written in {g['write_files_s']:.1f} s",
           flush=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{n}-", dir=root))
+    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{case}-", dir=root))
     try:
-        print(f"[{n:,}] floor (read only) …", flush=True)
+        print(f"[{case}] floor (read only) …", flush=True)
         res["floor"] = _child("floor", data=data)
-        print(f"[{n:,}] stages …", flush=True)
-        res["stages"] = _child("stages", orders=n, data=data, out=scratch / "stages",
+        print(f"[{case}] stages …", flush=True)
+        res["stages"] = _child("stages", orders=n, data=data, out=scratch / "stages" / "out",
                                profile_dir=args.profile_dir)
         if not args.no_flow:
-            print(f"[{n:,}] Prefect flow …", flush=True)
+            print(f"[{case}] Prefect flow …", flush=True)
             res["flow"] = _child("flow", env=api_env, data=data, out=scratch / "flow")
             for k in args.workers or []:
-                print(f"[{n:,}] Prefect flow, check on {k} Dask worker(s) …", flush=True)
+                print(f"[{case}] Prefect flow, check on {k} Dask worker(s) …", flush=True)
                 res[f"flow_dask{k}"] = _child("flow", env=api_env, data=data,
                                               out=scratch / f"flow-dask{k}", workers=k)
+        if args.compare:
+            res["compare"] = compare(case, data, args.rounds, scratch / "compare",
+                                     args.compare_env)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return res
@@ -383,7 +479,7 @@ def bench_size(n: int, args, api_env: dict, root: Path) -> dict:
 def summarise(r: dict) -> dict:
     """Totals, orders/s, Prefect overhead, total/floor."""
     st = r["stages"]["stages"]
-    names = ["read", "validate", "check", "kpis", "write", "record"]
+    names = ["read", "validate", "check", "kpis", "write", "record"]  # not record_rerun
     stage_sum = sum(st[s]["wall_s"] for s in names if s in st)
     s = {"stages_total_s": round(stage_sum, 2),
          "peak_rss_mb": max(r["stages"]["max_rss_mb"],
@@ -393,7 +489,7 @@ def summarise(r: dict) -> dict:
     failed = [k for k in r if k.startswith("flow") and r[k]["state"] != "COMPLETED"]
     if failed:
         s["failed"] = {k: r[k]["message"] for k in failed}
-        print(f"[{r['orders']:,}] FAILED: " + "; ".join(f"{k}: {v}" for k, v in
+        print(f"[{r['case']}] FAILED: " + "; ".join(f"{k}: {v}" for k, v in
                                                       s["failed"].items()), flush=True)
     if "flow" in r and "flow" not in failed:
         f = r["flow"]
@@ -414,7 +510,8 @@ def summarise(r: dict) -> dict:
 
 
 def print_table(results: list[dict], server_s: float | None) -> None:
-    rows = [("stage", *[f"{r['orders']:,} {r['format']}" for r in results])]
+    rows = [("stage", *[f"{r['case']}: {r['orders']:,} {r['format']}"
+                        + (f", {r['shops']} shops" if r["shops"] else "") for r in results])]
 
     def line(label, fn):
         cells = []
@@ -433,12 +530,17 @@ def print_table(results: list[dict], server_s: float | None) -> None:
                 else f"{v['wall_s']:.2f} s"
         return fn
 
+    def count(n: int) -> str:
+        return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1000:.0f}k" if n >= 1e4 else f"{n:,}"
+
     line("rows (orders/refunds/msgs)", lambda r: "/".join(
-        f"{r['generate']['rows'][t] / 1000:.0f}k" for t in ("orders", "refunds", "messages")))
+        count(r["generate"]["rows"][t]) for t in ("orders", "refunds", "messages")))
     line("generate (not counted)", lambda r: "{:.1f} s".format(
         r["generate"]["generate_s"] + r["generate"]["write_files_s"]))
     line("floor: read only", lambda r: f"{r['floor']['wall_s']:.2f} s")
-    for name in ("read", "validate", "check", "kpis", "write", "record"):
+    line("shops audited", lambda r: f"{r['stages']['shops']:,}")
+    line("findings", lambda r: f"{r['stages']['findings']:,}")
+    for name in ("read", "validate", "check", "kpis", "write", "record", "record_rerun"):
         line(name, stage(name))
     fams = sorted({k for r in results for k in r["stages"]["stages"]["check"].get("parts_s", {})
                    if k != "kpis"})
@@ -456,6 +558,19 @@ def print_table(results: list[dict], server_s: float | None) -> None:
         line(f"flow, Dask {k[9:]} worker(s)", lambda r, k=k: (
             f"{r['summary'][k]['wall_s']:.2f} s, {r['summary'][k]['peak_rss_mb'] / 1024:.2f} GB"
             + ("" if r["summary"][k]["identical"] else " (OUTPUT DIFFERS)")))
+    if any("compare" in r for r in results):
+        line("compare: reference (best)", lambda r: "{:.2f} s, {:.2f} GB".format(
+            r["compare"]["best_s"]["reference"],
+            min(x["peak_rss_mb"] for x in r["compare"]["runs"]["reference"]) / 1024))
+        line("compare: refund-audit run (best)", lambda r: "{:.2f} s, {:.2f} GB".format(
+            r["compare"]["best_s"]["refund-audit run"],
+            max(x["peak_rss_mb"] for x in r["compare"]["runs"]["refund-audit run"]) / 1024))
+        line("  every round, wall (cpu): ref / run", lambda r: "; ".join(
+            f"{a['wall_s']:.1f} ({a['cpu_s']:.1f}) / {b['wall_s']:.1f} ({b['cpu_s']:.1f})"
+            for a, b in zip(
+                r["compare"]["runs"]["reference"], r["compare"]["runs"]["refund-audit run"],
+                strict=True)))
+        line("  run / reference", lambda r: f"{r['compare']['ratio_best']:.2f}x")
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
@@ -467,8 +582,14 @@ def print_table(results: list[dict], server_s: float | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--case", nargs="+", choices=sorted(CASES), help="cases to run (default: "
+                   + ", ".join(DEFAULT_CASES) + ")")
+    p.add_argument("--orders", type=int, nargs="+", help="also: ad-hoc cases of N orders")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="file format of the --orders cases")
+    p.add_argument("--compare", action="store_true", help="also time `refund-audit run` "
+                   "against bench/reference.py, alternately")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of --compare")
     p.add_argument("--workers", type=int, nargs="*", help="also run the flow with the check "
                    "on a Dask LocalCluster of K workers, for each K given")
     p.add_argument("--keep", action="store_true", help="keep the generated data")
@@ -483,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--result", help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("--profile-dir", help=argparse.SUPPRESS)
+    p.add_argument("--shops", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.child:
@@ -490,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             args.workers = args.workers[0] if args.workers else None
             args.orders = None
         else:
-            args.orders = args.orders[0]
+            args.orders = args.orders[0] if args.orders else None
         res = CHILDREN[args.child](args)
         Path(args.result).write_text(json.dumps(res, default=str), encoding="utf-8")
         return 0
@@ -500,6 +622,12 @@ def main(argv: list[str] | None = None) -> int:
     args.profile_dir = str(args.out / f"profile-{stamp}") if args.profile else None
     if args.profile_dir:
         Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
+    cases = list(args.case or ([] if args.orders else DEFAULT_CASES))
+    for n in args.orders or []:
+        CASES[f"{n}-{args.format}"] = {"orders": n, "shops": None, "format": args.format}
+        cases.append(f"{n}-{args.format}")
+    # --compare runs the command as a user would: the environment's Prefect setup, as is.
+    args.compare_env = {}
     root = args.data_root or Path(tempfile.mkdtemp(prefix="refund-audit-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     keep = args.keep or args.data_root is not None
@@ -517,10 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.no_flow:
             api_env: dict = {}
-            results = [bench_size(n, args, api_env, root) for n in args.orders]
+            results = [bench_case(c, args, api_env, root) for c in cases]
         elif args.api_url:
             api_env = {"PREFECT_API_URL": args.api_url}
-            results = [bench_size(n, args, api_env, root) for n in args.orders]
+            results = [bench_case(c, args, api_env, root) for c in cases]
         else:
             print("starting a Prefect server on loopback (once, not counted) …", flush=True)
             with PrefectServer(root / ".prefect-home") as server:
@@ -528,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Prefect server up in {server_s} s at {server.url}", flush=True)
                 api_env = {"PREFECT_API_URL": server.url,
                            "PREFECT_HOME": str(root / ".prefect-home")}
-                results = [bench_size(n, args, api_env, root) for n in args.orders]
+                results = [bench_case(c, args, api_env, root) for c in cases]
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

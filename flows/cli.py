@@ -326,12 +326,16 @@ def generate(
     seed: int = typer.Option(7, help="Random seed."),
     as_of: str = typer.Option("2026-11-20T02:00:00+08:00", "--as-of"),
     clean: bool = typer.Option(False, "--clean", help="No dirty rows."),
+    shops: int = typer.Option(None, "--shops", min=1, help="Number of shops, spread over the "
+                              "four platforms (default: one per 20,000 orders, at least 4)."),
 ) -> None:
     """Generate contract-format data (demo, tests, benchmark)."""
     from sources.generate import generate_tables
     from sources.writers import write_csv_folder, write_parquet_folder, write_sqlite
 
-    tables = generate_tables(orders, seed=seed, as_of=as_of, dirty=not clean)
+    if shops is not None and shops > orders:
+        _fail(f"--shops ({shops}) cannot exceed --orders ({orders}): every shop has an order.")
+    tables = generate_tables(orders, seed=seed, as_of=as_of, dirty=not clean, shops=shops)
     if out.startswith("sqlite:///"):
         write_sqlite(tables, out)
     elif fmt == "parquet":
@@ -481,8 +485,17 @@ def diff(
     if as_json:
         typer.echo(json.dumps(d, indent=2, ensure_ascii=False, default=str))
         return
+    from reports.history import local_time
+
+    zone = Settings().report_timezone
     a, b, c = d["before"], d["after"], d["counts"]
-    typer.echo(f"{a['run_id']} (as of {a['as_of']}) → {b['run_id']} (as of {b['as_of']})")
+    typer.echo(f"{a['run_id']} (as of {local_time(a['as_of'], zone)}) → {b['run_id']} "
+               f"(as of {local_time(b['as_of'], zone)})")
+    for side in (a, b):
+        if side.get("asked"):
+            typer.echo(f"  {side['asked']} was superseded by run {side['run_id']} (the same "
+                       "audit re-run with identical findings); its findings are those of "
+                       f"{side['run_id']}.")
     typer.echo(f"  appeared {c['appeared']}  disappeared {c['disappeared']}  changed status "
                f"{c['changed']}  unchanged {c['unchanged']}")
     for kind, sign in (("appeared", "+"), ("disappeared", "-"), ("changed", "~")):
@@ -501,18 +514,23 @@ def history(
     store: str = typer.Option(None, "--store", help="History store: folder or SQLAlchemy URL."),
     limit: int = typer.Option(20, "--limit"),
 ) -> None:
-    """The runs in the history store, newest first (ids for `refund-audit diff`)."""
-    from reports.history import list_runs
+    """The runs in the history store, newest first (ids for `refund-audit diff`); times in
+    the report zone (REFUND_AUDIT_REPORT_TIMEZONE)."""
+    from reports.history import list_replaced, list_runs, local_time
     from sources.base import mask_uri
 
+    zone = Settings().report_timezone
     runs = list_runs(_store(store)).head(limit)
     if runs.empty:
         typer.echo(f"No runs recorded in {mask_uri(_store(store))}.")
+    replaced = list_replaced(_store(store)).groupby("replaced_by")["run_id"].agg(list)
     for r in runs.itertuples():
         note = f"  superseded by {r.superseded_by[:8]}" if isinstance(r.superseded_by, str) \
             else ""
-        typer.echo(f"{r.run_id}  as of {r.as_of}  key {r.audit_key}  {r.n_findings:>7} "
-                   f"findings  {r.source}{note}")
+        typer.echo(f"{r.run_id}  as of {local_time(r.as_of, zone)}  key {r.audit_key}  "
+                   f"{r.n_findings:>7} findings  {r.source}{note}")
+        for old in sorted(replaced.get(r.run_id, [])):
+            typer.echo(f"  {old}  superseded by run {r.run_id} (re-run, identical findings)")
 
 
 def main() -> None:  # pragma: no cover

@@ -79,7 +79,7 @@ class AuditParams(BaseModel):
             # masked: the password stays in the settings of the process that runs it
             "source": mask_uri(self.source or settings.source),
             "out": self.out or str(run_folder(settings.out_root, as_of, self.platforms,
-                                              self.shops)),
+                                              self.shops, zone=settings.report_timezone)),
             "as_of": as_of.isoformat(),
             "window_days": self.window_days,
             "at_risk_hours": self.at_risk_hours,
@@ -97,13 +97,17 @@ class AuditParams(BaseModel):
 
 
 def run_folder(out_root: Path, as_of: pd.Timestamp, platforms: list[str] | None = None,
-               shops: list[str] | None = None) -> Path:
-    """``<out_root>/<as_of UTC, e.g. 2026-11-19T180000Z>[-<8 hex of the selection>]``.
+               shops: list[str] | None = None, *, zone: str = "Asia/Shanghai") -> Path:
+    """``<out_root>/<as_of in the report zone, e.g. 2026-11-20T0200+0800>[-<8 hex of the
+    selection>]`` (seconds only when not zero: ``2026-11-20T020030+0800``).
 
-    One folder per audit: a re-run of the same audit overwrites its own folder, and the
-    history store (``<out_root>/history.sqlite``) sits next to all of them.
+    Named in the zone the team reads (the 02:00 Beijing run is the 20th's, not the 19th's),
+    with the offset so the name still says the instant. One folder per audit: a re-run of the
+    same audit replaces its own folder, and the history store (``<out_root>/history.sqlite``)
+    sits next to all of them.
     """
-    name = pd.Timestamp(as_of).tz_convert("UTC").strftime("%Y-%m-%dT%H%M%SZ")
+    local = pd.Timestamp(as_of).tz_convert(zone)
+    name = local.strftime("%Y-%m-%dT%H%M%S%z" if local.second else "%Y-%m-%dT%H%M%z")
     if platforms or shops:
         sel = json.dumps({"platforms": sorted(platforms or []), "shops": sorted(shops or [])})
         name += "-" + hashlib.sha256(sel.encode()).hexdigest()[:8]

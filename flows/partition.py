@@ -127,6 +127,8 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
     try:
         return write_reports(result, out_dir, history=history, lang=lang, diff=diff,
                              report_tz=report_tz), []
+    except OSError:  # the folder cannot be written (disk full...): no shop is to blame
+        raise
     except Exception as exc:  # isolate below, then report what failed
         whole = exc
     keys = shops_of(pd.concat([result.shops, result.kpis[["platform", "shop_id"]]]))

@@ -19,8 +19,6 @@ run still completes.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -69,19 +67,14 @@ class Stopwatch:
 
 def audit_key(source: str, as_of: pd.Timestamp, window_days: int, profile_versions: dict,
               shops: list[str] | None = None, *, platforms: list[str] | None = None,
-              at_risk_hours: float | None = None) -> str:
-    """The audit's identity: the same key means the same audit (idempotent re-runs)."""
-    from checks.registry import CATALOG_VERSION
+              at_risk_hours: float | None = None, schema: str | None = None,
+              mapping: str | None = None) -> str:
+    """The audit's identity (reports.identity: source with paths resolved, its schema and
+    column mapping, as_of, window, selection, versions): the same key, the same audit."""
+    from reports.identity import audit_key as key
 
-    ident = {"source": source, "as_of": as_of.isoformat(), "window_days": window_days,
-             "profiles": profile_versions, "catalog": CATALOG_VERSION,
-             "shops": sorted(shops or [])}
-    # Only when set, so that keys of earlier unfiltered audits stay what they were.
-    if platforms:
-        ident["platforms"] = sorted(platforms)
-    if at_risk_hours is not None:
-        ident["at_risk_hours"] = float(at_risk_hours)
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    return key(source, as_of, window_days, profile_versions, shops, platforms=platforms,
+               at_risk_hours=at_risk_hours, schema=schema, mapping=mapping)
 
 
 def run_record(opts: Options, validated, outcome, profiles: dict, *, started: pd.Timestamp,
@@ -91,6 +84,7 @@ def run_record(opts: Options, validated, outcome, profiles: dict, *, started: pd
     """The run.json content of one audit (also the history store's run row)."""
     from checks.profiles import versions_in_force
     from checks.registry import CATALOG_VERSION
+    from reports.identity import source_key
     from reports.outputs import findings_summary
 
     pv = versions_in_force(profiles, opts.as_of)
@@ -98,7 +92,10 @@ def run_record(opts: Options, validated, outcome, profiles: dict, *, started: pd
         "run_id": run_id or str(uuid.uuid4()),
         "audit_key": key or audit_key(opts.source, opts.as_of, opts.window_days, pv,
                                       opts.shops, platforms=opts.platforms,
-                                      at_risk_hours=opts.at_risk_hours),
+                                      at_risk_hours=opts.at_risk_hours,
+                                      schema=opts.pg_schema, mapping=opts.mapping),
+        # What was read (source, schema, mapping): the report's trends compare these.
+        "source_key": source_key(opts.source, opts.pg_schema, opts.mapping),
         "started_at": started.isoformat(),
         "as_of": opts.as_of.isoformat(),
         "window_days": opts.window_days,
@@ -205,12 +202,38 @@ def check(validated, opts: Options, profiles: dict, platform: str | None = None)
 
 def write(result, opts: Options, log: logging.Logger = LOG) -> dict:
     """findings.csv, kpis.csv, quarantine.csv, run.json and the HTML reports, with trends
-    and the re-audit diff from the history store when it can be read."""
+    and the re-audit diff from the history store when it can be read.
+
+    Written into a staging folder that replaces ``opts.out`` as the last step
+    (reports.outputs.StagedFolder): a reader sees the earlier complete audit or this one.
+    A write failure (unwritable, disk full) is an InputError (exit 2, one paragraph) that
+    leaves the folder as it was."""
+    from reports.outputs import OutputWriteError, StagedFolder, write_error
+
+    out_dir = Path(opts.out)
+    staged = StagedFolder(out_dir)
+    try:
+        tmp = staged.open()
+        written = _write_into(result, opts, tmp, log)
+        staged.commit()
+    except (OSError, OutputWriteError) as exc:
+        staged.discard()
+        raise InputError(str(write_error(out_dir, exc) if isinstance(exc, OSError)
+                             else exc)) from None
+    except BaseException:  # any other failure: no half-written folder left behind either
+        staged.discard()
+        raise
+    return {"paths": {k: str(staged.path(v)) for k, v in written["paths"].items()},
+            "pages": [str(staged.path(p)) for p in written["pages"]],
+            "failures": written["failures"]}
+
+
+def _write_into(result, opts: Options, out_dir: Path, log: logging.Logger) -> dict:
     from reports.diff import report_diff
     from reports.history import load_history
     from reports.outputs import write_csvs, write_run_json
 
-    out_dir, store = Path(opts.out), opts.store
+    store = opts.store
     paths = write_csvs(result, out_dir)
     history = diff = None  # None: the report says there are no trends / no earlier run
     try:
@@ -229,8 +252,7 @@ def write(result, opts: Options, log: logging.Logger = LOG) -> dict:
                                              diff=diff, report_tz=Settings().report_timezone)
     result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
     write_run_json(result.run, out_dir)
-    return {"paths": {k: str(v) for k, v in paths.items()}, "pages": [str(p) for p in pages],
-            "failures": failures}
+    return {"paths": paths, "pages": pages, "failures": failures}
 
 
 def record(result, opts: Options) -> Any:
@@ -306,8 +328,13 @@ class Done:
 def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
     """One audit, told in the order it happens. Raises InputError for unusable input."""
     from checks.profiles import load_profiles, timezones
+    from reports.outputs import OutputWriteError, check_writable
 
     started, clock = pd.Timestamp.now(tz="UTC"), Stopwatch()
+    try:  # an unwritable --out is known before the source is read, not after the audit
+        check_writable(opts.out)
+    except OutputWriteError as exc:
+        raise InputError(str(exc)) from None
     profiles = load_profiles(opts.profiles_dir)
 
     log.info("[1/5] load: %s", opts.source)
@@ -404,7 +431,12 @@ def finish(run: dict, validated, opts: Options, late: list[dict], written: dict,
         log.warning(failure_warning(f))
     run["failures"] += late
     run["warnings"] += [failure_warning(f) for f in late]
-    write_run_json(run, Path(opts.out))
+    try:  # one file, replaced atomically: run.json as `write` left it until then
+        write_run_json(run, Path(opts.out))
+    except OSError as exc:
+        raise InputError(f"Could not update run.json in {opts.out}: {exc.strerror or exc}. "
+                         "The audit's outputs there are complete; its run.json lacks this "
+                         "run's record and delivery details.") from None
     n = sum(sum(v.values()) for v in run["findings"].values())
     done = f"{n} findings as of {opts.as_of.isoformat()}; outputs in {opts.out}"
     if validated.counts["orders"]["read"] and not len(validated.tables["orders"]):

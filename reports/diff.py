@@ -74,13 +74,18 @@ def _keyed(f: pd.DataFrame) -> pd.DataFrame:
 def _run_info(run: dict) -> dict[str, Any]:
     keys = ("run_id", "audit_key", "as_of", "source", "window_days", "recorded_at",
             "n_findings", "superseded_by")
-    return {k: None if pd.isna(run.get(k)) else run.get(k) for k in keys}
+    info = {k: None if pd.isna(run.get(k)) else run.get(k) for k in keys}
+    if run.get("asked"):  # an id whose rows a re-run replaced (see history.resolve_run)
+        info["asked"] = run["asked"]
+    return info
 
 
 def diff_runs(store: str | Path, run_a: str, run_b: str, limit: int | None = None
               ) -> dict[str, Any]:
     """``refund-audit diff RUN_A RUN_B``: the runs (by run_id, unique prefix or audit_key)
-    and :func:`diff_findings` between them. Raises KeyError when a run is not in the store."""
+    and :func:`diff_findings` between them. Raises KeyError when a run is not in the store.
+    A run id replaced by a re-run of its audit stands for that re-run; its info then carries
+    ``asked`` (the id given)."""
     a, b = resolve_run(store, run_a), resolve_run(store, run_b)
     out = diff_findings(read_findings(store, a["run_id"]), read_findings(store, b["run_id"]),
                         limit)

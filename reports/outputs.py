@@ -1,9 +1,23 @@
-"""Writing the audit's machine-readable outputs (docs/spec.md, "Outputs"): findings.csv, kpis.csv,
-quarantine.csv and run.json. Deterministic: the same audit gives byte-identical CSV files."""
+"""Writing the audit's machine-readable outputs (docs/spec.md, "Outputs"): findings.csv,
+kpis.csv, quarantine.csv and run.json, and the output folder as one unit. Deterministic: the
+same audit gives byte-identical CSV files.
+
+The output folder is written as a unit (:class:`StagedFolder`): every file goes into a
+hidden sibling folder, which replaces the output folder only once it is complete. A reader
+sees the previous complete audit or the new complete audit, never a mix; a run killed or
+failing half-way leaves the previous audit (or nothing) and no half; a shop that is gone
+from the new audit leaves no stale page behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import json
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +89,157 @@ def findings_summary(findings: pd.DataFrame) -> dict[str, dict[str, int]]:
     for (rid, st), n in g.items():
         out.setdefault(rid, {})[st] = int(n)
     return out
+
+
+# --------------------------------------------------------------------------- the folder as a unit
+
+_WRITING, _OLD = ".writing-", ".old-"
+
+
+class OutputWriteError(Exception):
+    """The outputs could not be written (unwritable folder, full disk): one paragraph."""
+
+
+class StagedFolder:
+    """An output folder written as a unit.
+
+    ``open()`` gives an empty hidden sibling folder ``.<name>.writing-<pid>-<random>`` to
+    write into; ``commit()`` puts it in place of ``<name>`` as the last step: an atomic
+    exchange of the two folders where the file system offers it (Linux ``renameat2``), else
+    two renames (old → ``.<name>.old-…``, new → ``<name>``) with the old one deleted after.
+    ``discard()`` removes what was written. Leftovers of a killed run are cleaned up by the
+    next ``open()`` of the same folder: half-written folders are deleted, and an old folder
+    caught between the two renames is put back.
+    """
+
+    def __init__(self, final: Path | str):
+        self.final = Path(final).absolute()
+        self.parent = self.final.parent
+        self.tmp = self.parent / f".{self.final.name}{_WRITING}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def open(self) -> Path:
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.recover()
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise write_error(self.final, exc) from exc
+        return self.tmp
+
+    def recover(self) -> None:
+        """Clean up after runs of this folder that were killed (their process is gone)."""
+        name = f".{self.final.name}"
+        for p in sorted(self.parent.glob(f"{name}{_WRITING}*")):
+            if p != self.tmp and not _alive(p.name, _WRITING):
+                shutil.rmtree(p, ignore_errors=True)
+        for p in sorted(self.parent.glob(f"{name}{_OLD}*")):
+            if _alive(p.name, _OLD):
+                continue
+            if not self.final.exists():  # killed between the two renames: put it back
+                p.rename(self.final)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def commit(self) -> None:
+        try:
+            if not self.final.exists():
+                self.tmp.rename(self.final)
+                _fsync_dir(self.parent)
+                return
+            if _exchange(self.tmp, self.final):
+                _fsync_dir(self.parent)
+                shutil.rmtree(self.tmp, ignore_errors=True)  # now the old folder
+                return
+            old = self.parent / f".{self.final.name}{_OLD}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.final.rename(old)
+            self.tmp.rename(self.final)
+            _fsync_dir(self.parent)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            raise write_error(self.final, exc) from exc
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, p: Path | str) -> Path:
+        """Where a file written into the staging folder is once committed."""
+        return self.final / Path(p).relative_to(self.tmp)
+
+
+def check_writable(final: Path | str) -> None:
+    """Raise OutputWriteError now, before any work, when ``final`` cannot be written (its
+    parent cannot be created, or no folder can be made beside it)."""
+    staged = StagedFolder(final)
+    staged.open()
+    staged.discard()
+
+
+def _alive(name: str, marker: str) -> bool:
+    """Whether the process that named this staging folder still runs (on this host)."""
+    try:
+        pid = int(name.split(marker, 1)[1].split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                   ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
+        return False  # the file system cannot exchange: two renames instead
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def write_error(final: Path, exc: OSError) -> OutputWriteError:
+    """One paragraph: what could not be written, why, and what the folder holds now."""
+    why = exc.strerror or str(exc)
+    name = str(getattr(exc, "filename", None) or "")
+    if _WRITING in name:  # a file of the staging folder: name it as the user knows it
+        name = name.split(_WRITING, 1)[1].partition("/")[2]
+        name = str(final / name) if name else ""
+    where = f" ({name})" if name else ""
+    if exc.errno == errno.ENOSPC:
+        why = "the disk is full"
+    msg = f"Could not write the outputs to {final}: {why}{where}."
+    msg += " " + folder_state(final)
+    return OutputWriteError(msg)
+
+
+def folder_state(final: Path) -> str:
+    """What the output folder holds after a failed write, for the error paragraph."""
+    try:
+        run = json.loads((Path(final) / "run.json").read_text(encoding="utf-8"))
+        return (f"Nothing was replaced: {final} still holds the earlier complete audit "
+                f"(run {run.get('run_id')}, as of {run.get('as_of')}, started "
+                f"{run.get('started_at')}).")
+    except (OSError, ValueError):
+        pass
+    if Path(final).exists():
+        return f"Nothing was replaced in {final}."
+    return f"No output folder was created at {final}."

@@ -117,7 +117,7 @@ def test_trigger_runs_the_served_deployment_and_prints_the_outputs(served, cli):
     last = res.stdout.strip().splitlines()[-1]
     assert last.startswith("Completed: ") and " outputs in " in last
     out = Path(last.rsplit(" outputs in ", 1)[1])
-    assert out.parent == out_root and out.name.startswith("2026-11-19T180000Z-")
+    assert out.parent == out_root and out.name.startswith("2026-11-20T0200+0800-")
     for name in ("findings.csv", "kpis.csv", "quarantine.csv", "run.json", "report.html"):
         assert (out / name).exists(), name
     shops = {line.split(",")[4] for line in (out / "findings.csv").read_text().splitlines()[1:]}

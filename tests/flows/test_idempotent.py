@@ -4,10 +4,11 @@ rows; each run publishes its Prefect artifacts."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from reports.history import list_runs
+from reports.history import list_runs, resolve_run
 
 pytestmark = pytest.mark.prefect
 
@@ -23,7 +24,8 @@ def run(source: str, out, **kw):
     return state
 
 
-def test_same_audit_twice_is_byte_identical_and_recorded_once(csv_source, tmp_path):
+def test_same_audit_twice_is_byte_identical_and_recorded_once(csv_source, tmp_path,
+                                                               monkeypatch):
     first = run(csv_source, tmp_path / "first")
     second = run(csv_source, tmp_path / "second")
     a, b = first.result()["run"], second.result()["run"]
@@ -44,7 +46,17 @@ def test_same_audit_twice_is_byte_identical_and_recorded_once(csv_source, tmp_pa
     third = run(csv_source, tmp_path / "first")
     assert {n: (tmp_path / "first" / n).read_bytes() for n in FILES} == before
     runs = list_runs(tmp_path)  # history.sqlite next to the output folders
-    assert runs["run_id"].tolist() == [third.result()["run"]["run_id"]]
+    third_id = third.result()["run"]["run_id"]
+    assert runs["run_id"].tolist() == [third_id]
+    # The run ids the earlier reports show still resolve, to the run holding their rows.
+    assert resolve_run(tmp_path, a["run_id"])["run_id"] == third_id
+    assert resolve_run(tmp_path, b["run_id"])["asked"] == b["run_id"]
+
+    # The same folder named by a relative path is the same audit.
+    monkeypatch.chdir(Path(csv_source).parent)
+    rel = run(Path(csv_source).name, tmp_path / "first").result()["run"]
+    assert rel["audit_key"] == a["audit_key"]
+    assert list_runs(tmp_path)["run_id"].tolist() == [rel["run_id"]]
 
     # Another audit (another window) is another key, recorded beside it.
     other = run(csv_source, tmp_path / "w7", window_days=7).result()["run"]
