@@ -42,7 +42,7 @@ def _with_entry(data: AuditData) -> pd.DataFrame:
       title="Agreed return without a return address",
       action="Send the buyer a valid return address",
       policy="When a return is agreed, the seller must send the buyer a return address.",
-      source="CONTRACT §3 RA001; 淘宝/天猫 退货退款 flow: 卖家同意退货后须提供退货地址")
+      source="淘宝/天猫 退货退款 flow: 卖家同意退货后须提供退货地址")
 def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Agreed return_refund with no return_address_id: the buyer cannot send the item back,
     the refund stalls and the platform intervenes against the seller."""
@@ -58,7 +58,8 @@ def ra001(data: AuditData, rule: Rule) -> pd.DataFrame:
       title="Return address not in the shop's address book",
       action="Send an address from the shop's address book (add it there first)",
       policy="The return address sent must be an entry of the shop's own address book.",
-      source="CONTRACT §3 RA002")
+      source="house rule: the address sent must be one the shop registered in its own "
+             "return address book (淘宝/天猫 退货地址管理)")
 def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
     """The address id sent is unknown, or belongs to another shop: the parcel will not reach
     this shop's warehouse."""
@@ -82,7 +83,8 @@ def ra002(data: AuditData, rule: Rule) -> pd.DataFrame:
       action="Send an address that is valid now, or fix the entry's validity dates",
       policy="The entry sent must be in use at the time of the decision "
              "(valid_from ≤ decided_at < valid_to).",
-      source="CONTRACT §3 RA003")
+      source="house rule: a retired or not-yet-valid address-book entry must not be sent "
+             "to a buyer")
 def ra003(data: AuditData, rule: Rule) -> pd.DataFrame:
     """A retired (stale) or not-yet-valid address was sent: returns go to a closed warehouse."""
     j = _with_entry(data)
@@ -111,7 +113,8 @@ def _defects(data: AuditData) -> pd.Series:
       policy="The entry needs recipient, phone, province, city, street and postcode (district "
              "too for CN; no postcode for HK/MO), a valid phone for its country (CN: mobile, "
              "landline or 400/800) and a well-formed postcode (CN 6 digits; US ZIP or ZIP+4).",
-      source="CONTRACT §3 RA004; libphonenumber metadata for phone validity")
+      source="house rule: a complete, deliverable address; libphonenumber metadata for "
+             "phone validity")
 def ra004(data: AuditData, rule: Rule) -> pd.DataFrame:
     """An incomplete address or unreachable phone makes couriers refuse or lose the parcel."""
     j = _with_entry(data)
@@ -131,7 +134,7 @@ def ra004(data: AuditData, rule: Rule) -> pd.DataFrame:
       policy="Where the profile requires it for the buyer's region, the return address must "
              "be in the required country (tmall_global/jd_worldwide: CN for CN or unknown "
              "buyers; amazon_us: US for US or unknown buyers).",
-      source="CONTRACT §3 RA005; platform profiles (return_address_country)")
+      source="platform profiles (return_address_country)")
 def ra005(data: AuditData, rule: Rule) -> pd.DataFrame:
     """Cross-border returns to an address abroad cost the buyer customs and postage: the
     platform sides with the buyer."""

@@ -208,7 +208,7 @@ def read_csv(
     dups = sorted({n for n in names if n in wanted and names.count(n) > 1})
     if dups:
         raise InputError(
-            f"{path} has the column {dups[0]!r} more than once; each contract "
+            f"{path} has the column {dups[0]!r} more than once; each input "
             "column must appear exactly once."
         )
     keep = [h for h, n in zip(header, names, strict=True) if n in wanted]
@@ -297,7 +297,7 @@ def check_tables(where: str, present: dict[str, set[str]]) -> None:
         if missing:
             raise InputError(
                 f"The table '{t}' in {where} is missing the required column(s) "
-                f"{', '.join(map(repr, missing))}. The contract requires these columns in '{t}': "
+                f"{', '.join(map(repr, missing))}. The input format (docs/spec.md) requires these columns in '{t}': "
                 f"{', '.join(required)}. Nothing was audited.")
 
 
@@ -387,7 +387,7 @@ def open_source(
         raise InputError(
             f"A column mapping ({mapping}) applies to a folder of CSV/Parquet "
             f"exports, not to {mask_uri(uri)!r}. For a database, create views "
-            "with the contract's table and column names."
+            "with the table and column names of docs/spec.md."
         )
     if uri.startswith("sqlite:///"):
         return SqliteSource(Path(uri[len("sqlite:///") :]))

@@ -71,7 +71,7 @@ def _header(path: Path, encoding: str) -> list[str]:
         complete = not fh.read(1)
     if not head.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n\x00"):
         raise InputError(
-            f"{path} is empty: a CSV file needs at least a header line with the contract's columns."
+            f"{path} is empty: a CSV file needs at least a header line with the columns listed in docs/spec.md."
         )
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
@@ -135,8 +135,8 @@ def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
 def missing_table(where: str, table: str) -> InputError:
     return InputError(
         f"The source {where} has no table '{table}'. The audit needs the tables "
-        f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the contract's "
-        "columns. Nothing was audited.")
+        f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the columns "
+        "listed in docs/spec.md. Nothing was audited.")
 
 
 def quick_check(uri: str, encoding: str = "utf-8", mapped: bool = False) -> None:

@@ -130,7 +130,7 @@ def load_mapping(spec: str | Path) -> Mapping:
     tables = {}
     for table, spec_t in raw["tables"].items():
         if table not in MODELS:
-            raise bad(f"unknown table {table!r}; the contract's tables are {list(MODELS)}.")
+            raise bad(f"unknown table {table!r}; the input tables are {list(MODELS)}.")
         spec_t = spec_t or {}
         if extra := set(spec_t) - _TABLE_KEYS:
             raise bad(f"{table}: unknown key(s) {sorted(extra)}; allowed: {sorted(_TABLE_KEYS)}.")
@@ -139,7 +139,7 @@ def load_mapping(spec: str | Path) -> Mapping:
         for target, r in (spec_t.get("columns") or {}).items():
             if target not in cols:
                 raise bad(
-                    f"{table}.{target} is not a contract column of {table} ({', '.join(cols)})."
+                    f"{table}.{target} is not an input column of {table} ({', '.join(cols)})."
                 )
             r = {"from": r} if isinstance(r, str | list) else (r or {})
             if extra := set(r) - _RULE_KEYS:
@@ -167,7 +167,7 @@ def load_mapping(spec: str | Path) -> Mapping:
                 }
                 if wrong := sorted(outs - set(enum)):
                     raise bad(
-                        f"{table}.{target} maps to {wrong}, not in the contract's "
+                        f"{table}.{target} maps to {wrong}, not in the documented "
                         f"values ({', '.join(enum)})."
                     )
             rules[target] = rule

@@ -46,11 +46,11 @@ def _mapping_file(tmp_path: Path, text: str) -> Path:
         ("tables: {refundz: {}}", "unknown table 'refundz'"),
         (
             "tables: {refunds: {columns: {refund_no: 退款编号}}}",
-            "refunds.refund_no is not a contract",
+            "refunds.refund_no is not an input column",
         ),
         (
             "tables: {refunds: {columns: {kind: {from: 类型, values: {仅退款: refund}}}}}",
-            r"maps to \['refund'\], not in the contract's values",
+            r"maps to \['refund'\], not in the documented values",
         ),
         (
             "tables: {refunds: {columns: {kind: {values: {仅退款: refund_only}}}}}",
