@@ -76,7 +76,9 @@ def address_defects(book: pd.DataFrame) -> pd.Series:
     """Why each entry is unusable as entered (RA004); an empty list when it is fine.
 
     Returns a Series indexed like ``book`` of lists of short English reasons, e.g.
-    ``["missing district", "phone not a valid CN number: 12345"]``. Beyond the contract's list,
+    ``["missing district", "phone not a valid CN number"]`` (the number itself is not repeated:
+    the reason is read by people and the phone is personal data; the evidence shows it masked).
+    Beyond the contract's list,
     a missing country is reported too: without it neither the phone nor the postcode can be
     judged, and a cross-border return needs it.
     """
@@ -174,16 +176,16 @@ def _phone_reason(phone: str, country: str) -> str | None:
     try:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
-        return f"phone not a valid {region or 'international'} number: {phone}"
+        return f"phone not a valid {region or 'international'} number"
     if region is None:
         region = phonenumbers.region_code_for_number(number)
         valid = phonenumbers.is_valid_number(number)
     else:
         valid = phonenumbers.is_valid_number_for_region(number, region)
     if not valid:
-        return f"phone not a valid {region or 'international'} number: {phone}"
+        return f"phone not a valid {region or 'international'} number"
     if region == "CN" and phonenumbers.number_type(number) not in CN_PHONE_TYPES:
-        return f"phone not a CN mobile, landline or 400/800 number: {phone}"
+        return "phone not a CN mobile, landline or 400/800 number"
     return None
 
 

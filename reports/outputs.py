@@ -7,6 +7,20 @@ hidden sibling folder, which replaces the output folder only once it is complete
 sees the previous complete audit or the new complete audit, never a mix; a run killed or
 failing half-way leaves the previous audit (or nothing) and no half; a shop that is gone
 from the new audit leaves no stale page behind.
+
+Two kinds of CSV (docs/outputs.md):
+
+- data files — findings.csv, kpis.csv, quarantine.csv in the output folder: the documented
+  columns, UTF-8 without BOM, ``\n`` line ends, for scripts and for whoever fixes an export;
+- files for people — the mail attachments: the same columns, UTF-8 *with* BOM and ``\r\n``
+  so Excel opens Chinese text correctly with a double click.
+
+Both are opened in spreadsheets sooner or later, so both are protected against formula
+injection (OWASP "CSV injection"): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return gets a leading ``'``. A cell that is a plain number (``-3.50``,
+``+1``) is not a formula and stays as it is, so numeric columns keep their numbers. Free
+text that may carry personal data (a finding's ``detail``, a quarantined value of a phone,
+name or message column, a quarantine message) is masked unless masking is turned off.
 """
 
 from __future__ import annotations
@@ -14,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -24,7 +40,48 @@ import numpy as np
 import pandas as pd
 
 from checks.result import FINDING_COLUMNS, KPI_COLUMNS, QUARANTINE_COLUMNS, AuditResult
+from reports.mask import mask_field, mask_kind, mask_series, masking_enabled
 from schemas.timestamps import to_iso_utc
+
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def neutralise_cell(value):
+    """``=HYPERLINK(…)`` → ``'=HYPERLINK(…)``; numbers and other values unchanged."""
+    if (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text column through ``neutralise_cell``; only the cells that need it are
+    touched (one vectorised test per column)."""
+    out = None
+    for column in frame.columns:
+        s = frame[column]
+        if s.dtype.kind in "biufcmM":
+            continue  # numbers and times cannot hold a formula
+        risky = (s.astype("string[pyarrow]").str.match(r"[=+\-@\t\r]")
+                 .fillna(False).to_numpy(dtype=bool))
+        if not risky.any():
+            continue
+        if out is None:
+            out = frame.copy()
+        out[column] = s.astype("object")
+        out.loc[risky, column] = [neutralise_cell(v) for v in s[risky]]
+    return frame if out is None else out
+
+
+def csv_for_people(frame: pd.DataFrame, columns: list[str] | None = None) -> bytes:
+    """A CSV file for a spreadsheet user: neutralised cells, UTF-8 with BOM, CRLF."""
+    buf = io.StringIO()
+    neutralise(frame if columns is None else frame[columns]).to_csv(
+        buf, index=False, lineterminator="\r\n")
+    # BOM: Excel, which most seller teams open CSV attachments with, needs it for Chinese.
+    return buf.getvalue().encode("utf-8-sig")
 
 
 def findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +95,32 @@ def findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
     f["overdue_hours"] = f["overdue_hours"].replace("-0.00", "0.00")
     for c in ("order_id", "refund_id", "message_id", "detail"):
         f[c] = f[c].astype("object").where(f[c].notna(), "")
+    f["detail"] = mask_series(f["detail"])
     return f
+
+
+def quarantine_frame(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """quarantine.csv content: the quarantined value masked by what its column holds (a
+    phone, a name, free text), the message masked as free text."""
+    q = quarantine[QUARANTINE_COLUMNS]
+    if not masking_enabled() or q.empty:
+        return q
+    q = q.copy()
+    columns = q["column"].astype("object")
+    value = q["value"].astype("object")
+    for column in pd.unique(columns.dropna().to_numpy(dtype=object)):
+        kind = mask_kind(str(column))
+        if not kind:
+            continue
+        rows = (columns == column).to_numpy(dtype=bool)
+        if kind == "text":
+            value[rows] = mask_series(value[rows])
+        else:
+            value[rows] = [mask_field(str(column), v) if isinstance(v, str) else v
+                           for v in value[rows]]
+    q["value"] = value
+    q["message"] = mask_series(q["message"].astype("object"))
+    return q
 
 
 def _num(v: float, metric: str) -> str:
@@ -64,10 +146,11 @@ def write_csvs(result: AuditResult, out_dir: Path) -> dict[str, Path]:
         "kpis": out_dir / "kpis.csv",
         "quarantine": out_dir / "quarantine.csv",
     }
-    findings_frame(result.findings).to_csv(paths["findings"], index=False, lineterminator="\n")
-    kpis_frame(result.kpis).to_csv(paths["kpis"], index=False, lineterminator="\n")
-    result.quarantine[QUARANTINE_COLUMNS].to_csv(paths["quarantine"], index=False,
-                                                 lineterminator="\n")
+    neutralise(findings_frame(result.findings)).to_csv(paths["findings"], index=False,
+                                                       lineterminator="\n")
+    neutralise(kpis_frame(result.kpis)).to_csv(paths["kpis"], index=False, lineterminator="\n")
+    neutralise(quarantine_frame(result.quarantine)).to_csv(paths["quarantine"], index=False,
+                                                           lineterminator="\n")
     return paths
 
 

@@ -66,20 +66,20 @@ DEFECT_CASES = [
     ("missing phone", {"phone": None}, ["missing phone"]),
     ("missing country, national phone not judged", {"country": None}, ["missing country"]),
     ("missing country, international phone judged", {"country": None, "phone": "+86 12345"},
-     ["missing country", "phone not a valid CN number: +86 12345"]),
-    ("CN phone too short", {"phone": "12345"}, ["phone not a valid CN number: 12345"]),
+     ["missing country", "phone not a valid CN number"]),
+    ("CN phone too short", {"phone": "12345"}, ["phone not a valid CN number"]),
     ("CN landline", {"phone": "010-12345678"}, []),
     ("CN mobile in international form", {"phone": "+86 138 1234 5678"}, []),
     ("CN 400 number", {"phone": "400-812-3123"}, []),
     ("CN 800 number", {"phone": "8008101234"}, []),
     ("CN premium rate number", {"phone": "16812345"},
-     ["phone not a CN mobile, landline or 400/800 number: 16812345"]),
+     ["phone not a CN mobile, landline or 400/800 number"]),
     ("HK number on a CN entry", {"phone": "+852 9123 4567"},
-     ["phone not a valid CN number: +852 9123 4567"]),
-    ("not a number at all", {"phone": "call us"}, ["phone not a valid CN number: call us"]),
+     ["phone not a valid CN number"]),
+    ("not a number at all", {"phone": "call us"}, ["phone not a valid CN number"]),
     ("US phone invalid", {"base": "US", "phone": "555-1234"},
-     ["phone not a valid US number: 555-1234"]),
-    ("HK phone invalid", {"base": "HK", "phone": "1234"}, ["phone not a valid HK number: 1234"]),
+     ["phone not a valid US number"]),
+    ("HK phone invalid", {"base": "HK", "phone": "1234"}, ["phone not a valid HK number"]),
     ("CN postcode 4 digits", {"postcode": "1000"}, ["CN postcode not 6 digits: 1000"]),
     ("CN postcode 7 digits", {"postcode": "1000200"}, ["CN postcode not 6 digits: 1000200"]),
     ("CN postcode with a letter", {"postcode": "10002A"}, ["CN postcode not 6 digits: 10002A"]),
@@ -91,7 +91,7 @@ DEFECT_CASES = [
      ["US postcode not ZIP or ZIP+4: 94043 1351"]),
     ("lower-case country", {"country": "cn", "district": None}, ["missing district"]),
     ("several reasons, in column order", {"street": None, "recipient": "", "phone": "12345"},
-     ["missing recipient", "missing street", "phone not a valid CN number: 12345"]),
+     ["missing recipient", "missing street", "phone not a valid CN number"]),
 ]  # fmt: skip
 
 
@@ -114,8 +114,8 @@ def test_defects_keep_the_index_and_give_each_row_its_own_list() -> None:
     entries.index = [7, 7, 3, 1]
     result = address_defects(entries)
     assert list(result.index) == [7, 7, 3, 1]
-    assert result.tolist() == [[], ["phone not a valid CN number: 12345"], [],
-                               ["phone not a valid CN number: 12345"]]  # fmt: skip
+    assert result.tolist() == [[], ["phone not a valid CN number"], [],
+                               ["phone not a valid CN number"]]  # fmt: skip
     result.iloc[0].append("x")
     assert result.iloc[2] == []
 
