@@ -1,34 +1,53 @@
-"""The morning mail: each shop's page to that shop's team, never lost and never twice.
+"""The morning mail: each shop's report to that shop's team, never lost, never twice, and
+never silently missing.
 
-``build_messages`` turns an ``AuditResult`` into ``EmailMessage`` objects (HTML body with
-inlined CSS, a plain-text alternative, the shop's findings as CSV). ``deliver`` sends them
-through an outbox folder: every message is written there first, removed only after the SMTP
-server accepted it and its idempotency key was recorded in the sent log; anything left over
-(server down, a crash) is retried first by the next ``deliver`` call. A key already in the
-sent log is never sent again, so re-running the same audit does not mail the same report
-twice.
+Three steps, each usable on its own:
+
+1. ``build_mails`` turns an ``AuditResult`` into one ``Mail`` per audited shop plus the
+   all-shops overview: subject, HTML body, plain-text alternative, the shop's findings as a
+   CSV for people (UTF-8 with BOM, formula cells neutralised, personal data masked). Every
+   mail carries a *ledger key*: the audit, the shop and a digest of the shop's findings, so
+   a corrected re-run of the same audit (different data) is a new mail and an unchanged
+   re-run is not. ``save_mails`` keeps them in the output folder (``mail/``) without
+   recipients, so ``refund-audit send`` can deliver a past run later, to the recipients file
+   as it is then.
+2. ``read_recipients`` / ``recipient_warnings``: the recipients file and everything wrong
+   with it (an unknown key, with the closest shop id; an invalid address; a shop with
+   findings and nobody to tell). These are warnings of the run, known before the overview
+   is written.
+3. ``deliver`` sends through an outbox folder. Each message is written there first; after
+   the server accepted it, it is recorded in the sent ledger (an atomic file write) before
+   the next one goes, then removed from the outbox. A key already in the ledger is not sent
+   again (``resend=True`` sends it anyway, with a new Message-ID). A message is retried on
+   its own a few times with a short backoff when the failure is temporary (connection lost,
+   4xx); a permanent refusal (5xx) is not retried and the message is set apart in
+   ``outbox/failed/``. If the ledger cannot be written after the server accepted a message,
+   sending stops: the outbox file is renamed ``*.accepted`` so the next call records it
+   instead of sending it again.
 
 The messages are built with the standard library (``multipart/alternative`` inside
-``multipart/mixed``, ``Date``, ``Message-ID``); prefect-email's task gets this wrong (see
-PREFECT-NOTES). The SMTP password lives only in ``SmtpConfig.password`` (a ``SecretStr``)
-and is never written to a file, a log line or an error message.
+``multipart/mixed``, ``Date``, a ``Message-ID`` derived from the ledger key, so a copy sent
+again after a crash can be folded by the reader's client). The SMTP password lives only in
+``SmtpConfig.password`` (a ``SecretStr``) and is never written to a file, a log line or an
+error message.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import difflib
 import fcntl
 import hashlib
-import io
 import json
 import logging
 import os
 import re
 import smtplib
 import ssl
+import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -40,10 +59,12 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, SecretStr
 
 from checks.result import FINDING_COLUMNS, AuditResult
-from reports.outputs import findings_frame
+from reports.mask import mask_series
+from reports.outputs import csv_for_people, findings_frame
 from reports.render import (
     Renderer,
     group_findings,
@@ -56,9 +77,10 @@ from reports.render import (
 log = logging.getLogger(__name__)
 
 KEY_HEADER = "X-Refund-Audit-Key"
+SHOP_HEADER = "X-Refund-Audit-Shop"
 #: The all-shops report is attached the full findings.csv only below this size.
 MAX_ATTACHMENT_BYTES = 5_000_000
-_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+MAIL_DIR = "mail"
 
 
 class SmtpConfig(BaseModel):
@@ -71,36 +93,86 @@ class SmtpConfig(BaseModel):
     password: SecretStr | None = None
     sender: str
     timeout: float = 30.0
+    #: tries per message for a temporary failure, and the waits between them (seconds)
+    attempts: int = 3
+    retry_delays: tuple[float, ...] = (2.0, 8.0)
 
 
 @dataclass
 class DeliveryReport:
-    """What one ``deliver`` call did, by idempotency key."""
+    """What one ``deliver`` call did, by ledger key."""
 
     sent: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # still in the outbox, retried next time
     failed: dict[str, str] = field(default_factory=dict)  # rejected for good: outbox/failed/
     error: str | None = None  # why the pending ones could not be sent (server down, auth)
+    #: the ledger could not be written (after a message was accepted, or before sending)
+    ledger_error: str | None = None
+    unrecorded: list[str] = field(default_factory=list)  # accepted, kept as outbox/*.accepted
 
     @property
     def ok(self) -> bool:
-        return not self.pending and not self.failed
+        return not self.pending and not self.failed and not self.ledger_error
+
+    def warnings(self, outbox: Path | None = None) -> list[str]:
+        """One sentence per problem, for run.json, the overview and the CLI."""
+        where = f" in {outbox}" if outbox else ""
+        out = []
+        if self.ledger_error:
+            out.append(f"email: the sent ledger could not be written ({self.ledger_error}); "
+                       "sending stopped so that no report goes out twice"
+                       + (f" ({len(self.unrecorded)} accepted message(s) kept as *.accepted "
+                          "and recorded next time)" if self.unrecorded else ""))
+        if self.pending:
+            out.append(f"email: {len(self.pending)} message(s) not sent and kept in the "
+                       f"outbox{where} for the next run or `refund-audit send`"
+                       + (f" ({self.error})" if self.error else ""))
+        for key, why in self.failed.items():
+            out.append(f"email: the server refused the message {key} for good ({why}); it "
+                       "is kept in outbox/failed")
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"sent": len(self.sent), "already_sent": len(self.already_sent),
+                "pending": len(self.pending), "failed": len(self.failed),
+                "unrecorded": len(self.unrecorded)}
 
 
 # --------------------------------------------------------------------------- recipients
 
 
-def load_recipients(path: Path) -> dict[str, list[str]]:
+@dataclass
+class Recipients:
+    """A recipients file as read: the usable addresses per key, and what was wrong."""
+
+    by_key: dict[str, list[str]]
+    problems: list[str] = field(default_factory=list)
+
+    def for_shop(self, platform: str, shop_id: str) -> list[str]:
+        return list(self.by_key.get(f"{platform}:{shop_id}") or self.by_key.get(shop_id) or [])
+
+    def for_overview(self) -> list[str]:
+        return list(self.by_key.get("default") or [])
+
+
+def read_recipients(path: Path) -> Recipients:
     """Read a recipients file (YAML, or TOML by the ``.toml`` suffix).
 
     A flat mapping: ``default`` → addresses that get the all-shops report; ``<shop_id>`` →
-    addresses for that shop's page; ``<platform>:<shop_id>`` for a shop id that exists on
+    addresses for that shop's report; ``<platform>:<shop_id>`` for a shop id that exists on
     more than one platform (it wins over the bare shop id). A single address may be given
     as a string. See ``reports/recipients.example.yaml``.
+
+    A file that is not such a mapping is an error (``ValueError`` naming the file); an
+    address that is not valid (``email-validator``'s syntax check, no DNS lookup) is left
+    out and reported in ``problems``, so one typo does not stop everyone else's mail.
     """
     path = Path(path)
-    raw_text = path.read_text(encoding="utf-8")
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the recipients file ({exc})") from exc
     try:
         data = tomllib.loads(raw_text) if path.suffix == ".toml" else yaml.safe_load(raw_text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
@@ -108,26 +180,89 @@ def load_recipients(path: Path) -> dict[str, list[str]]:
             f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}"
         ) from exc
     if data is None:
-        return {}
+        return Recipients({})
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: expected a mapping of shop id → list of addresses")
     out: dict[str, list[str]] = {}
+    problems: list[str] = []
     for key, value in data.items():
         addresses = [value] if isinstance(value, str) else value
         if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
             raise ValueError(f"{path}: {key!r}: expected a list of e-mail addresses")
+        good = []
         for address in addresses:
-            if not _ADDRESS.fullmatch(address.strip()):
-                raise ValueError(f"{path}: {key!r}: {address!r} is not an e-mail address")
-        out[str(key)] = list(dict.fromkeys(a.strip() for a in addresses))
-    return out
+            try:
+                good.append(validate_email(address.strip(), check_deliverability=False)
+                            .normalized)
+            except EmailNotValidError as exc:
+                problems.append(f"recipients file {path.name}: {key}: {address!r} is not a "
+                                f"valid e-mail address ({exc}); it gets no mail")
+        out[str(key)] = list(dict.fromkeys(good))
+    return Recipients(out, problems)
 
 
-def _recipients_for(recipients: Mapping[str, list[str]], platform: str, shop_id: str) -> list[str]:
-    return list(recipients.get(f"{platform}:{shop_id}") or recipients.get(shop_id) or [])
+def load_recipients(path: Path) -> dict[str, list[str]]:
+    """The usable addresses of a recipients file (see ``read_recipients``)."""
+    return read_recipients(path).by_key
+
+
+def recipient_warnings(
+    recipients: Recipients,
+    result: AuditResult,
+    known_shops: Iterable[tuple[str, str]] | None = None,
+) -> list[str]:
+    """Everything that would keep a report from the people who should read it.
+
+    - an address that is not valid (from ``read_recipients``);
+    - a key that is neither ``default`` nor a shop of the source (``known_shops``, default:
+      the audited shops), with the closest shop id as a suggestion;
+    - an audited shop with findings and no recipients (its team would not hear of them).
+    """
+    warnings = list(recipients.problems)
+    audited = _shop_keys(result)
+    known = list(dict.fromkeys([*(known_shops or []), *audited]))
+    names = {s for _, s in known} | {f"{p}:{s}" for p, s in known}
+    for key in recipients.by_key:
+        if key == "default" or key in names:
+            continue
+        close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
+        warnings.append(f"recipients file: {key!r} is not a shop of this source, so nobody "
+                        "gets mail through it"
+                        + (f"; did you mean {close[0]!r}?" if close else ""))
+    counts = (result.findings.groupby(["platform", "shop_id"]).size()
+              if len(result.findings) else pd.Series(dtype="int64"))
+    for (platform, shop_id), n in counts.items():
+        if not recipients.for_shop(str(platform), str(shop_id)):
+            warnings.append(f"shop {platform}/{shop_id}: {int(n)} finding(s) but no recipients "
+                            "in the recipients file: its report was not mailed")
+    return warnings
+
+
+def _shop_keys(result: AuditResult) -> list[tuple[str, str]]:
+    from reports.render import shop_keys
+
+    return list(shop_keys(result))
 
 
 # --------------------------------------------------------------------------- building
+
+
+@dataclass
+class Mail:
+    """One report mail before it is addressed: ``platform``/``shop_id`` None for the
+    all-shops overview. ``key`` is the ledger key (audit, shop, findings digest)."""
+
+    key: str
+    platform: str | None
+    shop_id: str | None
+    subject: str
+    text: str
+    html: str
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def shop(self) -> str:
+        return "all" if self.shop_id is None else f"{self.platform}:{self.shop_id}"
 
 
 def audit_key(result: AuditResult) -> str:
@@ -136,125 +271,152 @@ def audit_key(result: AuditResult) -> str:
     return str(result.run.get("audit_key") or result.run.get("run_id") or "")
 
 
-def message_key(base: str, platform: str | None, shop_id: str | None) -> str:
-    """``<audit key>:<platform>:<shop_id>`` (``<audit key>:all`` for the overview); a key
-    that is not a short plain header value is replaced by its SHA-256."""
+def content_digest(data: bytes) -> str:
+    """12 hex digits of SHA-256: the findings a mail reports, as part of its ledger key."""
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def message_key(base: str, platform: str | None, shop_id: str | None, digest: str = "") -> str:
+    """``<audit key>:<platform>:<shop_id>:<digest>`` (``<audit key>:all:<digest>`` for the
+    overview); a key that is not a short plain header value is replaced by its SHA-256."""
     key = f"{base}:all" if shop_id is None else f"{base}:{platform}:{shop_id}"
+    if digest:
+        key += f":{digest}"
     if len(key) <= 200 and re.fullmatch(r"[A-Za-z0-9:._@/+=-]+", key):
         return key
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def build_messages(
+def _masked_details(findings: pd.DataFrame) -> pd.DataFrame:
+    if not len(findings) or "detail" not in findings.columns:
+        return findings
+    detail = mask_series(findings["detail"])
+    return findings if detail is findings["detail"] else findings.assign(detail=detail)
+
+
+def build_mails(
     result: AuditResult,
     out_dir: Path,
-    recipients: Mapping[str, list[str]],
     *,
     lang: str = "zh",
     history: pd.DataFrame | None = None,
-    sender: str | None = None,
-) -> list[EmailMessage]:
-    """One message per shop that has recipients, plus the all-shops report for ``default``.
+    shops: Iterable[tuple[str, str]] | None = None,
+    overview: bool = True,
+) -> list[Mail]:
+    """One mail per audited shop (or per shop of ``shops``), then the overview.
 
     The HTML is rendered for mail (no links to files the reader does not have);
     ``history`` gives the KPI trends as on the page. A shop's CSV has findings.csv's columns
-    and formatting (``reports.outputs.findings_frame``); the all-shops mail attaches
-    ``out_dir/findings.csv`` itself when it is small enough for mail.
+    (``reports.outputs.findings_frame``); the overview attaches ``out_dir/findings.csv``'s
+    rows when small enough for mail.
     """
     out_dir = Path(out_dir)
     shared = shared_for(result, lang=lang)
     renderer = Renderer()
     base = audit_key(result)
-    by_shop = group_findings(result.findings)
+    by_shop = group_findings(_masked_details(result.findings))
     hist_by_shop = group_history(history)
     empty = result.findings.iloc[0:0]
-    messages = []
+    wanted = set(shops) if shops is not None else None
+    mails = []
     for platform, shop_id in shared.shop_keys:
-        to = _recipients_for(recipients, platform, shop_id)
-        if not to:
+        if wanted is not None and (platform, shop_id) not in wanted:
             continue
-        ctx = shop_context(
-            shared,
-            platform,
-            shop_id,
-            by_shop.get((platform, shop_id), empty),
-            hist_by_shop.get((platform, shop_id)),
-            links=False,
-        )
+        mine = by_shop.get((platform, shop_id), empty)
+        ctx = shop_context(shared, platform, shop_id, mine, hist_by_shop.get((platform, shop_id)),
+                           links=False)
         subject = (
             f"[{shared.L['report_title']}] {shop_id} ({platform}) "
             f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}"
         )
-        mine = findings_frame(by_shop.get((platform, shop_id), empty))
-        attachment = (f"findings-{shared.page_names[(platform, shop_id)]}.csv", _csv_bytes(mine))
-        messages.append(
-            _message(
-                key=message_key(base, platform, shop_id),
-                to=to,
-                subject=subject,
-                text=renderer.text(ctx),
-                html=renderer.page(ctx),
-                attachment=attachment,
-                sender=sender,
-            )
-        )
-    default = list(recipients.get("default") or [])
-    if default:
+        csv = csv_for_people(findings_frame(mine), FINDING_COLUMNS)
+        mails.append(Mail(
+            key=message_key(base, platform, shop_id, content_digest(csv)),
+            platform=platform, shop_id=shop_id, subject=subject,
+            text=renderer.text(ctx), html=renderer.page(ctx),
+            attachments=[(f"findings-{shared.page_names[(platform, shop_id)]}.csv", csv)],
+        ))
+    if overview:
         ctx = overview_context(shared, links=False)
         csv_path = out_dir / "findings.csv"
         if csv_path.exists() and csv_path.stat().st_size <= MAX_ATTACHMENT_BYTES:
-            attachment = ("findings.csv", csv_path.read_bytes())
+            # findings.csv is a data file; the attachment is for people (BOM, neutralised)
+            everything = csv_for_people(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
         elif not csv_path.exists() and len(result.findings) <= 20_000:
-            attachment = ("findings.csv", _csv_bytes(findings_frame(result.findings)))
+            everything = csv_for_people(findings_frame(_masked_details(result.findings)),
+                                        FINDING_COLUMNS)
         else:
-            attachment = None  # too big for mail; the text names where it is
+            everything = None  # too big for mail; the text names where it is
+        digest_of = everything if everything is not None else (
+            csv_path.read_bytes() if csv_path.exists() else b"")
         text = renderer.text(ctx)
-        if attachment is None:
+        if everything is None:
             text += f"\nfindings.csv: {csv_path}\n"
-        messages.append(
-            _message(
-                key=message_key(base, None, None),
-                to=default,
-                subject=f"[{shared.L['report_title']}] {shared.L['overview_title']} "
-                f"{shared.run['as_of_utc'][:10]}",
-                text=text,
-                html=renderer.page(ctx),
-                attachment=attachment,
-                sender=sender,
-            )
-        )
-    return messages
+        mails.append(Mail(
+            key=message_key(base, None, None, content_digest(digest_of)),
+            platform=None, shop_id=None,
+            subject=f"[{shared.L['report_title']}] {shared.L['overview_title']} "
+                    f"{shared.run['as_of_utc'][:10]}",
+            text=text, html=renderer.page(ctx),
+            attachments=[("findings.csv", everything)] if everything is not None else [],
+        ))
+    return mails
 
 
-def _message(
+def address(mails: Iterable[Mail], recipients: Recipients | Mapping[str, list[str]],
+            *, sender: str | None = None) -> list[EmailMessage]:
+    """The messages for the mails that have recipients (the others are warned about by
+    ``recipient_warnings``)."""
+    if not isinstance(recipients, Recipients):
+        recipients = Recipients(dict(recipients))
+    out = []
+    for mail in mails:
+        to = (recipients.for_overview() if mail.shop_id is None
+              else recipients.for_shop(mail.platform or "", mail.shop_id))
+        if to:
+            out.append(to_message(mail, to, sender=sender))
+    return out
+
+
+def build_messages(
+    result: AuditResult,
+    out_dir: Path,
+    recipients: Recipients | Mapping[str, list[str]],
     *,
-    key: str,
-    to: list[str],
-    subject: str,
-    text: str,
-    html: str,
-    attachment: tuple[str, bytes] | None,
-    sender: str | None,
-) -> EmailMessage:
+    lang: str = "zh",
+    history: pd.DataFrame | None = None,
+    sender: str | None = None,
+) -> list[EmailMessage]:
+    """``build_mails`` + ``address``: one message per shop with recipients, plus the
+    all-shops report for ``default``."""
+    return address(build_mails(result, out_dir, lang=lang, history=history), recipients,
+                   sender=sender)
+
+
+def to_message(mail: Mail, to: list[str], *, sender: str | None = None) -> EmailMessage:
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = _header_text(subject)
+    msg["Subject"] = _header_text(mail.subject)
     if sender:
         msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(usegmt=True)
-    # Deterministic: a message re-sent after a crash carries the same Message-ID, so the
-    # recipient's client can fold the copies.
-    msg["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@refund-audit>"
-    msg[KEY_HEADER] = key
+    msg["Message-ID"] = message_id(mail.key)
+    msg[KEY_HEADER] = mail.key
+    msg[SHOP_HEADER] = mail.shop
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    if attachment is not None:
-        name, data = attachment
+    msg.set_content(mail.text)
+    msg.add_alternative(mail.html, subtype="html")
+    for name, data in mail.attachments:
         msg.add_attachment(
             data, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"}
         )
     return msg
+
+
+def message_id(key: str) -> str:
+    """Deterministic: a message re-sent after a crash carries the same Message-ID, so the
+    recipient's client can fold the copies."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@refund-audit>"
 
 
 def _header_text(text: str) -> str:
@@ -262,91 +424,242 @@ def _header_text(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, columns=FINDING_COLUMNS, lineterminator="\r\n")
-    # BOM: Excel, which most seller teams open CSV attachments with, needs it for Chinese.
-    return buf.getvalue().encode("utf-8-sig")
+# --------------------------------------------------------------------------- stored mails
+
+
+def save_mails(mails: Iterable[Mail], out_dir: Path) -> Path:
+    """Keep the run's mails in ``out_dir/mail/`` (one unaddressed ``.eml`` per mail and an
+    ``index.json``), for ``refund-audit send``. Replaces what an earlier write left there."""
+    folder = Path(out_dir) / MAIL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for mail in mails:
+        name = f"{hashlib.sha256(mail.shop.encode()).hexdigest()[:16]}.eml"
+        _write_atomic(folder / name, to_message(mail, []).as_bytes(policy=policy.SMTP))
+        index.append({"key": mail.key, "platform": mail.platform, "shop_id": mail.shop_id,
+                      "file": name})
+    keep = {e["file"] for e in index}
+    for old in folder.glob("*.eml"):
+        if old.name not in keep:
+            old.unlink()
+    _write_atomic(folder / "index.json",
+                  json.dumps({"mails": index}, ensure_ascii=False, indent=1).encode())
+    return folder
+
+
+def load_mails(out_dir: Path, shops: Iterable[str] | None = None) -> list[Mail]:
+    """The mails ``save_mails`` kept for a run; ``shops``: only these (a shop id,
+    ``platform:shop_id``, or ``all`` for the overview). Raises ``FileNotFoundError`` when
+    the run kept none."""
+    folder = Path(out_dir) / MAIL_DIR
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))["mails"]
+    wanted = set(shops) if shops else None
+    out = []
+    for e in index:
+        names = ({"all", "default"} if e["shop_id"] is None
+                 else {e["shop_id"], f"{e['platform']}:{e['shop_id']}"})
+        if wanted is not None and not names & wanted:
+            continue
+        with (folder / e["file"]).open("rb") as fh:
+            msg = BytesParser(policy=policy.default).parse(fh)
+        html = msg.get_body(("html",))
+        text = msg.get_body(("plain",))
+        out.append(Mail(
+            key=e["key"], platform=e["platform"], shop_id=e["shop_id"],
+            subject=str(msg["Subject"]),
+            text=text.get_content() if text is not None else "",
+            html=html.get_content() if html is not None else "",
+            attachments=[(a.get_filename() or "attachment.csv", _bytes(a.get_content()))
+                         for a in msg.iter_attachments()],
+        ))
+    return out
+
+
+def _bytes(content: str | bytes) -> bytes:
+    # text/csv comes back decoded (the BOM included); encode it as it was sent
+    return content if isinstance(content, bytes) else content.encode("utf-8")
 
 
 # --------------------------------------------------------------------------- delivery
 
 
+RESEND_HEADER = "X-Refund-Audit-Resend"
+
+
 def deliver(
-    messages: list[EmailMessage], smtp: SmtpConfig, outbox: Path, sent_log: Path
+    messages: list[EmailMessage],
+    smtp: SmtpConfig,
+    outbox: Path,
+    sent_log: Path,
+    *,
+    resend: bool = False,
+    sleep=time.sleep,
 ) -> DeliveryReport:
-    """Send through the outbox; see the module docstring for the guarantees."""
+    """Send through the outbox; see the module docstring for the guarantees.
+
+    ``resend``: send messages whose key is already in the ledger again, each with a new
+    Message-ID (a mail client would hide a copy with the one it already has)."""
     outbox, sent_log = Path(outbox), Path(sent_log)
-    outbox.mkdir(parents=True, exist_ok=True)
-    sent_log.parent.mkdir(parents=True, exist_ok=True)
     report = DeliveryReport()
-    with _locked(sent_log):
+    keys = [_key_of(m) for m in messages]
+    for msg, key in zip(messages, keys, strict=True):
+        if not key:
+            raise ValueError(f"message {msg['Subject']!r} has no {KEY_HEADER} header")
+    try:
+        outbox.mkdir(parents=True, exist_ok=True)
+        sent_log.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(sent_log):
+            _deliver_locked(messages, smtp, outbox, sent_log, resend, sleep, report)
+    except OSError as exc:  # the outbox or the lock beside the ledger cannot be written
+        report.ledger_error = report.ledger_error or _describe(exc)
+        done = set(report.sent) | set(report.already_sent) | set(report.failed)
+        report.pending = list(dict.fromkeys(
+            [*report.pending, *(k for k in keys if k not in done)]))
+    for warning in report.warnings(outbox):
+        log.warning("%s", warning)
+    return report
+
+
+def _deliver_locked(messages, smtp, outbox, sent_log, resend, sleep, report) -> None:
+    try:
         sent = _read_log(sent_log)
-        for msg in messages:
-            key = msg.get(KEY_HEADER)
-            if not key:
-                raise ValueError(f"message {msg['Subject']!r} has no {KEY_HEADER} header")
-            if key in sent:
+    except (ValueError, OSError) as exc:
+        report.ledger_error = f"cannot read {sent_log.name}: {_describe(exc)}"
+        report.pending = [_key_of(m) for m in messages]
+        return
+    # Messages a previous call got accepted but could not record: record them now.
+    accepted = sorted(outbox.glob("*.accepted"))
+    for path in accepted:
+        sent.setdefault(_peek_key(path), {"recorded_late": True,
+                                          "recorded_at": _now()})
+    try:
+        # Written before anything is sent: a ledger that cannot be written stops the
+        # batch here, not after the first message went out.
+        _write_log(sent_log, sent)
+    except OSError as exc:
+        report.ledger_error = _describe(exc)
+        for msg in messages:  # kept for the next run, not lost
+            key = _key_of(msg)
+            if key not in sent or resend:
+                _queue(msg, key, smtp, outbox, sent, resend)
+                report.pending.append(key)
+        return
+    for path in accepted:
+        path.unlink()
+
+    for msg in messages:
+        key = _key_of(msg)
+        if key in sent and not resend:
+            report.already_sent.append(key)
+            continue
+        _queue(msg, key, smtp, outbox, sent, resend)
+
+    queue = sorted(outbox.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    session = _Session(smtp, sleep)
+    try:
+        for i, path in enumerate(queue):
+            with path.open("rb") as fh:
+                msg = BytesParser(policy=policy.default).parse(fh)
+            key = _key_of(msg)
+            again = msg.get(RESEND_HEADER)
+            if key in sent and not again:
+                # sent by an earlier call that stopped before removing the file
+                path.unlink()
                 report.already_sent.append(key)
                 continue
-            if not msg.get("From"):
-                msg["From"] = smtp.sender
-            _write_atomic(_outbox_path(outbox, key), msg.as_bytes(policy=policy.SMTP))
+            outcome, detail = session.send(msg)
+            if outcome == "failed":
+                _move_failed(outbox, path)
+                report.failed[key] = detail
+                continue
+            if outcome == "deferred":  # this message only: a temporary refusal
+                report.pending.append(key)
+                report.error = detail
+                continue
+            if outcome == "down":  # the server: everything left waits for the next run
+                report.error = detail
+                report.pending.extend(_peek_key(p) for p in queue[i:] if p.exists())
+                break
+            entry = {"message_id": str(msg.get("Message-ID", "")), "sent_at": _now(),
+                     "recipients": sorted(set(_addresses(msg)) - set(detail)),
+                     "refused": sorted(detail)}
+            if again and key in sent:
+                sent[key] = {**sent[key], "resent": [*sent[key].get("resent", []), entry]}
+            else:
+                sent[key] = entry
+            try:
+                _write_log(sent_log, sent)  # recorded before the next message goes
+            except OSError as exc:
+                report.ledger_error = _describe(exc)
+                report.unrecorded.append(key)
+                with contextlib.suppress(OSError):
+                    os.replace(path, path.with_suffix(".accepted"))
+                report.pending.extend(_peek_key(p) for p in queue[i + 1:] if p.exists())
+                break
+            path.unlink()
+            report.sent.append(key)
+    finally:
+        session.close()
 
-        queue = sorted(outbox.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-        conn: smtplib.SMTP | None = None
-        try:
-            for i, path in enumerate(queue):
-                with path.open("rb") as fh:
-                    msg = BytesParser(policy=policy.default).parse(fh)
-                key = str(msg.get(KEY_HEADER, ""))
-                if key in sent:
-                    # sent by an earlier call that stopped before removing the file
-                    path.unlink()
-                    report.already_sent.append(key)
-                    continue
-                try:
-                    if conn is None:
-                        conn = _connect(smtp)
-                    refused = conn.send_message(msg)
-                except (
-                    smtplib.SMTPRecipientsRefused,
-                    smtplib.SMTPSenderRefused,
-                    smtplib.SMTPDataError,
-                ) as exc:
-                    if _permanent(exc):
-                        _move_failed(outbox, path)
-                        report.failed[key] = _describe(exc)
-                    else:
-                        report.pending.append(key)
-                        report.error = _describe(exc)
-                    continue
-                except (OSError, smtplib.SMTPException) as exc:
-                    # server down, connection lost, TLS or login failure: keep the rest
-                    report.error = _describe(exc)
-                    report.pending.extend(str(_peek_key(p)) for p in queue[i:] if p.exists())
-                    break
-                sent[key] = {
-                    "message_id": str(msg.get("Message-ID", "")),
-                    "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "recipients": sorted(set(_addresses(msg)) - set(refused)),
-                    "refused": sorted(refused),
-                }
-                _write_log(sent_log, sent)  # recorded before the file leaves the outbox
-                path.unlink()
-                report.sent.append(key)
-        finally:
-            if conn is not None:
-                with contextlib.suppress(OSError, smtplib.SMTPException):
-                    conn.quit()
-    if report.error:
-        log.warning(
-            "mail delivery incomplete: %s (%d left in %s)",
-            report.error,
-            len(report.pending),
-            outbox,
-        )
-    return report
+
+def _queue(msg: EmailMessage, key: str, smtp: SmtpConfig, outbox: Path,
+           sent: Mapping[str, Any], resend: bool) -> None:
+    if not msg.get("From"):
+        msg["From"] = smtp.sender
+    name = key
+    if resend and key in sent:
+        n = len(sent[key].get("resent", [])) + 1
+        del msg["Message-ID"]
+        msg["Message-ID"] = message_id(f"{key}:resend:{n}")
+        del msg[RESEND_HEADER]
+        msg[RESEND_HEADER] = str(n)
+        name = f"{key}:resend"
+    _write_atomic(_outbox_path(outbox, name), msg.as_bytes(policy=policy.SMTP))
+
+
+class _Session:
+    """One SMTP connection for a batch, with a few tries per message for temporary
+    failures (the only retry layer: the flow's task is not retried as a whole)."""
+
+    def __init__(self, cfg: SmtpConfig, sleep) -> None:
+        self.cfg, self.sleep, self.conn = cfg, sleep, None
+
+    def send(self, msg: EmailMessage) -> tuple[str, Any]:
+        """("sent", refused addresses) | ("failed", why) | ("deferred", why) |
+        ("down", why)."""
+        last: BaseException | None = None
+        deferred = False
+        for attempt in range(max(self.cfg.attempts, 1)):
+            if attempt:
+                delays = self.cfg.retry_delays or (0.0,)
+                self.sleep(delays[min(attempt - 1, len(delays) - 1)])
+            try:
+                if self.conn is None:
+                    self.conn = _connect(self.cfg)
+                return "sent", self.conn.send_message(msg)
+            except smtplib.SMTPAuthenticationError as exc:
+                self.close()
+                return "down", _describe(exc)  # wrong credentials: retrying will not help
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                    smtplib.SMTPDataError) as exc:
+                if _permanent(exc):
+                    return "failed", _describe(exc)
+                last, deferred = exc, True
+            except (OSError, smtplib.SMTPException) as exc:
+                # server down, connection lost, TLS failure: reconnect on the next try
+                last, deferred = exc, False
+                self.close()
+        return ("deferred" if deferred else "down"), _describe(last) if last else "unknown"
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.conn.quit()
+            self.conn = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _connect(cfg: SmtpConfig) -> smtplib.SMTP:
@@ -409,9 +722,12 @@ def _outbox_path(outbox: Path, key: str) -> Path:
 
 def _peek_key(path: Path) -> str:
     with path.open("rb") as fh:
-        return str(
-            BytesParser(policy=policy.default).parse(fh, headersonly=True).get(KEY_HEADER, "")
-        )
+        return _key_of(BytesParser(policy=policy.default).parse(fh, headersonly=True))
+
+
+def _key_of(msg) -> str:
+    # a long key is folded onto a continuation line; unfolding leaves a leading space
+    return str(msg.get(KEY_HEADER) or "").strip()
 
 
 def _move_failed(outbox: Path, path: Path) -> None:
@@ -437,7 +753,7 @@ def _read_log(path: Path) -> dict[str, Any]:
 
 
 def _write_log(path: Path, sent: Mapping[str, Any]) -> None:
-    body = {"version": 1, "sent": dict(sent)}
+    body = {"version": 2, "sent": dict(sent)}
     _write_atomic(path, json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True).encode())
 
 

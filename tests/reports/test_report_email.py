@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import re
 import socket
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -17,10 +18,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from reports.email import (
     KEY_HEADER,
+    Recipients,
     SmtpConfig,
     build_messages,
     deliver,
     load_recipients,
+    read_recipients,
+    recipient_warnings,
 )
 from reports.outputs import findings_frame
 
@@ -50,7 +54,7 @@ def test_toml_recipients_file_loads(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ["- just\n- a list\n", "shop: [not-an-address]\n", "shop: {a: b}\n", "shop: [a@b.c, 3]\n"],
+    ["- just\n- a list\n", "shop: {a: b}\n", "shop: [a@b.c, 3]\n", "shop: [a@b.c\n"],
 )
 def test_bad_recipients_files_are_rejected_with_the_file_named(tmp_path, content):
     path = tmp_path / "recipients.yaml"
@@ -59,17 +63,50 @@ def test_bad_recipients_files_are_rejected_with_the_file_named(tmp_path, content
         load_recipients(path)
 
 
+def test_an_invalid_address_is_left_out_and_named(tmp_path):
+    path = tmp_path / "recipients.yaml"
+    path.write_text("tg-flagship: [ok@example.com, not-an-address, 'a@@example.com']\n",
+                    "utf-8")
+    recipients = read_recipients(path)
+    assert recipients.by_key == {"tg-flagship": ["ok@example.com"]}
+    assert len(recipients.problems) == 2
+    assert "'not-an-address' is not a valid e-mail address" in recipients.problems[0]
+    assert "'a@@example.com' is not a valid e-mail address" in recipients.problems[1]
+
+
+def test_recipient_warnings_name_unknown_keys_and_shops_nobody_hears_from(result):
+    recipients = Recipients(
+        {"default": ["lead@example.com"], "tg-flagshp": ["x@example.com"],
+         "tmall:tm-store": ["tm@example.com"], "nothing-like-it": ["y@example.com"]},
+        problems=["recipients file r.yaml: tm-store: 'bad' is not a valid e-mail address"])
+    warnings = recipient_warnings(recipients, result)
+    assert warnings == [
+        "recipients file r.yaml: tm-store: 'bad' is not a valid e-mail address",
+        "recipients file: 'tg-flagshp' is not a shop of this source, so nobody gets mail "
+        "through it; did you mean 'tg-flagship'?",
+        "recipients file: 'nothing-like-it' is not a shop of this source, so nobody gets mail "
+        "through it",
+        # the tiny result (conftest): 9 findings for tg-flagship, 3 for tm-store (mapped
+        # here), 2 for amz-east; jd-quiet has none, so no warning for it
+        "shop amazon_us/amz-east: 2 finding(s) but no recipients in the recipients file: its "
+        "report was not mailed",
+        "shop tmall_global/tg-flagship: 9 finding(s) but no recipients in the recipients "
+        "file: its report was not mailed",
+    ]
+
+
 # --------------------------------------------------------------------------- messages
 
 
 def test_one_message_per_shop_with_recipients_plus_the_overview(result, tmp_path):
     messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
-    keys = [m[KEY_HEADER] for m in messages]
-    assert keys == [
+    keys = [m[KEY_HEADER].rsplit(":", 1) for m in messages]
+    assert [k for k, _ in keys] == [
         "k-demo-2026-11-20-30d:amazon_us:amz-east",
         "k-demo-2026-11-20-30d:tmall_global:tg-flagship",
         "k-demo-2026-11-20-30d:all",
     ]
+    assert all(re.fullmatch("[0-9a-f]{12}", digest) for _, digest in keys)
     tg = messages[1]
     assert tg["To"] == "tg-team@example.com, tg-boss@example.com"
     assert tg["Subject"] == "[Refund audit] tg-flagship (tmall_global) 2026-11-20 · Action needed"
@@ -94,7 +131,7 @@ def test_the_message_id_is_stable_across_builds(result, tmp_path):
 def test_the_key_falls_back_to_the_run_id(build, tmp_path):
     result = build.result(run={"run_id": "run-9", "as_of": build.as_of.isoformat()})
     (msg,) = build_messages(result, tmp_path, {"tm-store": ["a@example.com"]}, lang="en")
-    assert msg[KEY_HEADER] == "run-9:tmall:tm-store"
+    assert msg[KEY_HEADER].startswith("run-9:tmall:tm-store:")
 
 
 def test_attachment_is_the_shops_findings_csv(result, tmp_path):
@@ -157,6 +194,7 @@ def config(port: int, **kwargs) -> SmtpConfig:
         security="none",
         sender="audit@example.com",
         timeout=5,
+        retry_delays=(0.05,),
         **kwargs,
     )
 
@@ -176,10 +214,11 @@ def test_deliver_sends_each_message_once(result, tmp_path, smtp_server):
         ["us@example.com"],
     ]
     received = {
-        m[KEY_HEADER]: m
+        m[KEY_HEADER].strip(): m
         for m in (message_from_bytes(raw, policy=policy.default) for _, raw in inbox.envelopes)
     }
-    tg = received["k-demo-2026-11-20-30d:tmall_global:tg-flagship"]
+    (tg,) = [m for k, m in received.items()
+             if k.startswith("k-demo-2026-11-20-30d:tmall_global:tg-flagship:")]
     assert tg["From"] == "audit@example.com"
     assert tg["Subject"].startswith("[Refund audit] tg-flagship (tmall_global)")
     html = tg.get_body(("html",)).get_content()
@@ -295,13 +334,13 @@ def test_rejected_messages_are_kept_apart_and_temporary_failures_retried(result,
         report = deliver(messages, config(port), outbox, sent_log)
     finally:
         controller.stop()
-    base = "k-demo-2026-11-20-30d"
-    assert report.sent == [f"{base}:amazon_us:amz-east"]  # one of two recipients took it
-    assert list(report.failed) == [f"{base}:tmall_global:tg-flagship"]
-    assert "550" in report.failed[f"{base}:tmall_global:tg-flagship"]
-    assert report.pending == [f"{base}:tmall:tm-store"]
+    key = {m["X-Refund-Audit-Shop"]: m[KEY_HEADER].strip() for m in messages}
+    assert report.sent == [key["amazon_us:amz-east"]]  # one of two recipients took it
+    assert list(report.failed) == [key["tmall_global:tg-flagship"]]
+    assert "550" in report.failed[key["tmall_global:tg-flagship"]]
+    assert report.pending == [key["tmall:tm-store"]]
     assert len(list((outbox / "failed").glob("*.eml"))) == 1
     assert len(list(outbox.glob("*.eml"))) == 1  # the 450 one, for the next run
-    sent = json.loads(sent_log.read_text())["sent"][f"{base}:amazon_us:amz-east"]
+    sent = json.loads(sent_log.read_text())["sent"][key["amazon_us:amz-east"]]
     assert sent["recipients"] == ["ok@example.com"] and sent["refused"] == ["gone@example.com"]
     assert [rcpts for rcpts, _ in inbox.envelopes] == [["ok@example.com"]]
