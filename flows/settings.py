@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # is configured (PREFECT_API_URL), else in-process without Prefect; True / False force
     # it (docs/scheduling.md). `--prefect` / `--no-prefect` override it per run.
     prefect: bool | None = None
+    # Buyers' personal data is masked in everything a person reads (pages, mails, CSV
+    # detail, attachments). false: shown as it is, for internal use on trusted machines.
+    mask_personal_data: bool = True
     email: bool = False
     recipients_file: Path | None = None
     smtp: SmtpSettings = SmtpSettings()

@@ -72,6 +72,7 @@ from reports.render import (
     overview_context,
     shared_for,
     shop_context,
+    shop_keys,
 )
 
 log = logging.getLogger(__name__)
@@ -218,9 +219,24 @@ def recipient_warnings(
       the audited shops), with the closest shop id as a suggestion;
     - an audited shop with findings and no recipients (its team would not hear of them).
     """
+    counts = (result.findings.groupby(["platform", "shop_id"]).size()
+              if len(result.findings) else pd.Series(dtype="int64"))
+    return shop_recipient_warnings(
+        recipients, list(shop_keys(result)),
+        {(str(p), str(s)): int(n) for (p, s), n in counts.items()}, known_shops)
+
+
+def shop_recipient_warnings(
+    recipients: Recipients,
+    shops: Iterable[tuple[str, str]],
+    findings_per_shop: Mapping[tuple[str, str], int],
+    known_shops: Iterable[tuple[str, str]] | None = None,
+) -> list[str]:
+    """``recipient_warnings`` from the shops and their finding counts (``refund-audit send``
+    has no ``AuditResult``, only a run's files)."""
     warnings = list(recipients.problems)
-    audited = _shop_keys(result)
-    known = list(dict.fromkeys([*(known_shops or []), *audited]))
+    shops = list(shops)
+    known = list(dict.fromkeys([*(known_shops or []), *shops]))
     names = {s for _, s in known} | {f"{p}:{s}" for p, s in known}
     for key in recipients.by_key:
         if key == "default" or key in names:
@@ -229,19 +245,12 @@ def recipient_warnings(
         warnings.append(f"recipients file: {key!r} is not a shop of this source, so nobody "
                         "gets mail through it"
                         + (f"; did you mean {close[0]!r}?" if close else ""))
-    counts = (result.findings.groupby(["platform", "shop_id"]).size()
-              if len(result.findings) else pd.Series(dtype="int64"))
-    for (platform, shop_id), n in counts.items():
-        if not recipients.for_shop(str(platform), str(shop_id)):
-            warnings.append(f"shop {platform}/{shop_id}: {int(n)} finding(s) but no recipients "
+    for platform, shop_id in sorted(findings_per_shop):
+        n = findings_per_shop[(platform, shop_id)]
+        if n and (platform, shop_id) in set(shops) and not recipients.for_shop(platform, shop_id):
+            warnings.append(f"shop {platform}/{shop_id}: {n} finding(s) but no recipients "
                             "in the recipients file: its report was not mailed")
     return warnings
-
-
-def _shop_keys(result: AuditResult) -> list[tuple[str, str]]:
-    from reports.render import shop_keys
-
-    return list(shop_keys(result))
 
 
 # --------------------------------------------------------------------------- building
@@ -447,8 +456,8 @@ def save_mails(mails: Iterable[Mail], out_dir: Path) -> Path:
     return folder
 
 
-def load_mails(out_dir: Path, shops: Iterable[str] | None = None) -> list[Mail]:
-    """The mails ``save_mails`` kept for a run; ``shops``: only these (a shop id,
+def load_index(out_dir: Path, shops: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The entries of the kept mails' index; ``shops``: only these (a shop id,
     ``platform:shop_id``, or ``all`` for the overview). Raises ``FileNotFoundError`` when
     the run kept none."""
     folder = Path(out_dir) / MAIL_DIR
@@ -458,8 +467,16 @@ def load_mails(out_dir: Path, shops: Iterable[str] | None = None) -> list[Mail]:
     for e in index:
         names = ({"all", "default"} if e["shop_id"] is None
                  else {e["shop_id"], f"{e['platform']}:{e['shop_id']}"})
-        if wanted is not None and not names & wanted:
-            continue
+        if wanted is None or names & wanted:
+            out.append(e)
+    return out
+
+
+def load_mails(out_dir: Path, shops: Iterable[str] | None = None) -> list[Mail]:
+    """The mails ``save_mails`` kept for a run (``shops`` as for ``load_index``)."""
+    folder = Path(out_dir) / MAIL_DIR
+    out = []
+    for e in load_index(out_dir, shops):
         with (folder / e["file"]).open("rb") as fh:
             msg = BytesParser(policy=policy.default).parse(fh)
         html = msg.get_body(("html",))
