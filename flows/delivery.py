@@ -81,15 +81,18 @@ def recipient_check_for_run(out_dir: Path, shops: Iterable[str] | None = None,
         recipients = read_recipients(Path(s.recipients_file))
     except ValueError as exc:
         return None, [f"email: {exc}"]
-    mails = [m for m in load_index(out_dir, shops) if m["shop_id"] is not None]
-    keys = [(str(m["platform"]), str(m["shop_id"])) for m in mails]
+    def keys(entries):
+        return [(str(m["platform"]), str(m["shop_id"])) for m in entries
+                if m["shop_id"] is not None]
+
+    every, chosen = keys(load_index(out_dir)), keys(load_index(out_dir, shops))
     counts: dict[tuple[str, str], int] = {}
     path = Path(out_dir) / "findings.csv"
     if path.exists():
         f = pd.read_csv(path, usecols=["platform", "shop_id"], dtype=str, keep_default_na=False)
         for (p, sh), n in f.groupby(["platform", "shop_id"]).size().items():
             counts[(str(p), str(sh))] = int(n)
-    return recipients, shop_recipient_warnings(recipients, keys, counts)
+    return recipients, shop_recipient_warnings(recipients, chosen, counts, every)
 
 
 def smtp_config(settings: Settings | None = None) -> SmtpConfig:

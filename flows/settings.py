@@ -24,6 +24,10 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     sender: str = "refund-audit@localhost"
     timeout: float = 30.0
+    # Tries per message when the failure is temporary (server down, 4xx), and the waits
+    # between them in seconds. The only retry layer of the delivery step.
+    attempts: int = 3
+    retry_delays: tuple[float, ...] = (2.0, 8.0)
 
 
 class Settings(BaseSettings):
