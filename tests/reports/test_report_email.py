@@ -20,11 +20,14 @@ from reports.email import (
     KEY_HEADER,
     Recipients,
     SmtpConfig,
+    build_mails,
     build_messages,
     deliver,
+    load_mails,
     load_recipients,
     read_recipients,
     recipient_warnings,
+    save_mails,
 )
 from reports.outputs import findings_frame
 
@@ -344,3 +347,167 @@ def test_rejected_messages_are_kept_apart_and_temporary_failures_retried(result,
     sent = json.loads(sent_log.read_text())["sent"][key["amazon_us:amz-east"]]
     assert sent["recipients"] == ["ok@example.com"] and sent["refused"] == ["gone@example.com"]
     assert [rcpts for rcpts, _ in inbox.envelopes] == [["ok@example.com"]]
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+class LedgerBreaker(Inbox):
+    """Accepts every message; after the first, the sent ledger cannot be written (a
+    directory where its temporary file goes: even root cannot write a file there)."""
+
+    def __init__(self, sent_log: Path) -> None:
+        super().__init__()
+        self.blocker = sent_log.with_name(f".{sent_log.name}.tmp")
+
+    async def handle_DATA(self, server, session, envelope):
+        self.blocker.mkdir(exist_ok=True)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.service
+def test_a_ledger_that_cannot_be_written_stops_sending_and_nothing_goes_twice(result, tmp_path):
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    inbox, port = LedgerBreaker(sent_log), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        messages = build_messages(result, tmp_path, RECIPIENTS, lang="en")
+        first = deliver(messages, config(port), outbox, sent_log)
+        assert len(inbox.envelopes) == 1  # stopped right after the first acceptance
+        assert first.sent == [] and len(first.unrecorded) == 1 and first.ledger_error
+        assert len(first.pending) == 2 and not first.ok
+        assert len(list(outbox.glob("*.accepted"))) == 1
+        assert "sending stopped so that no report goes out twice" in first.warnings()[0]
+
+        # still broken: nothing is sent at all (the ledger is tried before sending)
+        again = deliver(messages, config(port), outbox, sent_log)
+        assert len(inbox.envelopes) == 1 and again.ledger_error and again.sent == []
+
+        inbox.blocker.rmdir()  # fixed; the next call records the accepted one, sends the rest
+        inbox.blocker = tmp_path / "unused"
+        fixed = deliver(messages, config(port), outbox, sent_log)
+        assert fixed.ok and len(fixed.sent) == 2 and len(fixed.already_sent) == 1
+    finally:
+        controller.stop()
+    keys = sorted(m[KEY_HEADER].strip() for m in (
+        message_from_bytes(raw, policy=policy.default) for _, raw in inbox.envelopes))
+    assert len(keys) == 3 and len(set(keys)) == 3  # each report exactly once
+    assert set(json.loads(sent_log.read_text())["sent"]) == set(keys)
+    assert list(outbox.glob("*.accepted")) == [] and list(outbox.glob("*.eml")) == []
+
+
+@pytest.mark.service
+def test_changed_findings_are_sent_again_and_unchanged_ones_not(build, result, tmp_path,
+                                                                 smtp_server):
+    port = free_port()
+    inbox = smtp_server(port)
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    deliver(build_messages(result, tmp_path, RECIPIENTS, lang="en"), config(port), outbox,
+            sent_log)
+    assert len(inbox.envelopes) == 3
+    # A corrected re-run of the same audit (same key and as_of): one amz-east finding gone.
+    f = result.findings
+    drop = f.index[(f["shop_id"] == "amz-east")][:1]
+    corrected = build.result(f.drop(index=drop))
+    report = deliver(build_messages(corrected, tmp_path, RECIPIENTS, lang="en"), config(port),
+                     outbox, sent_log)
+    # amz-east's report changed, and so did the overview (it lists every shop's findings);
+    # tg-flagship's did not
+    assert len(report.sent) == 2 and len(report.already_sent) == 1
+    assert report.already_sent[0].startswith("k-demo-2026-11-20-30d:tmall_global:tg-flagship:")
+    assert sorted(rcpts for rcpts, _ in inbox.envelopes[3:]) == [["lead@example.com"],
+                                                                 ["us@example.com"]]
+
+
+@pytest.mark.service
+def test_resend_sends_again_with_a_new_message_id(result, tmp_path, smtp_server):
+    port = free_port()
+    inbox = smtp_server(port)
+    outbox, sent_log = tmp_path / "outbox", tmp_path / "sent.json"
+    messages = build_messages(result, tmp_path, {"tm-store": ["tm@example.com"]}, lang="en")
+    deliver(messages, config(port), outbox, sent_log)
+    assert deliver(messages, config(port), outbox, sent_log).sent == []
+    again = deliver(messages, config(port), outbox, sent_log, resend=True)
+    assert len(again.sent) == 1
+    ids = [message_from_bytes(raw, policy=policy.default)["Message-ID"]
+           for _, raw in inbox.envelopes]
+    assert len(ids) == 2 and ids[0] != ids[1]
+    (entry,) = json.loads(sent_log.read_text())["sent"].values()
+    assert len(entry["resent"]) == 1
+
+
+class Flaky(Inbox):
+    """Answers 451 (try later) to the first DATA, then accepts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refusals == 0:
+            self.refusals += 1
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.service
+def test_a_temporary_refusal_is_retried_for_that_message_only(result, tmp_path):
+    inbox, port = Flaky(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    waits = []
+    try:
+        messages = build_messages(result, tmp_path, {"tm-store": ["tm@example.com"]},
+                                  lang="en")
+        report = deliver(messages, config(port), tmp_path / "outbox", tmp_path / "sent.json",
+                         sleep=waits.append)
+    finally:
+        controller.stop()
+    assert report.ok and len(report.sent) == 1 and len(inbox.envelopes) == 1
+    assert waits == [0.05]  # one backoff, from config(): retry_delays=(0.05,)
+
+
+def test_kept_mails_round_trip_for_a_later_send(result, tmp_path):
+    mails = build_mails(result, tmp_path, lang="en")
+    save_mails(mails, tmp_path)
+    back = load_mails(tmp_path)
+    assert [(m.key, m.platform, m.shop_id, m.subject) for m in back] == [
+        (m.key, m.platform, m.shop_id, m.subject) for m in mails]
+    assert [m.attachments for m in back] == [m.attachments for m in mails]
+    assert [m.shop_id for m in load_mails(tmp_path, ["tmall:tm-store", "all"])] == [
+        "tm-store", None]
+
+
+@pytest.mark.service
+def test_planted_personal_data_never_reaches_a_received_part(build, tmp_path, smtp_server):
+    planted = ("call (415) 555-0123 or 13812345678, mail li.lei@example.org, "
+               "身份证 11010519491231002X, 卡 5555 5555 5555 4444")
+    f = build.finding
+    findings = build.frame([
+        f("PC002", "violation", "tmall", "tm-store", message_id="M-1",
+          detail="Seller message contains “滚”. " + planted,
+          evidence={"text": "滚 " + planted, "sent_at": "2026-11-19T10:00:00Z"}),
+    ])
+    result = build.result(findings)
+    port = free_port()
+    inbox = smtp_server(port)
+    deliver(build_messages(result, tmp_path, {"tm-store": ["tm@example.com"],
+                                              "default": ["lead@example.com"]}, lang="en"),
+            config(port), tmp_path / "outbox", tmp_path / "sent.json")
+    assert len(inbox.envelopes) == 2
+    seen = []
+    for _, raw in inbox.envelopes:
+        msg = message_from_bytes(raw, policy=policy.default)
+        for part in msg.walk():
+            if not part.is_multipart():
+                content = part.get_content()
+                seen.append(content.decode("utf-8") if isinstance(content, bytes) else content)
+    text = "\n".join(seen)
+    for raw in ("(415) 555-0123", "4155550123", "13812345678", "li.lei@example.org",
+                "11010519491231002X", "5555 5555 5555 4444", "5555555555554444"):
+        assert raw not in text, raw
+    # masked by hand: 10 digits keep 2 + 2, 11 keep 3 + 4; the ID 3 + 4; the card its last 4
+    for masked in ("41******23", "138****5678", "l***@***.org", "110***********002X",
+                   "************4444"):
+        assert masked in text, masked
