@@ -457,6 +457,10 @@ def trigger(
         _fail(f"flow run {run.id} did not finish in {timeout:g} s (state: "
               f"{state.name if state else 'unknown'}).")
     typer.echo(f"{state.name}: {state.message or ''}")
+    from flows.delivery import DELIVERY_INCOMPLETE, EXIT_DELIVERY_INCOMPLETE
+
+    if state.is_failed() and state.name == DELIVERY_INCOMPLETE:
+        raise typer.Exit(EXIT_DELIVERY_INCOMPLETE)
     if not state.is_completed():
         raise typer.Exit(2)
 

@@ -63,8 +63,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, SecretStr
 
 from checks.result import FINDING_COLUMNS, AuditResult
-from reports.mask import mask_series
-from reports.outputs import csv_for_people, findings_frame
+from reports.outputs import csv_for_people, findings_frame, mask_details
 from reports.render import (
     Renderer,
     group_findings,
@@ -296,13 +295,6 @@ def message_key(base: str, platform: str | None, shop_id: str | None, digest: st
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _masked_details(findings: pd.DataFrame) -> pd.DataFrame:
-    if not len(findings) or "detail" not in findings.columns:
-        return findings
-    detail = mask_series(findings["detail"])
-    return findings if detail is findings["detail"] else findings.assign(detail=detail)
-
-
 def build_mails(
     result: AuditResult,
     out_dir: Path,
@@ -323,7 +315,7 @@ def build_mails(
     shared = shared_for(result, lang=lang)
     renderer = Renderer()
     base = audit_key(result)
-    by_shop = group_findings(_masked_details(result.findings))
+    by_shop = group_findings(mask_details(result.findings))
     hist_by_shop = group_history(history)
     empty = result.findings.iloc[0:0]
     wanted = set(shops) if shops is not None else None
@@ -338,7 +330,7 @@ def build_mails(
             f"[{shared.L['report_title']}] {shop_id} ({platform}) "
             f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}"
         )
-        csv = csv_for_people(findings_frame(mine), FINDING_COLUMNS)
+        csv = csv_for_people(findings_frame(mine, masked=True), FINDING_COLUMNS)
         mails.append(Mail(
             key=message_key(base, platform, shop_id, content_digest(csv)),
             platform=platform, shop_id=shop_id, subject=subject,
@@ -352,8 +344,7 @@ def build_mails(
             # findings.csv is a data file; the attachment is for people (BOM, neutralised)
             everything = csv_for_people(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
         elif not csv_path.exists() and len(result.findings) <= 20_000:
-            everything = csv_for_people(findings_frame(_masked_details(result.findings)),
-                                        FINDING_COLUMNS)
+            everything = csv_for_people(findings_frame(result.findings), FINDING_COLUMNS)
         else:
             everything = None  # too big for mail; the text names where it is
         digest_of = everything if everything is not None else (
