@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import difflib
 import fcntl
 import hashlib
@@ -72,6 +73,7 @@ from reports.render import (
     shared_for,
     shop_context,
     shop_keys,
+    shop_page_names,
 )
 
 log = logging.getLogger(__name__)
@@ -295,6 +297,43 @@ def message_key(base: str, platform: str | None, shop_id: str | None, digest: st
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Body:
+    subject: str
+    html: str
+    text: str
+
+
+class _PageBodies:
+    """Mail bodies from the report page's templates, rendered without links. It has the
+    interface of the dedicated mail-body builder (``build(key, page_name=...)``), so that
+    ``_bodies`` is the one place to change to use another."""
+
+    def __init__(self, result: AuditResult, *, history: pd.DataFrame | None, lang: str):
+        self.shared = shared_for(result, lang=lang)
+        self.renderer = Renderer()
+        self.by_shop = group_findings(result.findings)
+        self.history = group_history(history)
+        self.empty = result.findings.iloc[0:0]
+
+    def build(self, key: tuple[str, str] | None, *, page_name: str | None = None) -> Body:
+        shared, L = self.shared, self.shared.L
+        if key is None:
+            ctx = overview_context(shared, links=False)
+            subject = f"[{L['report_title']}] {L['overview_title']} {shared.run['as_of_utc'][:10]}"
+        else:
+            platform, shop_id = key
+            ctx = shop_context(shared, platform, shop_id, self.by_shop.get(key, self.empty),
+                               self.history.get(key), links=False)
+            subject = (f"[{L['report_title']}] {shop_id} ({platform}) "
+                       f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}")
+        return Body(subject=subject, html=self.renderer.page(ctx), text=self.renderer.text(ctx))
+
+
+def _bodies(result: AuditResult, *, history: pd.DataFrame | None, lang: str) -> _PageBodies:
+    return _PageBodies(result, history=history, lang=lang)
+
+
 def build_mails(
     result: AuditResult,
     out_dir: Path,
@@ -306,61 +345,78 @@ def build_mails(
 ) -> list[Mail]:
     """One mail per audited shop (or per shop of ``shops``), then the overview.
 
-    The HTML is rendered for mail (no links to files the reader does not have);
-    ``history`` gives the KPI trends as on the page. A shop's CSV has findings.csv's columns
-    (``reports.outputs.findings_frame``); the overview attaches ``out_dir/findings.csv``'s
-    rows when small enough for mail.
+    Attachments: the shop's findings as a CSV for people (findings.csv's columns), and the
+    full page written in ``out_dir`` (``shops/<name>.html``; the overview: ``report.html``
+    and all findings) when it exists and is small enough for mail; otherwise the text part
+    names the file.
     """
     out_dir = Path(out_dir)
-    shared = shared_for(result, lang=lang)
-    renderer = Renderer()
+    result = _with_masked_details(result)
+    bodies = _bodies(result, history=history, lang=lang)
+    keys = shop_keys(result)
+    names = shop_page_names(keys)
     base = audit_key(result)
-    by_shop = group_findings(mask_details(result.findings))
-    hist_by_shop = group_history(history)
+    by_shop = group_findings(result.findings)
     empty = result.findings.iloc[0:0]
     wanted = set(shops) if shops is not None else None
     mails = []
-    for platform, shop_id in shared.shop_keys:
-        if wanted is not None and (platform, shop_id) not in wanted:
+    for key in keys:
+        if wanted is not None and key not in wanted:
             continue
-        mine = by_shop.get((platform, shop_id), empty)
-        ctx = shop_context(shared, platform, shop_id, mine, hist_by_shop.get((platform, shop_id)),
-                           links=False)
-        subject = (
-            f"[{shared.L['report_title']}] {shop_id} ({platform}) "
-            f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}"
-        )
-        csv = csv_for_people(findings_frame(mine, masked=True), FINDING_COLUMNS)
+        name = names[key]
+        body = bodies.build(key, page_name=name)
+        csv = csv_for_people(findings_frame(by_shop.get(key, empty), masked=True),
+                             FINDING_COLUMNS)
+        attachments = [(f"findings-{name}.csv", csv)]
+        text = body.text + _attach_page(attachments, out_dir / "shops" / f"{name}.html",
+                                        f"{name}.html")
         mails.append(Mail(
-            key=message_key(base, platform, shop_id, content_digest(csv)),
-            platform=platform, shop_id=shop_id, subject=subject,
-            text=renderer.text(ctx), html=renderer.page(ctx),
-            attachments=[(f"findings-{shared.page_names[(platform, shop_id)]}.csv", csv)],
+            key=message_key(base, key[0], key[1], content_digest(csv)),
+            platform=key[0], shop_id=key[1], subject=body.subject, text=text,
+            html=body.html, attachments=attachments,
         ))
     if overview:
-        ctx = overview_context(shared, links=False)
+        body = bodies.build(None)
         csv_path = out_dir / "findings.csv"
         if csv_path.exists() and csv_path.stat().st_size <= MAX_ATTACHMENT_BYTES:
             # findings.csv is a data file; the attachment is for people (BOM, neutralised)
             everything = csv_for_people(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
         elif not csv_path.exists() and len(result.findings) <= 20_000:
-            everything = csv_for_people(findings_frame(result.findings), FINDING_COLUMNS)
+            everything = csv_for_people(findings_frame(result.findings, masked=True),
+                                        FINDING_COLUMNS)
         else:
             everything = None  # too big for mail; the text names where it is
         digest_of = everything if everything is not None else (
             csv_path.read_bytes() if csv_path.exists() else b"")
-        text = renderer.text(ctx)
+        text = body.text
+        attachments = []
         if everything is None:
             text += f"\nfindings.csv: {csv_path}\n"
+        else:
+            attachments.append(("findings.csv", everything))
+        text += _attach_page(attachments, out_dir / "report.html", "report.html")
         mails.append(Mail(
             key=message_key(base, None, None, content_digest(digest_of)),
-            platform=None, shop_id=None,
-            subject=f"[{shared.L['report_title']}] {shared.L['overview_title']} "
-                    f"{shared.run['as_of_utc'][:10]}",
-            text=text, html=renderer.page(ctx),
-            attachments=[("findings.csv", everything)] if everything is not None else [],
+            platform=None, shop_id=None, subject=body.subject, text=text, html=body.html,
+            attachments=attachments,
         ))
     return mails
+
+
+def _with_masked_details(result: AuditResult) -> AuditResult:
+    findings = mask_details(result.findings)
+    return result if findings is result.findings else dataclasses.replace(result,
+                                                                          findings=findings)
+
+
+def _attach_page(attachments: list[tuple[str, bytes]], path: Path, name: str) -> str:
+    """Attach the page on disk when it fits in a mail; else return a line naming it."""
+    if not path.exists():
+        return ""
+    if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+        return f"\n{name}: {path}\n"
+    attachments.append((name, path.read_bytes()))
+    return ""
 
 
 def address(mails: Iterable[Mail], recipients: Recipients | Mapping[str, list[str]],
@@ -407,8 +463,9 @@ def to_message(mail: Mail, to: list[str], *, sender: str | None = None) -> Email
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
     for name, data in mail.attachments:
+        subtype = "html" if name.endswith(".html") else "csv"
         msg.add_attachment(
-            data, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"}
+            data, maintype="text", subtype=subtype, filename=name, params={"charset": "utf-8"}
         )
     return msg
 

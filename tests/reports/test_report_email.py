@@ -511,3 +511,16 @@ def test_planted_personal_data_never_reaches_a_received_part(build, tmp_path, sm
     for masked in ("41******23", "138****5678", "l***@***.org", "110***********002X",
                    "************4444"):
         assert masked in text, masked
+
+
+def test_the_full_page_on_disk_is_attached_when_it_exists(result, tmp_path):
+    from reports.render import write_reports
+
+    write_reports(result, tmp_path, lang="en")
+    mails = {m.shop: m for m in build_mails(result, tmp_path, lang="en")}
+    assert [n for n, _ in mails["tmall_global:tg-flagship"].attachments] == [
+        "findings-tg-flagship.csv", "tg-flagship.html"]
+    # no findings.csv in tmp_path: the overview's CSV is built from the result
+    assert [n for n, _ in mails["all"].attachments] == ["findings.csv", "report.html"]
+    page = (tmp_path / "shops" / "tg-flagship.html").read_bytes()
+    assert dict(mails["tmall_global:tg-flagship"].attachments)["tg-flagship.html"] == page
