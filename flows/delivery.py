@@ -13,7 +13,8 @@ while the audit outputs stay written:
   a delivery block at the top (``mark_overview``), replaced on the next send.
 
 There is one retry layer, per message inside ``reports.email.deliver``: the step itself is
-not retried by Prefect, which would send the messages that did go out a second time.
+not retried by Prefect, which would send the messages that did go out a second time. This
+module does not import Prefect; ``flows.audit`` wraps ``send_mails`` as its task.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from checks.result import AuditResult
 from flows.settings import Settings
@@ -46,7 +45,6 @@ from reports.email import (
     save_mails,
     shop_recipient_warnings,
 )
-from reports.labels import labels
 
 #: The Failed state's name when the audit was written but its mail did not all go out.
 DELIVERY_INCOMPLETE = "DeliveryIncomplete"
@@ -111,12 +109,12 @@ def deliver_run(out_dir: Path, recipients: Recipients, *, shops: Iterable[str] |
                    sent_log=Path(s.out_root) / "sent.json", resend=resend)
 
 
-@task(name="deliver", cache_policy=NO_CACHE)
-def deliver_mail(result: AuditResult, out_dir: Path, lang: str,
-                 recipients: Recipients | None, history: pd.DataFrame | None = None
-                 ) -> dict[str, Any]:
-    """Build every shop's mail (kept in ``out_dir/mail`` for ``refund-audit send``) and send
-    those that have recipients. No task retries: see the module docstring."""
+def send_mails(result: AuditResult, out_dir: Path, lang: str, recipients: Recipients | None,
+               history: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The deliver step: build every shop's mail (kept in ``out_dir/mail`` for
+    ``refund-audit send``) and send those that have recipients. Returns the summary and the
+    warnings; it raises only for a bug, never for a delivery problem. Plain (no Prefect):
+    the flow wraps it as a task without retries (see the module docstring)."""
     mails = build_mails(result, out_dir, lang=lang, history=history)
     save_mails(mails, out_dir)
     if recipients is None:
@@ -135,12 +133,13 @@ def mark_overview(out_dir: Path, warnings: list[str], lang: str = "zh") -> None:
         return
     page = _BLOCK.sub("", path.read_text(encoding="utf-8"))
     if warnings:
-        title = labels(lang).get("warnings", "Warnings")
+        title = "邮件未全部送达 · Email delivery incomplete" if lang == "zh" else \
+            "Email delivery incomplete"
         items = "".join(f'<li style="margin:2px 0">{html.escape(w)}</li>' for w in warnings)
         block = ("<!--delivery-warnings-->"
                  '<div role="alert" style="border:2px solid #b42318;background:#fef3f2;'
                  'color:#7a271a;padding:8px 12px;margin:8px 0;border-radius:4px">'
-                 f'<strong>{html.escape(title)} · email</strong>'
+                 f'<strong>{html.escape(title)}</strong>'
                  f'<ul style="margin:4px 0 0 18px;padding:0">{items}</ul></div>'
                  "<!--/delivery-warnings-->\n")
         m = re.search(r'<div class="page"[^>]*>\n?', page) or re.search(r"<body[^>]*>\n?", page)
