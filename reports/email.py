@@ -458,7 +458,7 @@ def to_message(mail: Mail, to: list[str], *, sender: str | None = None) -> Email
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = message_id(mail.key)
     msg[KEY_HEADER] = mail.key
-    msg[SHOP_HEADER] = mail.shop
+    msg[SHOP_HEADER] = _header_text(mail.shop)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
