@@ -104,7 +104,8 @@ def deliver_run(out_dir: Path, recipients: Recipients, *, shops: Iterable[str] |
     sent ledger under ``out_root``."""
     s = settings or Settings()
     smtp = smtp_config(s)
-    messages = address(load_mails(out_dir, shops), recipients, sender=smtp.sender)
+    messages = address(load_mails(out_dir, shops), recipients, sender=smtp.sender,
+                       out_dir=out_dir)
     return deliver(messages, smtp, outbox=Path(s.out_root) / "outbox",
                    sent_log=Path(s.out_root) / "sent.json", resend=resend)
 

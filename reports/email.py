@@ -269,6 +269,9 @@ class Mail:
     text: str
     html: str
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
+    #: the full page in the output folder (``shops/<name>.html``, ``report.html``), attached
+    #: when the message is addressed, so the kept mails do not copy the pages
+    page: str | None = None
 
     @property
     def shop(self) -> str:
@@ -367,13 +370,11 @@ def build_mails(
         body = bodies.build(key, page_name=name)
         csv = csv_for_people(findings_frame(by_shop.get(key, empty), masked=True),
                              FINDING_COLUMNS)
-        attachments = [(f"findings-{name}.csv", csv)]
-        text = body.text + _attach_page(attachments, out_dir / "shops" / f"{name}.html",
-                                        f"{name}.html")
         mails.append(Mail(
             key=message_key(base, key[0], key[1], content_digest(csv)),
-            platform=key[0], shop_id=key[1], subject=body.subject, text=text,
-            html=body.html, attachments=attachments,
+            platform=key[0], shop_id=key[1], subject=body.subject, text=body.text,
+            html=body.html, attachments=[(f"findings-{name}.csv", csv)],
+            page=f"shops/{name}.html",
         ))
     if overview:
         body = bodies.build(None)
@@ -394,11 +395,10 @@ def build_mails(
             text += f"\nfindings.csv: {csv_path}\n"
         else:
             attachments.append(("findings.csv", everything))
-        text += _attach_page(attachments, out_dir / "report.html", "report.html")
         mails.append(Mail(
             key=message_key(base, None, None, content_digest(digest_of)),
             platform=None, shop_id=None, subject=body.subject, text=text, html=body.html,
-            attachments=attachments,
+            attachments=attachments, page="report.html",
         ))
     return mails
 
@@ -409,20 +409,10 @@ def _with_masked_details(result: AuditResult) -> AuditResult:
                                                                           findings=findings)
 
 
-def _attach_page(attachments: list[tuple[str, bytes]], path: Path, name: str) -> str:
-    """Attach the page on disk when it fits in a mail; else return a line naming it."""
-    if not path.exists():
-        return ""
-    if path.stat().st_size > MAX_ATTACHMENT_BYTES:
-        return f"\n{name}: {path}\n"
-    attachments.append((name, path.read_bytes()))
-    return ""
-
-
 def address(mails: Iterable[Mail], recipients: Recipients | Mapping[str, list[str]],
-            *, sender: str | None = None) -> list[EmailMessage]:
+            *, sender: str | None = None, out_dir: Path | None = None) -> list[EmailMessage]:
     """The messages for the mails that have recipients (the others are warned about by
-    ``recipient_warnings``)."""
+    ``recipient_warnings``); ``out_dir``: where the pages to attach are."""
     if not isinstance(recipients, Recipients):
         recipients = Recipients(dict(recipients))
     out = []
@@ -430,7 +420,7 @@ def address(mails: Iterable[Mail], recipients: Recipients | Mapping[str, list[st
         to = (recipients.for_overview() if mail.shop_id is None
               else recipients.for_shop(mail.platform or "", mail.shop_id))
         if to:
-            out.append(to_message(mail, to, sender=sender))
+            out.append(to_message(mail, to, sender=sender, out_dir=out_dir))
     return out
 
 
@@ -446,10 +436,20 @@ def build_messages(
     """``build_mails`` + ``address``: one message per shop with recipients, plus the
     all-shops report for ``default``."""
     return address(build_mails(result, out_dir, lang=lang, history=history), recipients,
-                   sender=sender)
+                   sender=sender, out_dir=out_dir)
 
 
-def to_message(mail: Mail, to: list[str], *, sender: str | None = None) -> EmailMessage:
+def to_message(mail: Mail, to: list[str], *, sender: str | None = None,
+               out_dir: Path | None = None) -> EmailMessage:
+    """The message for ``mail`` to ``to``; with ``out_dir``, the full page attached when it
+    fits in a mail (else the text part names the file)."""
+    attachments, text = list(mail.attachments), mail.text
+    if out_dir is not None and mail.page:
+        path = Path(out_dir) / mail.page
+        if path.is_file() and path.stat().st_size <= MAX_ATTACHMENT_BYTES:
+            attachments.append((path.name, path.read_bytes()))
+        elif path.is_file():
+            text += f"\n{path.name}: {path}\n"
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = _header_text(mail.subject)
     if sender:
@@ -460,9 +460,9 @@ def to_message(mail: Mail, to: list[str], *, sender: str | None = None) -> Email
     msg[KEY_HEADER] = mail.key
     msg[SHOP_HEADER] = _header_text(mail.shop)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
-    msg.set_content(mail.text)
+    msg.set_content(text)
     msg.add_alternative(mail.html, subtype="html")
-    for name, data in mail.attachments:
+    for name, data in attachments:
         subtype = "html" if name.endswith(".html") else "csv"
         msg.add_attachment(
             data, maintype="text", subtype=subtype, filename=name, params={"charset": "utf-8"}
@@ -494,7 +494,7 @@ def save_mails(mails: Iterable[Mail], out_dir: Path) -> Path:
         name = f"{hashlib.sha256(mail.shop.encode()).hexdigest()[:16]}.eml"
         _write_atomic(folder / name, to_message(mail, []).as_bytes(policy=policy.SMTP))
         index.append({"key": mail.key, "platform": mail.platform, "shop_id": mail.shop_id,
-                      "file": name})
+                      "file": name, "page": mail.page})
     keep = {e["file"] for e in index}
     for old in folder.glob("*.eml"):
         if old.name not in keep:
@@ -536,6 +536,7 @@ def load_mails(out_dir: Path, shops: Iterable[str] | None = None) -> list[Mail]:
             html=html.get_content() if html is not None else "",
             attachments=[(a.get_filename() or "attachment.csv", _bytes(a.get_content()))
                          for a in msg.iter_attachments()],
+            page=e.get("page"),
         ))
     return out
 

@@ -517,10 +517,22 @@ def test_the_full_page_on_disk_is_attached_when_it_exists(result, tmp_path):
     from reports.render import write_reports
 
     write_reports(result, tmp_path, lang="en")
-    mails = {m.shop: m for m in build_mails(result, tmp_path, lang="en")}
-    assert [n for n, _ in mails["tmall_global:tg-flagship"].attachments] == [
-        "findings-tg-flagship.csv", "tg-flagship.html"]
+    messages = {m["X-Refund-Audit-Shop"]: m for m in build_messages(
+        result, tmp_path, {"tg-flagship": ["a@example.com"], "default": ["b@example.com"]},
+        lang="en")}
+    tg = {a.get_filename(): a for a in messages["tmall_global:tg-flagship"].iter_attachments()}
+    assert list(tg) == ["findings-tg-flagship.csv", "tg-flagship.html"]
+    page = (tmp_path / "shops" / "tg-flagship.html").read_text(encoding="utf-8")
+    assert tg["tg-flagship.html"].get_content() == page
     # no findings.csv in tmp_path: the overview's CSV is built from the result
-    assert [n for n, _ in mails["all"].attachments] == ["findings.csv", "report.html"]
-    page = (tmp_path / "shops" / "tg-flagship.html").read_bytes()
-    assert dict(mails["tmall_global:tg-flagship"].attachments)["tg-flagship.html"] == page
+    assert [a.get_filename() for a in messages["all"].iter_attachments()] == [
+        "findings.csv", "report.html"]
+    # the kept mails do not copy the pages (shops in platform order); addressing attaches them
+    save_mails(build_mails(result, tmp_path, lang="en"), tmp_path)
+    kept = load_mails(tmp_path)
+    assert [n for m in kept for n, _ in m.attachments] == [
+        "findings-amz-east.csv", "findings-jd-quiet.csv", "findings-tm-store.csv",
+        "findings-tg-flagship.csv", "findings.csv"]
+    assert [m.page for m in kept] == ["shops/amz-east.html", "shops/jd-quiet.html",
+                                      "shops/tm-store.html", "shops/tg-flagship.html",
+                                      "report.html"]
