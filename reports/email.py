@@ -83,6 +83,10 @@ SHOP_HEADER = "X-Refund-Audit-Shop"
 #: The all-shops report is attached the full findings.csv only below this size.
 MAX_ATTACHMENT_BYTES = 5_000_000
 MAIL_DIR = "mail"
+#: Ledger entries older than this are dropped when the ledger is read: the ledger is
+#: rewritten after every message, so it must stay small; re-running an audit this old mails
+#: it again.
+LEDGER_KEEP_DAYS = 60
 
 
 class SmtpConfig(BaseModel):
@@ -588,7 +592,7 @@ def deliver(
 
 def _deliver_locked(messages, smtp, outbox, sent_log, resend, sleep, report) -> None:
     try:
-        sent = _read_log(sent_log)
+        sent = _prune(_read_log(sent_log))
     except (ValueError, OSError) as exc:
         report.ledger_error = f"cannot read {sent_log.name}: {_describe(exc)}"
         report.pending = [_key_of(m) for m in messages]
@@ -816,6 +820,22 @@ def _read_log(path: Path) -> dict[str, Any]:
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return dict(data.get("sent", {}))
+
+
+def _prune(sent: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The entries of the last ``LEDGER_KEEP_DAYS`` days (an entry without a readable time
+    is kept)."""
+    now = now or datetime.now(UTC)
+    keep = {}
+    for key, entry in sent.items():
+        when = str(entry.get("sent_at") or entry.get("recorded_at") or "")
+        try:
+            age = (now - datetime.fromisoformat(when)).days
+        except (ValueError, TypeError):
+            age = 0
+        if age <= LEDGER_KEEP_DAYS:
+            keep[key] = entry
+    return keep
 
 
 def _write_log(path: Path, sent: Mapping[str, Any]) -> None:

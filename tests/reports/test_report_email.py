@@ -536,3 +536,16 @@ def test_the_full_page_on_disk_is_attached_when_it_exists(result, tmp_path):
     assert [m.page for m in kept] == ["shops/amz-east.html", "shops/jd-quiet.html",
                                       "shops/tm-store.html", "shops/tg-flagship.html",
                                       "report.html"]
+
+
+def test_the_ledger_keeps_60_days():
+    from datetime import UTC, datetime
+
+    from reports.email import _prune
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    sent = {"old": {"sent_at": "2026-10-01T00:00:00+00:00"},  # 61 days before
+            "edge": {"sent_at": "2026-10-02T00:00:00+00:00"},  # 60 days before
+            "late": {"recorded_at": "2026-11-30T00:00:00+00:00", "recorded_late": True},
+            "odd": {"sent_at": "not a time"}}
+    assert sorted(_prune(sent, now)) == ["edge", "late", "odd"]
