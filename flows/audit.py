@@ -11,7 +11,9 @@ shows (exit 2). Isolated failures (one platform's check, one shop's page, histor
 artifacts, mail) leave the run Completed, with warnings in its state message and run.json.
 
 No task retries: the load step has the pipeline's own retry layer (``flows.retry``), used by
-both runners, so a permanent error is never retried and a transient one by one layer only.
+both runners, so a permanent error is never retried and a transient one by one layer only;
+the deliver step retries per message inside (a retried step would send again what went).
+Mail that did not all go out ends the flow Failed, named ``DeliveryIncomplete`` (exit 3).
 """
 
 from __future__ import annotations
@@ -99,4 +101,10 @@ def audit(source: str, out: str, as_of: str | datetime | None = None, window_day
         return Failed(message=str(exc))
     if not done.ok:
         return Failed(message=done.message)
+    if done.undelivered:  # the audit is written; its mail is not complete (exit 3)
+        from flows.delivery import DELIVERY_INCOMPLETE
+
+        return Failed(name=DELIVERY_INCOMPLETE, data=done.as_dict(),
+                      message=f"{done.message}; delivery incomplete: "
+                              + "; ".join(done.undelivered))
     return Completed(message=done.message, data=done.as_dict())

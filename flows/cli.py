@@ -1,8 +1,9 @@
-"""The `refund-audit` command line: what users do (run, demo, generate, rules, profiles, ...).
+"""The `refund-audit` command line: what users do (run, send, demo, generate, rules, ...).
 
-Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when a
-finding of that severity or worse exists), 2 on unusable input or configuration, with a
-one-paragraph error on stderr and no traceback.
+Exit status (docs/spec.md): 0 when the audit ran, whatever it found (1 with --fail-on when
+a finding of that severity or worse exists), 2 on unusable input or configuration, with a
+one-paragraph error on stderr and no traceback, 3 when the audit was written but its mail
+did not all reach its readers (the warnings say why; 3 wins over 1).
 
 Why `run` is built this way: the settings, the options and the source are checked first,
 before Prefect is imported (its import alone costs ~1–2.5 s, a temporary server 10–15 s),
@@ -181,6 +182,10 @@ def run_audit(opts, *, prefect: bool = False) -> dict:
         from flows.audit import audit
 
         state = audit(**flow_parameters(opts), return_state=True)
+        from flows.delivery import DELIVERY_INCOMPLETE
+
+        if state.is_failed() and state.name == DELIVERY_INCOMPLETE:
+            return {**state.result(raise_on_failure=False), "delivery_incomplete": True}
         if not state.is_completed():
             _fail(state.message or "the audit failed")
         return state.result()
@@ -193,11 +198,19 @@ def run_audit(opts, *, prefect: bool = False) -> dict:
         _fail(str(exc))
     if not done.ok:
         _fail(done.message)
-    return done.as_dict()
+    return {**done.as_dict(), "delivery_incomplete": bool(done.undelivered)}
 
 
 def exit_status(res: dict, fail_on: Severity | None) -> int:
-    """0: the audit ran; 1: --fail-on found a finding of that severity or worse."""
+    """0: the audit ran; 1: --fail-on found a finding of that severity or worse; 3: the
+    audit was written but its mail did not all reach its readers (wins over 1: a team that
+    got no report cannot act on its findings)."""
+    if res.get("delivery_incomplete"):
+        from flows.delivery import EXIT_DELIVERY_INCOMPLETE
+
+        typer.echo("Delivery incomplete: the audit is written; see the warnings above "
+                   "(`refund-audit send` delivers it once they are fixed).", err=True)
+        return EXIT_DELIVERY_INCOMPLETE
     if fail_on is None:
         return 0
     import pandas as pd
@@ -278,9 +291,7 @@ def _summary(res: dict) -> None:
         typer.echo("  not evaluated (no messages table): " + ", ".join(
             run["rules_not_evaluated"]))
     if run.get("email"):
-        e = run["email"]
-        typer.echo(f"  email: {e['sent']} sent, {e['already_sent']} already sent earlier, "
-                   f"{e['failed']} rejected")
+        _email_line(run["email"])
     for w in run.get("warnings", []):
         typer.echo(f"  warning: {w}")
     out = Path(res["out"])
@@ -292,6 +303,62 @@ def _summary(res: dict) -> None:
     if shop_pages:
         written.append(f"shops/ ({shop_pages} page{'s' if shop_pages > 1 else ''})")
     typer.echo(f"Outputs in {out}: " + " ".join(written))
+
+
+def _email_line(e: dict) -> None:
+    typer.echo(f"  email: {e['sent']} sent, {e['already_sent']} already sent earlier, "
+               f"{e['pending']} left in the outbox, {e['failed']} rejected")
+
+
+@app.command()
+def send(
+    run: str = typer.Argument(..., help="The run: its output folder, or its run id (or a "
+                              "unique prefix of 8+ characters) under the output root."),
+    shop: list[str] = typer.Option(None, "--shop", help="Only this shop's mail (a shop id, "
+                                   "platform:shop_id, or 'all' for the overview; "
+                                   "repeatable)."),
+    resend: bool = typer.Option(False, "--resend", help="Send again what was already sent "
+                                "(with a new Message-ID)."),
+) -> None:
+    """Deliver a past run's mail to the recipients file as it is now; what was already sent
+    is not sent again unless --resend. Exit 3 when something could not be delivered."""
+    from flows.delivery import (
+        EXIT_DELIVERY_INCOMPLETE,
+        deliver_run,
+        find_run,
+        mark_overview,
+        recipient_check_for_run,
+        record_delivery,
+    )
+
+    s = _settings()
+    try:
+        out = find_run(run, s)
+    except LookupError as exc:
+        _fail(f"{exc}.")
+    if not (out / "mail" / "index.json").is_file():
+        _fail(f"{out} has no mail kept: it was audited without --email. Run the audit again "
+              "with --email.")
+    from reports.email import load_index
+
+    if shop and not load_index(out, shop):
+        _fail(f"{out} has no mail for {', '.join(shop)}; it has: " + ", ".join(
+            e["shop_id"] or "all" for e in load_index(out)) + ".")
+    recipients, warnings = recipient_check_for_run(out, shop or None, s)
+    if recipients is None:
+        for w in warnings:
+            typer.echo(f"  warning: {w}")
+        raise typer.Exit(EXIT_DELIVERY_INCOMPLETE)
+    report = deliver_run(out, recipients, shops=shop or None, resend=resend, settings=s)
+    after = report.warnings(s.out_root / "outbox")
+    record_delivery(out, report.summary(), warnings + after, "send")
+    mark_overview(out, warnings + after, s.lang)
+    typer.echo(f"Run in {out}:")
+    _email_line(report.summary())
+    for w in warnings + after:
+        typer.echo(f"  warning: {w}")
+    if warnings or after:
+        raise typer.Exit(EXIT_DELIVERY_INCOMPLETE)
 
 
 @app.command()

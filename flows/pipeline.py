@@ -124,9 +124,11 @@ def assemble(run: dict, validated, outcome, profiles: dict):
     from checks.profiles import timezones
     from checks.registry import catalog
     from checks.result import AuditResult
+    from reports.outputs import mask_details
 
     audited = outcome.kpis[["platform", "shop_id"]].drop_duplicates().reset_index(drop=True)
-    return AuditResult(run=run, findings=outcome.findings, kpis=outcome.kpis,
+    # the detail sentence is read by people (pages, mails, CSV): personal data masked, once
+    return AuditResult(run=run, findings=mask_details(outcome.findings), kpis=outcome.kpis,
                        quarantine=validated.quarantine, counts=validated.counts,
                        catalog=catalog(), timezones=timezones(profiles), shops=audited,
                        not_evaluated=outcome.not_evaluated,
@@ -166,6 +168,8 @@ class Checked:
 
     validated: Any  # schemas.validate.Validated
     warnings: list[str] = field(default_factory=list)
+    #: every shop of the source before ``--shop``/``--platform`` (for the recipients check)
+    source_shops: list[tuple[str, str]] = field(default_factory=list)
 
 
 def validate(raw: dict, opts: Options, timezones: dict[str, str]) -> Checked:
@@ -179,6 +183,8 @@ def validate(raw: dict, opts: Options, timezones: dict[str, str]) -> Checked:
     warnings = [*validated.warnings, *(
         f"shop {p}/{s}: every order was quarantined, so it was not audited (see "
         "quarantine.csv)" for p, s in unaudited_shops(raw["orders"], validated.tables["orders"]))]
+    # a recipients key is unknown only when the source has no such shop, selected or not
+    source_shops = shops_of(validated.tables["orders"]) if opts.email else []
     if opts.platforms or opts.shops:
         known = shops_of(validated.tables["orders"])
         validated = dataclasses.replace(
@@ -188,7 +194,7 @@ def validate(raw: dict, opts: Options, timezones: dict[str, str]) -> Checked:
                 f"Nothing to audit: no valid order of platform(s) {opts.platforms or 'any'} "
                 f"and shop(s) {opts.shops or 'any'}. Shops with valid orders: "
                 + (", ".join(f"{p}/{s}" for p, s in known[:30]) or "none") + ".")
-    return Checked(validated, warnings)
+    return Checked(validated, warnings, source_shops)
 
 
 def check(validated, opts: Options, profiles: dict, platform: str | None = None):
@@ -266,31 +272,12 @@ def publish(result, opts: Options) -> None:
     """Nothing to publish without Prefect (the flow publishes its UI artifacts)."""
 
 
-class MailNotSent(Exception):
-    """Some messages stayed in the outbox (server down); they go with the next run."""
+def deliver(result, opts: Options, recipients=None) -> dict:
+    """Build every shop's mail, keep it in ``out/mail``, send those with recipients;
+    {"summary", "warnings"} (flows.delivery: no retries here, per message inside)."""
+    from flows.delivery import send_mails
 
-
-def deliver(result, opts: Options) -> dict:
-    """Email each shop's page to its recipients (settings: SMTP, recipients file)."""
-    from flows.settings import Settings
-    from reports.email import SmtpConfig, build_messages, load_recipients
-    from reports.email import deliver as send
-
-    s = Settings()
-    if s.recipients_file is None:
-        raise InputError("Email is on but no recipients file is set "
-                         "(REFUND_AUDIT_RECIPIENTS_FILE).")
-    recipients = load_recipients(Path(s.recipients_file))
-    smtp = SmtpConfig(**s.smtp.model_dump())
-    messages = build_messages(result, Path(opts.out), recipients, lang=opts.lang,
-                              sender=smtp.sender)
-    report = send(messages, smtp, outbox=Path(s.out_root) / "outbox",
-                  sent_log=Path(s.out_root) / "sent.json")
-    if report.pending:
-        raise MailNotSent(f"{len(report.pending)} message(s) kept in the outbox for the next "
-                          f"run: {report.error}")
-    return {"sent": len(report.sent), "already_sent": len(report.already_sent),
-            "failed": len(report.failed)}
+    return send_mails(result, Path(opts.out), opts.lang, recipients)
 
 
 @dataclass(frozen=True)
@@ -320,6 +307,8 @@ class Done:
     message: str
     ok: bool = True
     written: dict = field(default_factory=dict)
+    #: why the mail did not all reach its readers (exit 3, a Failed flow run)
+    undelivered: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"run": self.run, "out": self.out, **self.written}
@@ -328,9 +317,12 @@ class Done:
 def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
     """One audit, told in the order it happens. Raises InputError for unusable input."""
     from checks.profiles import load_profiles, timezones
+    from flows.settings import Settings
+    from reports.mask import set_masking
     from reports.outputs import OutputWriteError, check_writable
 
     started, clock = pd.Timestamp.now(tz="UTC"), Stopwatch()
+    set_masking(Settings().mask_personal_data)
     try:  # an unwritable --out is known before the source is read, not after the audit
         check_writable(opts.out)
     except OutputWriteError as exc:
@@ -357,6 +349,14 @@ def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
     run = run_record(opts, checked.validated, outcome, profiles, started=started,
                      warnings=checked.warnings, failures=failures, timings=clock.timings)
     result = assemble(run, checked.validated, outcome, profiles)
+    recipients, undelivered = None, []
+    if opts.email:  # known before the overview is written, so it shows them
+        from flows.delivery import recipient_check
+
+        recipients, undelivered = recipient_check(result, checked.source_shops)
+        for w in undelivered:
+            log.warning(w)
+        run["warnings"] += undelivered
     log.info("[4/5] write: %d findings, %d shop(s) → %s", len(outcome.findings),
              len(result.shops), opts.out)
     with clock("write"):
@@ -368,8 +368,29 @@ def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
         late += soft("history", steps.record, result, opts)
         late += soft("artifacts", steps.publish, result, opts)
     if opts.email:
-        late += soft("email", steps.deliver, result, opts, keep=run)
-    return finish(run, checked.validated, opts, late, written, log)
+        undelivered += send(steps, result, opts, recipients, run, log)
+    done = finish(run, checked.validated, opts, late, written, log)
+    done.undelivered = undelivered
+    return done
+
+
+def send(steps: Steps, result, opts: Options, recipients, run: dict,
+         log: logging.Logger = LOG) -> list[str]:
+    """The deliver step; what it could not deliver is a warning in the run record and on
+    the overview page (written before sending, so marked now)."""
+    from flows.delivery import mark_overview
+
+    try:
+        sent = steps.deliver(result, opts, recipients)
+        run["email"], after = sent["summary"], list(sent["warnings"])
+    except Exception as exc:  # a bug in building the mail: still never silent
+        after = [f"email: {describe(exc)}"]
+    for w in after:
+        log.warning(w)
+    run["warnings"] += after
+    if after:
+        mark_overview(Path(opts.out), after, opts.lang)
+    return after
 
 
 def check_isolated(steps: Steps, validated, opts: Options, profiles: dict,
