@@ -227,3 +227,21 @@ def test_smtp_down_exit_3_outbox_kept_and_the_next_run_delivers_exactly_once(cli
         assert p.returncode == 0 and len(inbox.messages) == 5
     finally:
         controller.stop()
+
+
+def test_in_process_run_without_prefect_exits_3_too(cli, tmp_path):
+    db = tmp_path / "demo.sqlite"
+    subprocess.run([*cli, "generate", "--orders", "400", "--out", f"sqlite:///{db}"],
+                   check=True, capture_output=True)
+    recipients = tmp_path / "recipients.yaml"
+    recipients.write_text("default: [lead@example.com]\n", encoding="utf-8")
+    env = _env(tmp_path, _port(), recipients)  # nothing listens: the server is down
+    out = tmp_path / "out" / "run"
+    p = subprocess.run([*cli, "run", "--source", f"sqlite:///{db}", "--as-of", AS_OF,
+                        "--out", str(out), "--email", "--no-prefect"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 3, p.stdout + p.stderr
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert any(w.startswith("email: 1 message(s) not sent") for w in run["warnings"])
+    assert any("but no recipients" in w for w in run["warnings"])
+    assert "<!--delivery-warnings-->" in (out / "report.html").read_text(encoding="utf-8")
