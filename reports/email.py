@@ -64,17 +64,9 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, SecretStr
 
 from checks.result import FINDING_COLUMNS, AuditResult
+from reports.mail_body import MailBuilder
 from reports.outputs import csv_for_people, findings_frame, mask_details
-from reports.render import (
-    Renderer,
-    group_findings,
-    group_history,
-    overview_context,
-    shared_for,
-    shop_context,
-    shop_keys,
-    shop_page_names,
-)
+from reports.shared import group_findings, shop_keys, shop_page_names
 
 log = logging.getLogger(__name__)
 
@@ -304,41 +296,10 @@ def message_key(base: str, platform: str | None, shop_id: str | None, digest: st
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Body:
-    subject: str
-    html: str
-    text: str
-
-
-class _PageBodies:
-    """Mail bodies from the report page's templates, rendered without links. It has the
-    interface of the dedicated mail-body builder (``build(key, page_name=...)``), so that
-    ``_bodies`` is the one place to change to use another."""
-
-    def __init__(self, result: AuditResult, *, history: pd.DataFrame | None, lang: str):
-        self.shared = shared_for(result, lang=lang)
-        self.renderer = Renderer()
-        self.by_shop = group_findings(result.findings)
-        self.history = group_history(history)
-        self.empty = result.findings.iloc[0:0]
-
-    def build(self, key: tuple[str, str] | None, *, page_name: str | None = None) -> Body:
-        shared, L = self.shared, self.shared.L
-        if key is None:
-            ctx = overview_context(shared, links=False)
-            subject = f"[{L['report_title']}] {L['overview_title']} {shared.run['as_of_utc'][:10]}"
-        else:
-            platform, shop_id = key
-            ctx = shop_context(shared, platform, shop_id, self.by_shop.get(key, self.empty),
-                               self.history.get(key), links=False)
-            subject = (f"[{L['report_title']}] {shop_id} ({platform}) "
-                       f"{ctx['head']['as_of_date']} · {ctx['head']['overall']['label']}")
-        return Body(subject=subject, html=self.renderer.page(ctx), text=self.renderer.text(ctx))
-
-
-def _bodies(result: AuditResult, *, history: pd.DataFrame | None, lang: str) -> _PageBodies:
-    return _PageBodies(result, history=history, lang=lang)
+def _bodies(result: AuditResult, *, history: pd.DataFrame | None, lang: str,
+            report_tz: str | None) -> MailBuilder:
+    """The mail bodies (subject, HTML within the size budget, plain text)."""
+    return MailBuilder(result, history=history, lang=lang, report_tz=report_tz)
 
 
 def build_mails(
@@ -349,6 +310,7 @@ def build_mails(
     history: pd.DataFrame | None = None,
     shops: Iterable[tuple[str, str]] | None = None,
     overview: bool = True,
+    report_tz: str | None = None,
 ) -> list[Mail]:
     """One mail per audited shop (or per shop of ``shops``), then the overview.
 
@@ -359,7 +321,7 @@ def build_mails(
     """
     out_dir = Path(out_dir)
     result = _with_masked_details(result)
-    bodies = _bodies(result, history=history, lang=lang)
+    bodies = _bodies(result, history=history, lang=lang, report_tz=report_tz)
     keys = shop_keys(result)
     names = shop_page_names(keys)
     base = audit_key(result)

@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 from checks.result import FINDING_COLUMNS
 from reports.format import fmt_local, fmt_time, fmt_value, text
 from reports.i18n import N_
-from reports.mask import _MOBILE_IN_TEXT, mask_field, mask_kind, mask_phone
+from reports.mask import mask_field, mask_kind, mask_series
 from reports.shared import FINDING_KEY, SEV_RANK, Shared
 
 #: Finding columns already shown in their own cells; not repeated from ``evidence``.
@@ -255,9 +255,7 @@ def format_rows(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
     utc = detail.str.contains(" UTC", regex=False)
     if utc.any():
         detail[utc] = [local_detail(d, z) for d, z in zip(detail[utc], zones[utc], strict=True)]
-    if detail.str.contains(r"1[3-9]\d", regex=True).any():
-        detail = detail.str.replace(_MOBILE_IN_TEXT, lambda m: mask_phone(m.group(0)),
-                                    regex=True)
+    detail = mask_series(detail)  # personal data in the sentence (a no-op when masked)
     detail = _truncate(detail, detail_len)
     rule = _str(f, "rule_id")
     actions = {r: shared.rule_action(r) for r in pd.unique(rule)}

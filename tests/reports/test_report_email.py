@@ -121,7 +121,10 @@ def test_one_message_per_shop_with_recipients_plus_the_overview(result, tmp_path
     assert "<style" in html and 'style="' in html  # inlined, media rules kept
     assert 'href="../report.html"' not in html  # no links to files the reader lacks
     text = tg.get_body(("plain",)).get_content()
-    assert "before 2026-11-20 12:30 (Asia/Shanghai): Respond to the platform intervention" in text
+    # the body is the mail body builder's (reports.mail_body); here: the at-risk item first,
+    # in the shop's zone, with its next action, and a KPI with its value
+    assert "- 2026-11-20 12:30 (UTC+08:00)" in text
+    assert "Respond to the platform intervention with evidence · RT002" in text
     assert "Late response rate: 12.50%" in text
 
 
