@@ -69,3 +69,7 @@ class AuditResult:
     shops: pd.DataFrame
     not_evaluated: list[str] = field(default_factory=list)
     address_notes: pd.DataFrame | None = None
+    # What the write step read from the history store for this run (KPI trends and the diff
+    # against the previous run), kept so that the mails built after it show the same.
+    trends: pd.DataFrame | None = None
+    diff: dict[str, Any] | None = None

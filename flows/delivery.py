@@ -116,8 +116,9 @@ def send_mails(result: AuditResult, out_dir: Path, lang: str, recipients: Recipi
     ``refund-audit send``) and send those that have recipients. Returns the summary and the
     warnings; it raises only for a bug, never for a delivery problem. Plain (no Prefect):
     the flow wraps it as a task without retries (see the module docstring)."""
-    mails = build_mails(result, out_dir, lang=lang, history=history,
-                        report_tz=Settings().report_timezone)
+    mails = build_mails(result, out_dir, lang=lang,
+                        history=history if history is not None else result.trends,
+                        diff=result.diff, report_tz=Settings().report_timezone)
     save_mails(mails, out_dir)
     if recipients is None:
         return {"summary": None, "warnings": []}

@@ -256,6 +256,7 @@ def _write_into(result, opts: Options, out_dir: Path, log: logging.Logger) -> di
 
     pages, failures = write_reports_isolated(result, out_dir, history=history, lang=opts.lang,
                                              diff=diff, report_tz=Settings().report_timezone)
+    result.trends, result.diff = history, diff  # the mails show the same trends and changes
     result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
     write_run_json(result.run, out_dir)
     return {"paths": paths, "pages": pages, "failures": failures}

@@ -66,7 +66,7 @@ from pydantic import BaseModel, SecretStr
 from checks.result import FINDING_COLUMNS, AuditResult
 from reports.mail_body import MailBuilder
 from reports.outputs import csv_for_people, findings_frame, mask_details
-from reports.shared import group_findings, shop_keys, shop_page_names
+from reports.shared import NOT_GIVEN, group_findings, shop_keys, shop_page_names
 
 log = logging.getLogger(__name__)
 
@@ -296,10 +296,10 @@ def message_key(base: str, platform: str | None, shop_id: str | None, digest: st
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _bodies(result: AuditResult, *, history: pd.DataFrame | None, lang: str,
-            report_tz: str | None) -> MailBuilder:
+def _bodies(result: AuditResult, *, history: pd.DataFrame | None, diff: Any,
+            lang: str, report_tz: str | None) -> MailBuilder:
     """The mail bodies (subject, HTML within the size budget, plain text)."""
-    return MailBuilder(result, history=history, lang=lang, report_tz=report_tz)
+    return MailBuilder(result, history=history, diff=diff, lang=lang, report_tz=report_tz)
 
 
 def build_mails(
@@ -311,6 +311,7 @@ def build_mails(
     shops: Iterable[tuple[str, str]] | None = None,
     overview: bool = True,
     report_tz: str | None = None,
+    diff: Any = NOT_GIVEN,
 ) -> list[Mail]:
     """One mail per audited shop (or per shop of ``shops``), then the overview.
 
@@ -321,7 +322,7 @@ def build_mails(
     """
     out_dir = Path(out_dir)
     result = _with_masked_details(result)
-    bodies = _bodies(result, history=history, lang=lang, report_tz=report_tz)
+    bodies = _bodies(result, history=history, diff=diff, lang=lang, report_tz=report_tz)
     keys = shop_keys(result)
     names = shop_page_names(keys)
     base = audit_key(result)

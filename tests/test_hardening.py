@@ -222,7 +222,9 @@ def expected_valid(files: dict[str, tuple]) -> dict[str, str]:
 
 def _check(raw: dict, v) -> None:
     q = v.quarantine
-    assert list(q.columns) == ["table", "row_key", "column", "check", "value", "message"]
+    # quarantine.csv's columns, then whose row it is (platform, shop_id: for the shop pages)
+    assert list(q.columns) == ["table", "row_key", "column", "check", "value", "message",
+                               "platform", "shop_id"]
     for t, c in v.counts.items():
         assert c["read"] == len(raw[t])
         assert c["read"] == c["valid"] + c["quarantined"] + c["superseded"], (t, c)
