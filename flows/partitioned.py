@@ -31,7 +31,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from checks.audit import AuditOutcome, run_rules
@@ -40,7 +39,7 @@ from checks.partition import merge_findings, merge_kpis
 from checks.profiles import Profile
 from schemas.validate import QUARANTINE_COLUMNS, Validated, shop_zones, validate_address_book
 from schemas.validate import validate_tables as _validate
-from sources.partition import ROW, choose_partitions, partitioned_source, split_rows
+from sources.partition import choose_partitions, partitioned_source, split_rows
 
 
 @dataclass
@@ -285,6 +284,79 @@ class SequentialExecutor:
         return [fn(source, k, book, o) for k in ks]
 
 
+class PartitionFailed(RuntimeError):
+    """A partition could not be audited (after the cluster's retries): the run stops before
+    anything is written, so no partial audit can pass for a complete one."""
+
+
+class DaskExecutor:
+    """The partitions as tasks on a Dask cluster: an existing scheduler (``address``) or a
+    ``LocalCluster`` of ``workers`` single-threaded processes started for the run.
+
+    Each task reads its own partition (spill files in a folder the workers can reach, or the
+    database with a ``WHERE``), so nothing but the source's description, the address book
+    and the options travel to the workers, and only partial outputs come back. A worker that
+    dies mid-task is replaced by the scheduler, which runs the task again elsewhere (up to
+    its ``allowed-failures``, 3 by default); a task that raises is retried ``retries``
+    times. When a partition still fails, ``PartitionFailed`` is raised and nothing is merged.
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 retries: int = 1) -> None:
+        self.workers, self.address, self.retries = workers, address, retries
+        self.info: dict = {}
+
+    def map(self, fn, source, ks: list[int], book, o: Options) -> list[PartOutput]:
+        import logging
+        import uuid
+
+        from distributed import Client, LocalCluster
+
+        quiet = [logging.getLogger(n) for n in ("distributed", "distributed.nanny",
+                                                 "distributed.scheduler")]
+        levels = [q.level for q in quiet]
+        for q in quiet:
+            q.setLevel(logging.ERROR)
+        cluster = None
+        try:
+            if self.address:
+                client = Client(self.address, timeout="30s")
+            else:
+                cluster = LocalCluster(n_workers=int(self.workers or 1), threads_per_worker=1,
+                                       processes=True, dashboard_address=":0")
+                client = Client(cluster)
+            with client:
+                info = client.scheduler_info()
+                self.info = {"address": info.get("address"),
+                             "workers": len(info.get("workers", {}))}
+                run = uuid.uuid4().hex[:8]
+                [book_f] = client.scatter([book], broadcast=True, hash=False)
+                [opt_f] = client.scatter([o], broadcast=True, hash=False)
+                futures = [client.submit(fn, source, k, book_f, opt_f, key=f"audit-part-{k}-{run}",
+                                         pure=False, retries=self.retries) for k in ks]
+                out = []
+                for k, f in zip(ks, futures, strict=True):
+                    try:
+                        out.append(f.result())
+                    except Exception as exc:
+                        from schemas.errors import InputError
+
+                        if isinstance(exc, InputError):
+                            raise
+                        raise PartitionFailed(
+                            f"Partition {k + 1} of {len(ks)} could not be audited on the Dask "
+                            f"cluster ({type(exc).__name__}: {str(exc)[:300]}); nothing was "
+                            "written.") from exc
+                return out
+        finally:
+            if cluster is not None:
+                cluster.close()
+            for q, lvl in zip(quiet, levels, strict=True):
+                q.setLevel(lvl)
+
+
 def run_partitioned(source: str, options: Options, n_partitions: int | None = None,
                     executor=None, *, encoding: str = "utf-8", pg_schema: str | None = None,
                     window=None, spill_dir: str | None = None, log=None) -> Merged:
@@ -325,10 +397,12 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
         src.cleanup()
     merged.timings = {**{f"part.{k}": v for k, v in merged.timings.items()}, **timings,
                       "partition.total": time.perf_counter() - t0}
+    merged.info.update(getattr(executor, "info", {}))
     merged.info.update(executor=executor.name, partitions=n, pid=os.getpid(),
                        linked_groups=plan.linked_groups)
     return merged
 
 
-__all__ = ["Merged", "Options", "PartOutput", "SequentialExecutor", "check_tables",
-           "merge_parts", "restrict", "run_part", "run_partitioned", "ROW", "np"]
+__all__ = ["DaskExecutor", "Merged", "Options", "PartOutput", "PartitionFailed",
+           "SequentialExecutor", "check_tables", "merge_parts", "restrict", "run_part",
+           "run_partitioned"]
