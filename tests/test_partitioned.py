@@ -328,6 +328,7 @@ def test_postgres_partition_push_down(tmp_path, typed):
     extra["refund_id"] = ["XR1", "XR1"]
     extra["order_id"] = [f"  {a} ", b]
     extra["updated_at"] = ["2026-11-05T12:00:00+08:00", "2026-11-06T12:00:00+08:00"]
+    extra["requested_at"] = "2026-11-05T10:00:00+08:00"  # in the window
     raw["refunds"] = pd.concat([raw["refunds"], extra], ignore_index=True)
     schema = "typed" if typed else "dirty"
     load_into_postgres(raw, PG_URL, schema, timestamps="timestamptz" if typed else "text")
