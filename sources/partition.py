@@ -22,9 +22,9 @@ partitions' contents); putting too few together would not be, which is why the p
 works on 64-bit hashes of the ids and errs on the side of linking.
 
 The partition of an order key is ``hash(key) mod n`` unless overridden. The hash is per
-source kind, because it must be computable where the rows are filtered: CRC-32 of the UTF-8
-key for folders and SQLite (a Python function registered in SQLite), the first 60 bits of
-MD5 for PostgreSQL (computed by the server). The outputs never depend on the hash: it only
+source kind, because it must be cheap where the rows are filtered: 64-bit FNV-1a of the
+UTF-8 key for folders (vectorised over Arrow buffers), CRC-32 for SQLite (a Python function
+registered in SQLite), the first 60 bits of MD5 for PostgreSQL (computed by the server). The outputs never depend on the hash: it only
 decides where rows are checked.
 
 Folders (CSV, Parquet) cannot filter on a computed column without reading it, so they are
@@ -72,23 +72,73 @@ ROUTED = ("orders", "refunds", "messages")
 LINK_IDS = {"refunds": "refund_id", "messages": "message_id"}
 #: Orders per partition the automatic choice aims at (~0.4 GB peak per partition).
 TARGET_ORDERS = 250_000
-_ID_KEY = "refund-audit-ids"  # siphash key of the id pre-pass (16 bytes): any fixed value
 
 
 # --------------------------------------------------------------------------- hashing
 
 
-def _texts(values: pa.Array | pa.ChunkedArray | pd.Series) -> np.ndarray:
-    """Normalised keys as an object array: trimmed as validation trims, empty → None."""
+def _norm(values: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
+    """Normalised keys: trimmed as validation trims, empty → null (one Arrow array)."""
     if isinstance(values, pd.Series):
         values = pa.array(values.astype("str"), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = pa.concat_arrays(values.chunks) if values.num_chunks else \
+            pa.array([], values.type)
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         # as sources.base._as_text renders non-text columns (Parquet ints, ...)
         s = pd.Series(values.to_pandas())
         values = pa.array(s.astype("str").where(s.notna(), None), from_pandas=True)
     t = pc.utf8_trim_whitespace(values)
-    t = pc.if_else(pc.equal(t, ""), pa.scalar(None, t.type), t)
-    return t.to_numpy(zero_copy_only=False)
+    return pc.if_else(pc.equal(t, ""), pa.scalar(None, t.type), t)
+
+
+def _texts(values) -> np.ndarray:
+    """Normalised keys as an object array (None where missing)."""
+    return _norm(values).to_numpy(zero_copy_only=False)
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def fnv_keys(values) -> np.ndarray:
+    """64-bit FNV-1a of each normalised key's UTF-8 bytes, 0 where missing (1 stands in for
+    a hash of 0). Vectorised over the Arrow buffers: one numpy step per byte position, on
+    the keys at least that long (~0.2 s per million ids; no Python objects)."""
+    arr = _norm(values).cast(pa.large_string())
+    n = len(arr)
+    if not n:
+        return np.zeros(0, dtype=np.uint64)
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1]
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    starts = offs[:-1]
+    lens = offs[1:] - starts
+    order = np.argsort(-lens, kind="stable")
+    neg, st = -lens[order], starts[order]
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(int(-neg[0])):
+            m = int(np.searchsorted(neg, -i, side="left"))  # keys longer than i bytes
+            hs = h[:m]
+            hs ^= data[st[:m] + i]
+            hs *= _FNV_PRIME
+    out = np.empty(n, dtype=np.uint64)
+    out[order] = h
+    out[out == 0] = 1
+    if arr.null_count:
+        out[pc.is_null(arr).to_numpy(zero_copy_only=False)] = 0
+    return out
+
+
+def fnv_key(text: str | None) -> int:
+    """``fnv_keys`` for one key (tests, overrides)."""
+    if text is None:
+        return 0
+    h = 0xCBF29CE484222325
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h or 1
 
 
 def crc_key(text: str | None) -> int:
@@ -104,11 +154,13 @@ def md5_key(text: str | None) -> int:
     return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:15], 16) + 1
 
 
-KEY_HASHES = {"crc32": crc_key, "md5": md5_key}
+KEY_HASHES = {"fnv": fnv_key, "crc32": crc_key, "md5": md5_key}
 
 
-def order_keys(values, kind: str = "crc32") -> np.ndarray:
+def order_keys(values, kind: str = "fnv") -> np.ndarray:
     """uint64 hash of each normalised order id (0 where missing)."""
+    if kind == "fnv":
+        return fnv_keys(values)
     f = KEY_HASHES[kind]
     texts = _texts(values)
     return np.fromiter((f(t) for t in texts), dtype=np.uint64, count=len(texts))
@@ -116,15 +168,7 @@ def order_keys(values, kind: str = "crc32") -> np.ndarray:
 
 def id_keys(values) -> np.ndarray:
     """64-bit hash of each normalised refund/message id (0 where missing)."""
-    texts = _texts(values)
-    if not len(texts):
-        return np.zeros(0, dtype=np.uint64)
-    missing = pd.isna(texts)
-    h = pd.util.hash_array(np.where(missing, "", texts).astype(object), hash_key=_ID_KEY,
-                           categorize=False)
-    h = np.where(h == 0, np.uint64(1), h)
-    h[missing] = 0
-    return h.astype(np.uint64)
+    return fnv_keys(values)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -137,7 +181,7 @@ class Plan:
     go to partition 0."""
 
     n: int
-    kind: str = "crc32"
+    kind: str = "fnv"
     overrides: dict[int, int] = field(default_factory=dict)
     #: Groups of linked orders (for the record: how many orders were moved to stay together).
     linked_groups: int = 0
@@ -362,8 +406,8 @@ class FolderPartitions:
                 i, o = _col(b.schema.names, id_col), _col(b.schema.names, "order_id")
                 if i is None or o is None:
                     break
-                linker.add(t, b.column(i), b.column(o), "crc32")
-        self.plan = plan = linker.plan(n, "crc32")
+                linker.add(t, b.column(i), b.column(o), "fnv")
+        self.plan = plan = linker.plan(n, "fnv")
         root = self.spill_root
         if root is not None:
             root.mkdir(parents=True, exist_ok=True)
