@@ -396,22 +396,18 @@ class FolderPartitions:
 
     # -- the pre-pass and the routing -------------------------------------------------------
     def prepare(self, n: int) -> Plan:
+        """One pass over each table: every batch split by the natural partition of its order
+        keys into spill files, the (id, order key) pairs of refunds and messages collected
+        on the way. Then the groups of orders linked by a shared id (usually none): the few
+        spill files holding a moved order's rows are split again (``_move``)."""
         import tempfile
 
-        linker = Linker()
-        for t, id_col in LINK_IDS.items():
-            if self.files.get(t) is None:
-                continue
-            for b in self._batches(t, [id_col, "order_id"]):
-                i, o = _col(b.schema.names, id_col), _col(b.schema.names, "order_id")
-                if i is None or o is None:
-                    break
-                linker.add(t, b.column(i), b.column(o), "fnv")
-        self.plan = plan = linker.plan(n, "fnv")
         root = self.spill_root
         if root is not None:
             root.mkdir(parents=True, exist_ok=True)
         self.spill = Path(tempfile.mkdtemp(prefix="refund-audit-spill-", dir=root))
+        natural = Plan(n, "fnv")
+        linker = Linker()
         shops: dict[str, str | None] = {}
         for t in ROUTED:
             if self.files.get(t) is None:
@@ -429,27 +425,73 @@ class FolderPartitions:
                     if o is None:
                         part = np.zeros(b.num_rows, dtype=np.int64)
                     else:
-                        part = plan.parts(order_keys(b.column(o), plan.kind))
+                        keys = order_keys(b.column(o), "fnv")
+                        part = natural.parts(keys)
+                        i = _col(names, LINK_IDS.get(t, "-"))
+                        if i is not None:
+                            linker.pairs[t].append((id_keys(b.column(i)), keys))
                     if t == "orders":
                         _first_shops(b, shops)
-                    order = np.argsort(part, kind="stable")
-                    sorted_b = b.take(pa.array(order))
-                    bounds = np.searchsorted(part[order], np.arange(plan.n + 1))
-                    for k in range(plan.n):
-                        lo, hi = int(bounds[k]), int(bounds[k + 1])
-                        if hi == lo:
-                            continue
-                        w = writers.get(k)
-                        if w is None:
-                            w = writers[k] = ipc.new_stream(
-                                self.spill / f"{t}.{k}.arrow", sorted_b.schema)
-                        w.write_batch(sorted_b.slice(lo, hi - lo))
+                    self._split(b, part, n, writers, t, "")
             finally:
                 for w in writers.values():
                     w.close()
         self.shops = pd.DataFrame({"shop_id": pd.Series(list(shops), dtype="str"),
                                    "platform": pd.Series(list(shops.values()), dtype="str")})
+        self.plan = plan = linker.plan(n, "fnv")
+        del linker
+        if plan.overrides:
+            self._move(plan)
         return plan
+
+    def _split(self, b: pa.RecordBatch, part: np.ndarray, n: int, writers: dict, t: str,
+               suffix: str) -> None:
+        order = np.argsort(part, kind="stable")
+        sorted_b = b.take(pa.array(order))
+        bounds = np.searchsorted(part[order], np.arange(n + 1))
+        for k in range(n):
+            lo, hi = int(bounds[k]), int(bounds[k + 1])
+            if hi == lo:
+                continue
+            w = writers.get(k)
+            if w is None:
+                w = writers[k] = ipc.new_stream(self.spill / f"{t}.{k}{suffix}.arrow",
+                                                sorted_b.schema)
+            w.write_batch(sorted_b.slice(lo, hi - lo))
+
+    def _move(self, plan: Plan) -> None:
+        """Rows of overridden order keys out of their natural partition's spill file into
+        ``<table>.<target>.from<p>.arrow``; the partition read puts them back in order."""
+        natural = {int(k % np.uint64(plan.n)) for k in
+                   np.fromiter(plan.overrides, dtype=np.uint64)}
+        for t in ROUTED:
+            for p in sorted(natural):
+                path = self.spill / f"{t}.{p}.arrow"
+                if not path.exists():
+                    continue
+                with pa.memory_map(str(path)) as src:
+                    tbl = ipc.open_stream(src).read_all()
+                o = _col(tbl.schema.names, "order_id")
+                if o is None:
+                    continue
+                part = plan.parts(order_keys(tbl.column(o), plan.kind))
+                if (part == p).all():
+                    continue
+                writers: dict[int, ipc.RecordBatchStreamWriter] = {}
+                try:
+                    at = 0
+                    for b in tbl.to_batches():
+                        self._split(b, part[at: at + b.num_rows], plan.n, writers, t,
+                                    f".from{p}")
+                        at += b.num_rows
+                finally:
+                    for w in writers.values():
+                        w.close()
+                del tbl
+                path.unlink()
+                stay = self.spill / f"{t}.{p}.from{p}.arrow"
+                if stay.exists():
+                    stay.rename(path)
 
     def read(self, k: int) -> dict[str, pd.DataFrame | None]:
         """Partition ``k``'s raw tables (with ``__row``); the address book empty."""
@@ -458,10 +500,17 @@ class FolderPartitions:
             if self.files.get(t) is None:
                 out[t] = None
                 continue
-            path = self.spill / f"{t}.{k}.arrow"
-            if path.exists():
-                with pa.memory_map(str(path)) as src:
-                    tbl = ipc.open_stream(src).read_all()
+            paths = [p for p in [self.spill / f"{t}.{k}.arrow",
+                                 *sorted(self.spill.glob(f"{t}.{k}.from*.arrow"))]
+                     if p.exists()]
+            if paths:
+                tables = []
+                for path in paths:
+                    with pa.memory_map(str(path)) as src:
+                        tables.append(ipc.open_stream(src).read_all())
+                tbl = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                if len(tables) > 1:  # rows moved in from other partitions: whole-table order
+                    tbl = tbl.take(pc.sort_indices(tbl.column(ROW)))
                 df = tbl.to_pandas()
             else:
                 df = _empty(self.columns.get(t) or [], t)
