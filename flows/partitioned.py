@@ -369,7 +369,7 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     src = partitioned_source(source, encoding=encoding, schema=pg_schema, window=window,
-                             spill_dir=spill_dir)
+                             spill_dir=spill_dir or os.environ.get("REFUND_AUDIT_SPILL_DIR"))
     if src is None:
         raise InputError("This source cannot be read in partitions (a folder read through a "
                          "column mapping); run it without --partitions.")
