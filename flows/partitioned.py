@@ -393,6 +393,14 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
         t = time.perf_counter()
         merged = merge_parts(parts, book, options)
         timings["partition.merge"] = time.perf_counter() - t
+        lost = {t: (n_rows, merged.validated.counts.get(t, {}).get("read", 0))
+                for t, n_rows in getattr(src, "rows", {}).items()
+                if merged.validated.counts.get(t, {}).get("read", 0) != n_rows}
+        if lost:  # a spill file or a partition went missing: never a silent partial audit
+            raise PartitionFailed(
+                "The partitions did not read every row (" + "; ".join(
+                    f"{t}: {got} of {n_rows}" for t, (n_rows, got) in lost.items())
+                + "); nothing was written.")
     finally:
         src.cleanup()
     merged.timings = {**{f"part.{k}": v for k, v in merged.timings.items()}, **timings,

@@ -66,6 +66,7 @@ class PostgresPartitions:
         self.overrides: dict[str, int] = {}
         self.order: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.shops: pd.DataFrame | None = None
+        self.rows: dict[str, int] = {}
         self._holder = None  # the pre-pass connection, open while partitions read
         self._book: pd.DataFrame | None = None  # read in the pre-pass's snapshot
 
@@ -177,6 +178,7 @@ class PostgresPartitions:
                 ctids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
                 order = np.argsort(ctids, kind="stable")
                 self.order[t] = (ctids[order], order.astype(np.int64))
+                self.rows[t] = len(ctids)
             # each shop's first order row (the address book's zone)
             names = [c for c, _ in cols.get("orders", [])]
             s, p = _col(names, "shop_id"), _col(names, "platform")

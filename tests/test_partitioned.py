@@ -352,3 +352,17 @@ def test_postgres_partition_push_down(tmp_path, typed):
         assert m.validated.counts == v.counts
         assert m.info["linked_groups"] >= 1  # XR1's two orders kept together
     assert v.counts["refunds"]["superseded"] >= 1  # the older XR1
+
+
+def test_a_lost_partition_file_stops_the_run(generated):
+    """Rows that no partition read (here: a spill file deleted before the partitions run)
+    are never a silently smaller audit."""
+    from flows.partitioned import SequentialExecutor
+
+    class Lossy(SequentialExecutor):
+        def map(self, fn, source, ks, book, o):
+            next(iter(sorted(source.spill.glob("refunds.*.arrow")))).unlink()
+            return super().map(fn, source, ks, book, o)
+
+    with pytest.raises(PartitionFailed, match=r"did not read every row \(refunds: \d+ of "):
+        run_partitioned(generated["csv"], Options(P, TZ, AS_OF), 3, Lossy())
