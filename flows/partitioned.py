@@ -37,7 +37,13 @@ from checks.audit import AuditOutcome, run_rules
 from checks.context import prepare
 from checks.partition import merge_findings, merge_kpis
 from checks.profiles import Profile
-from schemas.validate import QUARANTINE_COLUMNS, Validated, shop_zones, validate_address_book
+from schemas.validate import (
+    QUARANTINE_COLUMNS,
+    Validated,
+    shop_zones,
+    usable_over_partitions,
+    validate_address_book,
+)
 from schemas.validate import validate_tables as _validate
 from sources.partition import choose_partitions, partitioned_source, split_rows
 
@@ -71,6 +77,7 @@ class PartOutput:
     failures: dict[str, str] = field(default_factory=dict)  # platform → error
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
+    usability: dict | None = None     # counts for the whole-source usability checks
 
 
 @dataclass
@@ -185,7 +192,7 @@ def run_part(source, k: int, book: pd.DataFrame, o: Options) -> PartOutput:
     return PartOutput(index=k, counts=counts, quarantine=q, findings=findings, kpis=kpis,
                       not_evaluated=not_eval, warnings=v.warnings, raw_shops=raw_shops,
                       valid_shops=valid_shops, failures=failed, timings=timings,
-                      peak_rss=_rss())
+                      peak_rss=_rss(), usability=v.usability)
 
 
 def merge_parts(parts: list[PartOutput], book: Validated, o: Options) -> Merged:
@@ -215,6 +222,7 @@ def merge_parts(parts: list[PartOutput], book: Validated, o: Options) -> Merged:
     for w in [*parts[0].warnings, *book.warnings]:
         if w not in warnings:
             warnings.append(w)
+    unusable = usable_over_partitions([p.usability for p in parts if p.usability], warnings)
     failed: dict[str, str] = {}
     for p in parts:
         for plat, err in p.failures.items():
@@ -234,7 +242,7 @@ def merge_parts(parts: list[PartOutput], book: Validated, o: Options) -> Merged:
     raw_shops = set().union(*(p.raw_shops for p in parts))
     empty_tables = {t: None for t in ("orders", "refunds", "return_addresses", "messages")}
     validated = Validated(tables=empty_tables, quarantine=quarantine, counts=counts,
-                          warnings=warnings)
+                          warnings=warnings, unusable=unusable)
     timings: dict[str, float] = {}
     for p in parts:
         for key, v in p.timings.items():

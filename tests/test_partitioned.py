@@ -366,3 +366,27 @@ def test_a_lost_partition_file_stops_the_run(generated):
 
     with pytest.raises(PartitionFailed, match=r"did not read every row \(refunds: \d+ of "):
         run_partitioned(generated["csv"], Options(P, TZ, AS_OF), 3, Lossy())
+
+
+def test_orphan_warning_and_no_valid_order_are_judged_over_the_whole_source(tmp_path):
+    """3 of 4 refunds without an order (75 %): one warning with the whole source's counts,
+    though each partition alone sees other shares. With every order invalid: the run is
+    unusable, as one run over everything says."""
+    ids = _ids_in_different_partitions(3, 3)
+    raw = tables(orders=[order(order_id=ids[0])],
+                 refunds=[refund(refund_id="R1", order_id=ids[0]),
+                          refund(refund_id="R2", order_id=ids[1]),
+                          refund(refund_id="R3", order_id=ids[2]),
+                          refund(refund_id="R4", order_id="NOPE")])
+    m = _run_both(raw, tmp_path / "a", 3)
+    assert [w for w in m.validated.warnings if "have no valid order" in w] == [
+        "3 of 4 refunds (75%) have no valid order (missing_order or order_quarantined in "
+        "quarantine.csv) and were not audited: the orders export looks incomplete or broken."]
+    assert m.validated.unusable is None
+    bad = tables(orders=[order(order_id=ids[0], amount="x"), order(order_id=ids[1], amount="y")],
+                 refunds=[refund(refund_id="R1", order_id=ids[0])])
+    src = write_csv_folder(bad, tmp_path / "b")
+    whole = validate_tables(open_source(str(src)).read(), TZ)
+    m = run_partitioned(str(src), Options(P, TZ, AS_OF), 3)
+    assert whole.unusable.startswith("Every order was quarantined (2 row(s))")
+    assert m.validated.unusable == whole.unusable
