@@ -44,6 +44,17 @@ if __name__ == "__main__":
     src, out, n, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     as_of = pd.Timestamp(sys.argv[5]).tz_convert("UTC")
     P = load_profiles(); TZ = timezones(P)
+    if n < 0:  # the unpartitioned reference: everything in one frame
+        from checks.audit import run_rules
+        from schemas.validate import validate_tables
+        from sources.base import open_source
+        v = validate_tables(open_source(src).read(), TZ)
+        o = run_rules(v.tables, P, as_of, 30, 24)
+        write_csvs(AuditResult(run={}, findings=o.findings, kpis=o.kpis,
+                               quarantine=v.quarantine, counts=v.counts, catalog=[],
+                               timezones=TZ, shops=None), Path(out))
+        print(json.dumps({"partitions": 0, "findings": len(o.findings)}))
+        sys.exit(0)
     ex = DaskExecutor(workers=workers) if workers else None
     m = run_partitioned(src, Options(P, TZ, as_of), n or None, ex)
     write_csvs(AuditResult(run={}, findings=m.outcome.findings, kpis=m.outcome.kpis,
@@ -102,7 +113,8 @@ def main() -> None:
     ap.add_argument("--data", nargs="+", required=True, help="label=folder ...")
     ap.add_argument("--workers", nargs="*", type=int, default=[0],
                     help="0 = sequential in one process; K = a LocalCluster of K workers")
-    ap.add_argument("--partitions", type=int, default=0)
+    ap.add_argument("--partitions", type=int, default=0,
+                    help="0: chosen from the data size; -1: the unpartitioned reference")
     ap.add_argument("--mode", choices=("engine", "run"), default="engine")
     ap.add_argument("--as-of", default=AS_OF)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
@@ -114,7 +126,8 @@ def main() -> None:
     for spec in args.data:
         label, folder = spec.split("=", 1)
         for w in args.workers:
-            out = scratch / f"{label}-{'seq' if not w else f'w{w}'}"
+            way = "whole" if args.partitions < 0 else "seq" if not w else f"w{w}"
+            out = scratch / f"{label}-{way}"
             if args.mode == "engine":
                 cmd = [sys.executable, "-c", ENGINE, folder, str(out), str(args.partitions),
                        str(w), args.as_of]
@@ -131,7 +144,7 @@ def main() -> None:
                 r["identical"] = all((Path(args.compare) / f).read_bytes()
                                      == (out / f).read_bytes() for f in FILES)
             results.append(r)
-            print(f"{label:>5} {'sequential' if not w else f'{w} worker(s)':>12} "
+            print(f"{label:>5} {way:>12} "
                   f"wall {r['wall_s']:8.1f} s  cpu {r['cpu_s']:8.1f} s  peak RSS "
                   f"{r['peak_rss_gb']:6.2f} GB  {r['detail'].get('partitions', '')} part. "
                   + (f"identical={r['identical']}" if "identical" in r else ""), flush=True)

@@ -365,6 +365,29 @@ class DaskExecutor:
                 q.setLevel(lvl)
 
 
+def partitions_for(source: str, *, partitions: int | None = None, workers: int | None = None,
+                   dask_address: str | None = None, encoding: str = "utf-8",
+                   pg_schema: str | None = None) -> int:
+    """How many partitions a run uses: ``partitions`` when given (1: none); otherwise from
+    the data size (~250k orders each; 1 below ~400k orders), and at least two per Dask
+    worker when a cluster is asked for. A folder read through a column mapping is not
+    partitioned (1)."""
+    if partitions:
+        return int(partitions)
+    src = partitioned_source(source, encoding=encoding, schema=pg_schema)
+    if src is None:
+        return 1
+    try:
+        n = choose_partitions(src.estimate_orders())
+    except Exception:  # the load step reports an unreadable source in its own words
+        return 1
+    if workers:
+        n = max(n, 2 * int(workers))
+    elif dask_address:
+        n = max(n, 4)
+    return n
+
+
 def run_partitioned(source: str, options: Options, n_partitions: int | None = None,
                     executor=None, *, encoding: str = "utf-8", pg_schema: str | None = None,
                     window=None, spill_dir: str | None = None, log=None) -> Merged:
