@@ -240,7 +240,9 @@ def merge_parts(parts: list[PartOutput], book: Validated, o: Options) -> Merged:
             kpis.append(k)
     valid_shops = set().union(*(p.valid_shops for p in parts))
     raw_shops = set().union(*(p.raw_shops for p in parts))
-    empty_tables = {t: None for t in ("orders", "refunds", "return_addresses", "messages")}
+    # No rows stay here but the address book's (small, validated once): the report needs it.
+    empty_tables = {"orders": None, "refunds": None,
+                    "return_addresses": book.tables["return_addresses"], "messages": None}
     validated = Validated(tables=empty_tables, quarantine=quarantine, counts=counts,
                           warnings=warnings, unusable=unusable)
     timings: dict[str, float] = {}
@@ -442,6 +444,52 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
     return merged
 
 
-__all__ = ["DaskExecutor", "Merged", "Options", "PartOutput", "PartitionFailed",
+def audit_in_partitions(source: str, profiles: dict, timezones: dict[str, str],
+                        as_of: pd.Timestamp, *, window_days: int = 30,
+                        at_risk_hours: float = 24.0, platforms=None, shops=None,
+                        encoding: str = "utf-8", pg_schema: str | None = None,
+                        partitions: int = 0, workers: int | None = None,
+                        dask_address: str | None = None, log=None):
+    """The load, validate and check steps of a run, partitioned: what the pipeline calls in
+    their place. Returns (validated, warnings, outcome, failures) shaped as those steps'
+    results; raises InputError for unusable input (nothing audited) as they do.
+    ``validated.tables["orders"]`` holds the audited shops' keys only (the tables stay in
+    the partitions)."""
+    from schemas.errors import InputError
+
+    log = log or (lambda *a: None)
+    executor = DaskExecutor(workers=workers, address=dask_address) \
+        if (workers or dask_address) else SequentialExecutor()
+    window = (as_of - pd.Timedelta(days=window_days), as_of)
+    opts = Options(profiles, timezones, as_of, window_days, at_risk_hours,
+                   list(platforms or []) or None, list(shops or []) or None)
+    m = run_partitioned(source, opts, partitions or None, executor, encoding=encoding,
+                        pg_schema=pg_schema, window=window, log=log)
+    v = m.validated
+    if v.unusable:
+        raise InputError(v.unusable)
+    warnings = [*v.warnings, *(
+        f"shop {p}/{s}: every order was quarantined, so it was not audited (see "
+        "quarantine.csv)" for p, s in m.unaudited_shops)]
+    audited = [(p, s) for p, s in m.valid_shops
+               if (not platforms or p in platforms) and (not shops or s in shops)]
+    if (platforms or shops) and not audited:
+        raise InputError(
+            f"Nothing to audit: no valid order of platform(s) {platforms or 'any'} and "
+            f"shop(s) {shops or 'any'}. Shops with valid orders: "
+            + (", ".join(f"{p}/{s}" for p, s in m.valid_shops[:30]) or "none") + ".")
+    if m.outcome is None:
+        if m.failures:
+            raise InputError("Nothing could be audited: the check failed for every "
+                             "platform: " + "; ".join(f"{f['platform']}: {f['error']}"
+                                                      for f in m.failures))
+        raise InputError("Nothing could be audited: no valid order.")
+    v.tables["orders"] = pd.DataFrame(audited or [], columns=["platform", "shop_id"])
+    m.outcome.timings.update({k: v_ for k, v_ in m.timings.items()})
+    m.outcome.timings["partitions"] = float(m.partitions)
+    return v, warnings, m.outcome, m.failures
+
+
+__all__ = ["audit_in_partitions", "partitions_for", "DaskExecutor", "Merged", "Options", "PartOutput", "PartitionFailed",
            "SequentialExecutor", "check_tables", "merge_parts", "restrict", "run_part",
            "run_partitioned"]

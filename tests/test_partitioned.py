@@ -390,3 +390,52 @@ def test_orphan_warning_and_no_valid_order_are_judged_over_the_whole_source(tmp_
     m = run_partitioned(str(src), Options(P, TZ, AS_OF), 3)
     assert whole.unusable.startswith("Every order was quarantined (2 row(s))")
     assert m.validated.unusable == whole.unusable
+
+
+# ------------------------------------------------------------------ through the flow
+
+
+@pytest.fixture(scope="module", autouse=False)
+def _drain_prefect_logs():
+    yield
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+
+
+def _flow(source: str, out: Path, **kw):
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()
+    from flows.audit import audit
+
+    return audit(source=source, out=str(out), as_of=AS_OF.isoformat(), return_state=True,
+                 **kw)
+
+
+@pytest.mark.prefect
+def test_the_flow_partitioned_writes_what_it_writes_whole(generated, tmp_path,
+                                                          _drain_prefect_logs):
+    import json
+
+    whole = _flow(generated["csv"], tmp_path / "h1" / "whole", partitions=1)
+    parts = _flow(generated["csv"], tmp_path / "h2" / "parts", partitions=3)
+    assert whole.is_completed(), whole.message
+    assert parts.is_completed(), parts.message
+    same_files(tmp_path / "h1" / "whole", tmp_path / "h2" / "parts")
+    r1, r2 = (json.loads((d / "run.json").read_text(encoding="utf-8"))
+              for d in (tmp_path / "h1" / "whole", tmp_path / "h2" / "parts"))
+    assert r1["counts"] == r2["counts"] and r1["findings"] == r2["findings"]
+    assert r1["warnings"] == r2["warnings"]
+    assert "partitioned" in r2["timings"] and "partitioned" not in r1["timings"]
+    assert (tmp_path / "h2" / "parts" / "report.html").exists()
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_the_flow_on_a_local_dask_cluster(generated, tmp_path, _drain_prefect_logs):
+    one = _flow(generated["csv"], tmp_path / "a" / "x", partitions=1)
+    dask = _flow(generated["csv"], tmp_path / "b" / "x", workers=2)
+    assert one.is_completed() and dask.is_completed(), dask.message
+    same_files(tmp_path / "a" / "x", tmp_path / "b" / "x")
