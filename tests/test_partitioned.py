@@ -439,3 +439,39 @@ def test_the_flow_on_a_local_dask_cluster(generated, tmp_path, _drain_prefect_lo
     dask = _flow(generated["csv"], tmp_path / "b" / "x", workers=2)
     assert one.is_completed() and dask.is_completed(), dask.message
     same_files(tmp_path / "a" / "x", tmp_path / "b" / "x")
+
+
+def test_kpi_merge_sums_numerators_and_denominators_never_rates():
+    """Shop S1 in two partitions: disputes 1 of 4 and 0 of 0 → 1 / 4 = 0.25 (averaging the
+    rates would give 0.25 or NaN, averaging 1/4 and 1/1 would give 0.625); S2: 0 of 0 in
+    both → empty value and status; refusals 2 + 3 = 5 against a threshold of 0 → breach;
+    intervention 1 of 100 + 0 of 100 = 0.005 against 0.01 → ok (below 0.8 × 0.01)."""
+    from checks.partition import merge_kpis
+
+    def row(shop, metric, n, d, thr, better="lower"):
+        return {"platform": "tmall", "shop_id": shop, "metric": metric, "value": None,
+                "threshold": thr, "status": "", "better": better, "numerator": n,
+                "denominator": d}
+
+    nan = float("nan")
+    a = pd.DataFrame([row("S1", "dispute_refund_rate", 1.0, 4.0, 0.001),
+                      row("S1", "intervention_rate", 1.0, 100.0, 0.01),
+                      row("S1", "seven_day_refusals", 2.0, nan, 0.0),
+                      row("S2", "dispute_refund_rate", 0.0, 0.0, 0.001)])
+    b = pd.DataFrame([row("S1", "dispute_refund_rate", 0.0, 0.0, 0.001),
+                      row("S1", "intervention_rate", 0.0, 100.0, 0.01),
+                      row("S1", "seven_day_refusals", 3.0, nan, 0.0),
+                      row("S2", "dispute_refund_rate", 0.0, 0.0, 0.001)])
+    k = merge_kpis([a, b])
+    got = {(r.shop_id, r.metric): (r.numerator, r.denominator, r.value, r.status)
+           for r in k.itertuples()}
+    assert got[("S1", "dispute_refund_rate")] == (1.0, 4.0, 0.25, "breach")
+    assert got[("S1", "intervention_rate")] == (1.0, 200.0, 0.005, "ok")
+    assert got[("S1", "seven_day_refusals")][0] == 5.0
+    assert got[("S1", "seven_day_refusals")][2:] == (5.0, "breach")
+    n, d, v, status = got[("S2", "dispute_refund_rate")]
+    assert (n, d, status) == (0.0, 0.0, "") and pd.isna(v)
+    # metric order first, then shop
+    assert list(zip(k["metric"], k["shop_id"], strict=True)) == [
+        ("dispute_refund_rate", "S1"), ("dispute_refund_rate", "S2"),
+        ("intervention_rate", "S1"), ("seven_day_refusals", "S1")]
