@@ -475,3 +475,20 @@ def test_kpi_merge_sums_numerators_and_denominators_never_rates():
     assert list(zip(k["metric"], k["shop_id"], strict=True)) == [
         ("dispute_refund_rate", "S1"), ("dispute_refund_rate", "S2"),
         ("intervention_rate", "S1"), ("seven_day_refusals", "S1")]
+
+
+@pytest.mark.slow
+def test_postgres_partitions_on_dask_read_one_snapshot(tmp_path):
+    """Each Dask worker queries its own partition from the server, importing the snapshot
+    the run exported: the same bytes as the partitions read in this process."""
+    from sources.loader import load_into_postgres
+
+    load_into_postgres(generate_tables(600, seed=9, as_of=AS_OF), PG_URL, "dasktest")
+    a = run_partitioned(PG_URL, Options(P, TZ, AS_OF), 3, pg_schema="dasktest")
+    b = run_partitioned(PG_URL, Options(P, TZ, AS_OF), 3, DaskExecutor(workers=2),
+                        pg_schema="dasktest")
+    for m, d in ((a, "seq"), (b, "dask")):
+        _write(tmp_path / d, m.validated.counts, m.validated.quarantine, m.outcome.findings,
+               m.outcome.kpis)
+    same_files(tmp_path / "seq", tmp_path / "dask")
+    assert b.info["executor"] == "dask"
