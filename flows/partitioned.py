@@ -38,6 +38,7 @@ from checks.context import prepare
 from checks.partition import merge_findings, merge_kpis
 from checks.profiles import Profile
 from schemas.validate import (
+    OWNER_COLUMNS,
     QUARANTINE_COLUMNS,
     Validated,
     shop_zones,
@@ -67,7 +68,7 @@ class PartOutput:
 
     index: int
     counts: dict[str, dict[str, int]]
-    quarantine: pd.DataFrame          # QUARANTINE_COLUMNS + _pos (position in the table)
+    quarantine: pd.DataFrame          # + owners + _pos (the row's position in its table)
     findings: pd.DataFrame
     kpis: pd.DataFrame                # with numerator / denominator
     not_evaluated: list[str]
@@ -215,9 +216,10 @@ def merge_parts(parts: list[PartOutput], book: Validated, o: Options) -> Merged:
     if qs:
         q = pd.concat(qs, ignore_index=True)
         q = q.sort_values(["table", "_pos", "column", "check"], kind="stable")
-        quarantine = q[QUARANTINE_COLUMNS].reset_index(drop=True)
+        quarantine = q[[*QUARANTINE_COLUMNS, *OWNER_COLUMNS]].reset_index(drop=True)
     else:
-        quarantine = parts[0].quarantine[QUARANTINE_COLUMNS].reset_index(drop=True)
+        quarantine = parts[0].quarantine[[*QUARANTINE_COLUMNS, *OWNER_COLUMNS]] \
+            .reset_index(drop=True)
     warnings: list[str] = []
     for w in [*parts[0].warnings, *book.warnings]:
         if w not in warnings:

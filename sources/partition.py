@@ -555,7 +555,8 @@ def _empty(names: list[str], table: str) -> pd.DataFrame:
 
 
 def _first_shops(batch: pa.RecordBatch, shops: dict[str, str | None]) -> None:
-    """Record the platform of each shop's first order row (the address book's zone)."""
+    """Record the platform of each shop's first order row (the address book's zone and its
+    entries' owners)."""
     names = batch.schema.names
     s, p = _col(names, "shop_id"), _col(names, "platform")
     if s is None:
@@ -564,8 +565,11 @@ def _first_shops(batch: pa.RecordBatch, shops: dict[str, str | None]) -> None:
     plats = batch.column(p).to_numpy(zero_copy_only=False) if p is not None else \
         np.full(len(ids), None, dtype=object)
     frame = pd.DataFrame({"s": ids, "p": plats})
-    frame = frame[frame["s"].notna()].drop_duplicates("s", keep="first")
+    # rows without a shop id count as one "shop" too: validation attributes an address-book
+    # entry without a shop to the first such order row's platform
+    frame = frame.drop_duplicates("s", keep="first")
     for sid, plat in zip(frame["s"], frame["p"], strict=True):
+        sid = None if pd.isna(sid) else sid
         if sid not in shops:
             shops[sid] = plat
 

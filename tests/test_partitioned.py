@@ -54,6 +54,8 @@ def whole_run(uri: str, out: Path) -> tuple[Path, dict, list[str]]:
     """The unpartitioned reference: everything in one frame."""
     v = validate_tables(open_source(uri).read(), TZ)
     o = run_rules(v.tables, P, AS_OF, 30, 24)
+    (out / "owners.csv").parent.mkdir(parents=True, exist_ok=True)
+    v.quarantine.to_csv(out / "owners.csv", index=False)  # with each row's platform, shop
     return _write(out, v.counts, v.quarantine, o.findings, o.kpis), v.counts, v.warnings
 
 
@@ -96,6 +98,8 @@ def test_partitioned_writes_the_same_bytes(generated, reference, tmp_path, kind,
     assert len((ref / "findings.csv").read_bytes().splitlines()) > 100
     m = part_run(generated[kind], tmp_path / "p", n)
     same_files(ref, tmp_path / "p")
+    # the quarantine rows' owners (the shop pages' quarantine sections) too
+    assert m.validated.quarantine.to_csv(index=False) == (ref / "owners.csv").read_text()
     assert m.validated.counts == counts
     assert m.validated.warnings == warnings
     assert m.partitions == n
