@@ -17,8 +17,8 @@ os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
 # pandera builds every schema after asking which dataframe libraries are installed, and that
 # imports dask.dataframe (~0.5 s of CPU) because Dask is installed for the optional Dask
 # runner. No schema here validates a Dask frame, so tell pandera's Dask typing "not
-# installed" unless something imported it already. The Dask runner (flows/scale.py) moves
-# pandas frames and is unaffected.
+# installed" unless something imported it already. The Dask executor (flows/partitioned.py)
+# moves pandas frames and is unaffected.
 if "pandera.typing.dask" not in __import__("sys").modules:
     import sys as _sys
     import types as _types

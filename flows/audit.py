@@ -70,7 +70,7 @@ def _publish(result, opts) -> None:
 TASKS = pipeline.Steps(**{name: as_task(fn, name) for name, fn in {
     "load": pipeline.load, "validate": pipeline.validate, "check": pipeline.check,
     "write": pipeline.write, "record": pipeline.record, "publish": _publish,
-    "deliver": pipeline.deliver}.items()})
+    "deliver": pipeline.deliver, "partitioned": pipeline.partitioned}.items()})
 
 
 @flow(name="audit", log_prints=True)
@@ -80,14 +80,16 @@ def audit(source: str, out: str, as_of: str | datetime | None = None, window_day
           platforms: list[str] | None = None, shops: list[str] | None = None,
           history_store: str | None = None, workers: int | None = None,
           dask_address: str | None = None, email: bool = False,
-          report_timezone: str = "Asia/Shanghai"):
+          report_timezone: str = "Asia/Shanghai", partitions: int = 0):
     """Audit one source's refunds as of ``as_of`` and write the outputs to ``out``.
 
     ``source`` is the shown source: a database password is never a parameter (it comes from
     this process's settings, flows.options). ``platforms`` / ``shops`` restrict the audited
     shops; validation, quarantine and the counts still cover the whole source.
     ``history_store``: a SQLAlchemy URL; default ``history.sqlite`` next to ``out``.
-    ``workers`` / ``dask_address``: the check runs in groups of shops on Dask.
+    ``partitions``: 0 = chosen from the data size (large data is audited partition by
+    partition, flat memory), 1 = never, N = that many; ``workers`` / ``dask_address``: the
+    partitions run as Dask tasks (flows.partitioned). The outputs are the same every way.
     """
     try:
         opts = options(source=source, out=out, as_of=as_of, window_days=window_days,
@@ -95,7 +97,7 @@ def audit(source: str, out: str, as_of: str | datetime | None = None, window_day
                        lang=lang, profiles_dir=profiles_dir, mapping=mapping,
                        platforms=platforms, shops=shops, history_store=history_store,
                        workers=workers, dask_address=dask_address, email=email,
-                       report_timezone=report_timezone)
+                       report_timezone=report_timezone, partitions=partitions)
         done = pipeline.run(opts, TASKS, get_run_logger())
     except InputError as exc:
         return Failed(message=str(exc))

@@ -172,7 +172,8 @@ def flow_parameters(opts) -> dict:
             "profiles_dir": opts.profiles_dir, "mapping": opts.mapping,
             "platforms": opts.platforms or None, "shops": opts.shops or None,
             "history_store": opts.history_store, "workers": opts.workers,
-            "dask_address": opts.dask_address, "email": opts.email}
+            "dask_address": opts.dask_address, "email": opts.email,
+            "partitions": opts.partitions}
 
 
 def run_audit(opts, *, prefect: bool = False) -> dict:
@@ -245,11 +246,16 @@ def run(
     mapping: str = typer.Option(None, "--mapping", help="Column mapping for a folder of "
                                 "back-end exports: a YAML/TOML file or a shipped name "
                                 "(tmall_refund_export, tmall_order_report); docs/sources.md."),
-    workers: int = typer.Option(None, "--workers", min=1, max=256, help="Run the check on "
-                                "a local Dask cluster of N worker processes, as a Prefect "
-                                "flow (docs/performance.md)."),
-    dask_address: str = typer.Option(None, "--dask-address", help="Run the check on an "
-                                     "existing Dask scheduler, e.g. tcp://host:8786."),
+    workers: int = typer.Option(None, "--workers", min=1, max=256, help="Run the audit's "
+                                "partitions on a local Dask cluster of N worker processes "
+                                "(docs/partitioning.md)."),
+    dask_address: str = typer.Option(None, "--dask-address", help="Run the audit's "
+                                     "partitions on an existing Dask scheduler, e.g. "
+                                     "tcp://host:8786."),
+    partitions: int = typer.Option(None, "--partitions", min=0, max=100_000, help="Audit "
+                                   "in N partitions by order, one after another or on Dask "
+                                   "(bounded memory; 1 = never; default: chosen from the "
+                                   "data size, ~250k orders each; docs/partitioning.md)."),
     email: bool = typer.Option(None, "--email/--no-email", help="Email each shop's report "
                                "to its recipients (REFUND_AUDIT_RECIPIENTS_FILE, "
                                "REFUND_AUDIT_SMTP__*)."),
@@ -267,9 +273,9 @@ def run(
                    encoding=encoding or s.encoding, pg_schema=pg_schema or s.pg_schema,
                    lang=(lang.value if lang else s.lang), profiles_dir=s.profiles_dir,
                    mapping=mapping or s.mapping, workers=workers, dask_address=dask_address,
-                   email=s.email if email is None else email)
-    # the Dask runner is Prefect's task runner: --workers / --dask-address run the flow
-    res = run_audit(opts, prefect=use_prefect(prefect, s) or bool(workers or dask_address))
+                   email=s.email if email is None else email, partitions=partitions)
+    # Dask runs plain partition tasks (flows.partitioned): no Prefect needed for it
+    res = run_audit(opts, prefect=use_prefect(prefect, s))
     _summary(res)
     code = exit_status(res, fail_on)
     if code:

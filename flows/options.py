@@ -88,6 +88,7 @@ class Options(BaseModel):
     workers: int | None = Field(None, ge=1, le=256)
     dask_address: str | None = None
     email: bool = False
+    partitions: int = Field(0, ge=0, le=100_000)  # 0: from the data size; 1: never
 
     @field_validator("source")
     @classmethod
@@ -123,7 +124,8 @@ class Options(BaseModel):
 OPTION_NAMES = {"as_of": "--as-of", "window_days": "--window-days",
                 "at_risk_hours": "--at-risk-hours", "lang": "--lang", "encoding": "--encoding",
                 "pg_schema": "--schema", "source": "--source", "out": "--out",
-                "workers": "--workers", "dask_address": "--dask-address"}
+                "workers": "--workers", "dask_address": "--dask-address",
+                "partitions": "--partitions"}
 
 
 def options(*, as_of: str | datetime | None = None, report_timezone: str = "Asia/Shanghai",

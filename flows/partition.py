@@ -1,15 +1,9 @@
-"""Splitting an audit by platform and shop, and putting the parts back together.
+"""Shops of an audit, and one shop's report page kept from taking down the others.
 
-Why: one platform's failure (a rule tripping over data no test foresaw) or one shop's report
-must not stop the audit of the others. When the check step over everything fails, the flow
-runs it again once per platform on that platform's orders (with their refunds and messages;
-the address book stays whole, since RA002 must still see an address owned by another shop)
-and merges the parts that succeed, in the order one run over everything produces: when no
-part fails, the outputs are byte-identical to the unpartitioned run (tested). Rules never
-look across platforms and KPIs are per shop, so the split loses nothing. Reports are
-isolated per shop the same way: whole first, shop by shop only on failure.
-
-The same selection serves the ``shops`` / ``platforms`` parameters of a run. Plain pandas:
+Why: one shop's report (a page tripping over data no test foresaw) must not stop the
+audit of the others: the reports are written whole first, shop by shop only on failure.
+Splitting the data itself (by order for memory and Dask, by platform when a check fails)
+is one mechanism, ``flows.partitioned``; its merge is ``checks.partition``. Plain pandas:
 no Prefect here, so each piece is testable on its own.
 """
 
@@ -21,37 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from checks.audit import SORT, AuditOutcome
-from checks.kpis import METRICS
 from checks.result import AuditResult
-
-
-def restrict(tables: dict[str, pd.DataFrame | None], platforms: list[str] | None = None,
-             shops: list[str] | None = None) -> dict[str, pd.DataFrame | None]:
-    """The validated tables cut down to the orders of ``platforms`` and ``shops`` (None or
-    empty: all), with the refunds and messages of those orders; the address book whole."""
-    orders = tables["orders"]
-    keep = pd.Series(True, index=orders.index)
-    if platforms:
-        keep &= orders["platform"].isin(platforms)
-    if shops:
-        keep &= orders["shop_id"].isin(shops)
-    if keep.all():
-        return tables
-    # A hash lookup: Series.isin on pandas 3 string columns is ~10x slower here.
-    ids = pd.Index(orders.loc[keep, "order_id"].drop_duplicates())
-    out = dict(tables)
-    out["orders"] = orders[keep].reset_index(drop=True)
-    for t in ("refunds", "messages"):
-        df = tables.get(t)
-        if df is not None:
-            out[t] = df[ids.get_indexer(df["order_id"]) >= 0].reset_index(drop=True)
-    return out
-
-
-def platforms_of(tables: dict[str, pd.DataFrame | None]) -> list[str]:
-    """The partitions of the check step, in the order the merged result needs."""
-    return sorted(tables["orders"]["platform"].dropna().unique().tolist())
 
 
 def shops_of(orders: pd.DataFrame) -> list[tuple[str, str]]:
@@ -72,27 +36,6 @@ def unaudited_shops(raw_orders: pd.DataFrame, valid_orders: pd.DataFrame
     seen = set(shops_of(raw[(raw["platform"] != "") & (raw["shop_id"] != "")
                             & raw.notna().all(axis=1)]))
     return sorted(seen - set(shops_of(valid_orders)))
-
-
-def merge(parts: list[AuditOutcome]) -> AuditOutcome:
-    """One outcome from per-platform outcomes, ordered as ``run_rules`` orders one run:
-    findings by ``SORT``, KPIs metric by metric, then by shop."""
-    if len(parts) == 1:
-        return parts[0]
-    found = [p.findings for p in parts if len(p.findings)]
-    findings = pd.concat(found, ignore_index=True) if found else parts[0].findings
-    if len(findings):
-        findings = findings.sort_values(SORT, kind="stable", na_position="first") \
-            .reset_index(drop=True)
-    kpis = pd.concat([p.kpis for p in parts], ignore_index=True)
-    rank = kpis["metric"].map({m: i for i, m in enumerate(METRICS)})
-    kpis = kpis.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
-    timings: dict[str, float] = {}
-    for p in parts:
-        for k, v in p.timings.items():
-            timings[k] = timings.get(k, 0.0) + v
-    return AuditOutcome(findings=findings, kpis=kpis, data=parts[0].data,
-                        not_evaluated=parts[0].not_evaluated, timings=timings)
 
 
 def only_shops(result: AuditResult, keys: set[tuple[str, str]], keep: bool = True

@@ -33,13 +33,11 @@ import pandas as pd
 from flows.options import Options, real_source
 from flows.partition import (
     describe,
-    merge,
-    platforms_of,
-    restrict,
     shops_of,
     unaudited_shops,
     write_reports_isolated,
 )
+from flows.partitioned import restrict
 from flows.retry import with_retries
 from schemas.errors import InputError
 
@@ -197,13 +195,36 @@ def validate(raw: dict, opts: Options, timezones: dict[str, str]) -> Checked:
     return Checked(validated, warnings, source_shops)
 
 
-def check(validated, opts: Options, profiles: dict, platform: str | None = None):
-    """Every rule of the catalog on the point-in-time view; KPIs scored per shop.
-    With ``platform``: that platform's partition only (flows.partition)."""
-    from checks.audit import run_rules
+def check(validated, opts: Options, profiles: dict):
+    """Every rule of the catalog on the point-in-time view; KPIs scored per shop. When the
+    check over everything fails, once per platform (``flows.partitioned.check_tables``: the
+    partitioned audit's own isolation and merge). Returns (the outcome of what could be
+    checked, or None; {platform: error})."""
+    from checks.profiles import timezones
+    from flows.partitioned import Options as PartOptions
+    from flows.partitioned import check_tables
 
-    tables = restrict(validated.tables, [platform]) if platform else validated.tables
-    return run_rules(tables, profiles, opts.as_of, opts.window_days, opts.at_risk_hours)
+    return check_tables(validated.tables, PartOptions(
+        profiles, timezones(profiles), opts.as_of, opts.window_days, opts.at_risk_hours))
+
+
+def partitioned(opts: Options, profiles: dict, timezones: dict[str, str], n: int, log=None):
+    """Load, validate and check in ``n`` partitions by order (``flows.partitioned``): the
+    three steps' results, (Checked, outcome, failures), with the same outputs. Dask when
+    ``opts.workers`` / ``opts.dask_address``; else one partition after another here."""
+    from flows.partitioned import PartitionFailed, audit_in_partitions
+
+    try:
+        validated, warnings, outcome, failures = audit_in_partitions(
+            real_source(opts.source), profiles, timezones, opts.as_of,
+            window_days=opts.window_days, at_risk_hours=opts.at_risk_hours,
+            platforms=opts.platforms, shops=opts.shops, encoding=opts.encoding,
+            pg_schema=opts.pg_schema, partitions=n, workers=opts.workers,
+            dask_address=opts.dask_address,
+            log=(lambda m: log.info("      %s", m)) if log else None)
+    except PartitionFailed as exc:  # nothing merged, nothing written
+        raise InputError(str(exc)) from None
+    return Checked(validated, warnings), outcome, failures
 
 
 def write(result, opts: Options, log: logging.Logger = LOG) -> dict:
@@ -288,6 +309,7 @@ class Steps:
     load: Callable = load
     validate: Callable = validate
     check: Callable = check
+    partitioned: Callable = partitioned
     write: Callable = write
     record: Callable = record
     publish: Callable = publish
@@ -330,22 +352,37 @@ def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
         raise InputError(str(exc)) from None
     profiles = load_profiles(opts.profiles_dir)
 
-    log.info("[1/5] load: %s", opts.source)
-    with clock("load"):
-        raw = steps.load(opts)
-    log.info("[2/5] validate: %s", ", ".join(
-        f"{k} {len(v)}" for k, v in raw.items() if v is not None))
-    with clock("validate"):
-        checked = steps.validate(raw, opts, timezones(profiles))
-    del raw
-    for w in checked.warnings:
-        log.warning(w)
+    n = partition_count(opts)
+    if n > 1:  # large data or a Dask cluster: docs/partitioning.md
+        log.info("[1-3/5] load, validate, check: %s in %d partitions by order (%s)",
+                 opts.source, n, "on Dask" if opts.workers or opts.dask_address
+                 else "one after another")
+        with clock("partitioned"):
+            checked, outcome, failures = steps.partitioned(opts, profiles, timezones(profiles),
+                                                           n, log)
+        for w in checked.warnings:
+            log.warning(w)
+        for f in failures:
+            log.error("      %s: the check failed (%s); not audited", f["platform"],
+                      f["error"])
+        clock.add("partitioned", outcome.timings)
+    else:
+        log.info("[1/5] load: %s", opts.source)
+        with clock("load"):
+            raw = steps.load(opts)
+        log.info("[2/5] validate: %s", ", ".join(
+            f"{k} {len(v)}" for k, v in raw.items() if v is not None))
+        with clock("validate"):
+            checked = steps.validate(raw, opts, timezones(profiles))
+        del raw
+        for w in checked.warnings:
+            log.warning(w)
 
-    log.info("[3/5] check: %d shop(s) as of %s",
-             len(shops_of(checked.validated.tables["orders"])), opts.as_of.isoformat())
-    with clock("check"):
-        outcome, failures = check_isolated(steps, checked.validated, opts, profiles, log)
-    clock.add("check", outcome.timings)
+        log.info("[3/5] check: %d shop(s) as of %s",
+                 len(shops_of(checked.validated.tables["orders"])), opts.as_of.isoformat())
+        with clock("check"):
+            outcome, failures = check_isolated(steps, checked.validated, opts, profiles, log)
+        clock.add("check", outcome.timings)
 
     run = run_record(opts, checked.validated, outcome, profiles, started=started,
                      warnings=checked.warnings, failures=failures, timings=clock.timings)
@@ -394,42 +431,39 @@ def send(steps: Steps, result, opts: Options, recipients, run: dict,
     return after
 
 
+def partition_count(opts: Options) -> int:
+    """Partitions for this run (1: the unpartitioned steps): ``--partitions`` when given,
+    else from the data size, at least two per worker on Dask (flows.partitioned)."""
+    if opts.partitions == 1 or (opts.mapping and not opts.partitions):
+        return 1
+    if opts.mapping:
+        raise InputError("A folder read through a column mapping cannot be audited in "
+                         "partitions: run it without --partitions. Nothing was audited.")
+    from flows.partitioned import partitions_for
+
+    return partitions_for(real_source(opts.source), partitions=opts.partitions,
+                          workers=opts.workers, dask_address=opts.dask_address,
+                          encoding=opts.encoding, pg_schema=opts.pg_schema)
+
+
 def check_isolated(steps: Steps, validated, opts: Options, profiles: dict,
                    log: logging.Logger = LOG):
-    """The check over every shop at once; only when that fails, once per platform, so that
-    one platform's failure does not stop the rest (flows.partition: the merged parts equal
-    the whole). Partitioning always would cost 2-2.5x the check time (measured). With
-    ``opts.workers`` / ``opts.dask_address`` the check runs in groups of shops on Dask.
+    """The check step; a platform whose check fails is left out and named, the others are
+    audited (the step isolates per platform, flows.partitioned.check_tables).
 
     Returns (the outcome; the failures). Raises InputError when every platform failed.
     """
-    if opts.workers or opts.dask_address:
-        from flows.scale import check_on_dask  # Dask (and Prefect) only when asked for
-
-        outcome = check_on_dask(validated.tables, profiles, opts.as_of, opts.window_days,
-                                opts.at_risk_hours, workers=opts.workers,
-                                address=opts.dask_address)
-        if outcome is not None:
-            return outcome, []
-    try:
-        return steps.check(validated, opts, profiles), []
-    except InputError:
-        raise
-    except Exception as exc:  # isolate it per platform below
-        log.warning("      the check failed (%s); isolating it per platform", describe(exc))
-    parts, failures = [], []
-    for platform in platforms_of(validated.tables):
-        try:
-            parts.append(steps.check(validated, opts, profiles, platform))
-        except Exception as exc:
-            failures.append(_failure("check", exc, platform))
-            log.error("      %s: the check failed (%s); not audited: %s", platform,
-                      describe(exc), ", ".join(s for p, s in shops_of(
-                          validated.tables["orders"]) if p == platform))
-    if not parts:
+    outcome, failed = steps.check(validated, opts, profiles)
+    failures = [{"stage": "check", "platform": p, "shop_id": None, "error": e}
+                for p, e in sorted(failed.items())]
+    for f in failures:
+        log.error("      %s: the check failed (%s); not audited: %s", f["platform"],
+                  f["error"], ", ".join(s for p, s in shops_of(validated.tables["orders"])
+                                        if p == f["platform"]))
+    if outcome is None:
         raise InputError("Nothing could be audited: the check failed for every platform: "
                          + "; ".join(f"{f['platform']}: {f['error']}" for f in failures))
-    return merge(parts), failures
+    return outcome, failures
 
 
 def soft(stage: str, step: Callable, *args, keep: dict | None = None) -> list[dict]:

@@ -53,6 +53,8 @@ class Validated:
     #: Set when nothing can be audited although the source has rows (no valid order): the
     #: one-paragraph reason. The run then stops with exit status 2 and writes nothing.
     unusable: str | None = None
+    #: One partition's share of the whole-source usability checks (see ``_usability``).
+    usability: dict | None = None
 
 
 class _Reasons:
@@ -177,13 +179,15 @@ def _owners(frames: dict[str, pd.DataFrame], table: str,
     return none, none.copy()
 
 
-def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
+def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray,
+              number: np.ndarray | None = None) -> np.ndarray:
     """The id of the rows at ``pos``; ``row N`` (1-based data row) when empty; ``id (row N)``
     when several rows share the id, so every quarantined row is identifiable and the counts
     can be checked. Built for the quarantined rows only, not for every row read."""
     full = df[KEYS[table]]
     key = full.iloc[pos].reset_index(drop=True)
-    rows = pd.Series(pos + 1).astype("str")
+    # ``number``: each row's position in the whole table when ``df`` is one partition of it
+    rows = pd.Series((pos if number is None else number[pos]) + 1).astype("str")
     out = key.astype("str").where(key.notna(), "row " + rows)
     ids = key.dropna().unique()
     seen = full[_isin(full, pd.Index(ids))].value_counts() if len(ids) else pd.Series(
@@ -297,11 +301,20 @@ def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd
 
 
 def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
-                    *, check_types: bool = True) -> Validated:
+                    *, check_types: bool = True,
+                    row_numbers: dict[str, np.ndarray] | None = None,
+                    keep_pos: bool = False) -> Validated:
     """Validate the four raw tables (``messages`` may be None) per docs/spec.md.
 
     ``timezones`` maps every platform that has a profile to its IANA zone; a platform not in
     it has no profile. Raises InputError for a missing required table or column.
+
+    For one partition of a larger source (``flows.partitioned``): ``row_numbers`` gives each
+    raw row's 0-based position in its whole table, so quarantine row keys and the quarantine
+    order are the whole table's; ``keep_pos`` keeps that position as a ``_pos`` column of the
+    quarantine, for merging partitions in the whole run's order. The checks about the whole
+    source (no valid order at all, too many orphans) are then left to the merge
+    (``usable_over_partitions``), which gets this partition's counts in ``usability``.
     """
     warnings: list[str] = []
     for t in REQUIRED_TABLES:
@@ -409,10 +422,80 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     orphans = {"refunds": (f_cons, f_valid)}
     if "messages" in frames:
         orphans["messages"] = (~results["messages"][2], valid[len(f):])
+    if row_numbers is not None:  # one partition: the whole-source checks are the merge's
+        out = _assemble(frames, results, warnings, check_types, row_numbers, keep_pos)
+        out.usability = _usability(frames, results["orders"], ~o_bad, orphans, row_numbers)
+        return out
     unusable = _check_orders_usable(frames, results["orders"], ~o_bad, orphans, warnings)
-    out = _assemble(frames, results, warnings, check_types)
+    out = _assemble(frames, results, warnings, check_types, None, keep_pos)
     out.unusable = unusable
     return out
+
+
+def _usability(frames, orders: tuple, valid_orders: np.ndarray, orphans: dict,
+               row_numbers: dict[str, np.ndarray]) -> dict:
+    """What ``_check_orders_usable`` needs, from one partition, to be summed over all of
+    them (``usable_over_partitions``)."""
+    _, reasons, sup = orders
+    out = {"n_orders": int((~sup).sum()), "valid_orders": int(valid_orders.sum()),
+           "rows": {}, "lost": {}, "reasons": []}
+    for t, (cons, valid_pos) in orphans.items():
+        oid = frames[t]["order_id"].notna().to_numpy()
+        out["rows"][t] = int(cons.sum())
+        out["lost"][t] = int((cons & oid & (valid_pos < 0)).sum())
+    rf = reasons.frame()
+    if len(rf):
+        number = row_numbers.get("orders")
+        grouped = rf.groupby(["column", "check"], sort=False)["_pos"]
+        for (column, check), pos in grouped:
+            first = int(pos.iloc[0]) if number is None else int(pos.min())
+            value = frames["orders"][column].iloc[first]
+            shown = "empty" if pd.isna(value) else repr(str(value)[:40])
+            where = first if number is None else int(number[first])
+            out["reasons"].append((column, check, int(len(pos)), where, shown))
+    return out
+
+
+def usable_over_partitions(parts: list[dict], warnings: list[str]) -> str | None:
+    """``_check_orders_usable`` over a source validated in partitions: the counts summed;
+    the orphan warnings appended to ``warnings``; the reason examples the lowest rows."""
+    n_orders = sum(p["n_orders"] for p in parts)
+    valid = sum(p["valid_orders"] for p in parts)
+    rows: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    for p in parts:
+        for t, n in p["rows"].items():
+            rows[t] = rows.get(t, 0) + n
+            lost[t] = lost.get(t, 0) + p["lost"][t]
+    if not valid and (n_orders or any(rows.values())):
+        others = " and ".join(f"{n} {t}" for t, n in rows.items() if n)
+        if not n_orders:
+            return ("The orders table has no rows, but the source has " + others + ": every "
+                    "one of them would be quarantined as missing_order. This looks like a "
+                    "failed orders export; nothing was audited. Check the export and run "
+                    "again.")
+        stats: dict[tuple[str, str], list] = {}
+        for p in parts:
+            for column, check, count, where, shown in p["reasons"]:
+                s = stats.setdefault((column, check), [0, where, shown])
+                s[0] += count
+                if where < s[1]:
+                    s[1], s[2] = where, shown
+        ranked = sorted(stats.items(), key=lambda kv: -kv[1][0])[:3]
+        why = "; ".join(f"{c} {k} in {n} row(s), e.g. row {w + 1}: {shown}"
+                        for (c, k), (n, w, shown) in ranked) or "none recorded"
+        return (f"Every order was quarantined ({n_orders} row(s)), so nothing could be "
+                "audited" + (f" and the {others} have no valid order" if others else "")
+                + f". Most common reasons: {why}. Fix the orders table and run again.")
+    for t, n in rows.items():
+        if n and lost[t] / n >= ORPHAN_WARN_SHARE:
+            warnings.append(
+                f"{lost[t]} of {n} {t} ({lost[t] / n:.0%}) have no valid order (missing_order "
+                "or order_quarantined in quarantine.csv) and were not audited: the orders "
+                "export looks incomplete or broken.")
+    return None
+
+
 
 
 def _check_orders_usable(frames: dict[str, pd.DataFrame], orders: tuple, valid_orders:
@@ -467,6 +550,37 @@ def _top_reasons(df: pd.DataFrame, reasons: _Reasons, top: int = 3) -> str:
         shown = "empty" if pd.isna(value) else repr(str(value)[:40])
         parts.append(f"{column} {check} in {count} row(s), e.g. row {first + 1}: {shown}")
     return "; ".join(parts)
+
+
+def shop_zones(shops: pd.DataFrame, timezones: dict[str, str]) -> pd.DataFrame:
+    """``shop_id``, ``platform`` and ``zone`` of each shop's first order row (``shops``: raw shop_id and
+    platform of those rows, in order): what the address book's timestamps are read in."""
+    s = pd.DataFrame({c: _text(shops[c].reset_index(drop=True))
+                      for c in ("shop_id", "platform")})
+    return pd.DataFrame({"shop_id": s["shop_id"], "platform": s["platform"],
+                         "zone": _zones_for_orders(s, timezones).to_numpy()})
+
+
+def validate_address_book(raw_book: pd.DataFrame, zones: pd.DataFrame,
+                          *, check_types: bool = True, keep_pos: bool = False) -> Validated:
+    """The address book validated on its own, exactly as ``validate_tables`` validates it:
+    a partitioned audit validates the book once, not once per partition. ``zones``: from
+    ``shop_zones`` over the whole orders table (the first order row of each shop)."""
+    warnings: list[str] = []
+    a = _check_columns("return_addresses", raw_book, warnings)
+    pos = positions(a["shop_id"], zones["shop_id"]) if len(zones) else \
+        np.full(len(a), -1, dtype=np.int64)
+    a_zone = _take(zones["zone"], pos, a.index).fillna("UTC").astype("str")
+    a_sup = _exact_copies(a, "address_id")
+    r = _Reasons(len(a))
+    at = _typed_columns("return_addresses", a, a_zone, r, ~a_sup)
+    _dup_keys(a, "address_id", ~a_sup, r)
+    # the entries' owners (quarantine rows) through each shop's first order row, as
+    # validate_tables finds them through the orders table
+    owners = pd.DataFrame({"shop_id": zones["shop_id"], "platform": zones["platform"]})
+    return _assemble({"return_addresses": a, "orders": owners},
+                     {"return_addresses": (at, r, a_sup)}, warnings, check_types, None,
+                     keep_pos)
 
 
 def _dup_keys(df: pd.DataFrame, key: str, considered: np.ndarray, r: _Reasons,
@@ -562,7 +676,8 @@ def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
           "the order is itself quarantined")
 
 
-def _assemble(frames, results, warnings, check_types) -> Validated:
+def _assemble(frames, results, warnings, check_types, row_numbers=None,
+              keep_pos=False) -> Validated:
     tables: dict[str, pd.DataFrame] = {}
     q_parts = []
     counts: dict[str, dict[str, int]] = {}
@@ -575,9 +690,12 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
         rf = reasons.frame()
         if len(rf):
             rf = rf[~sup[rf["_pos"].to_numpy()]]
-            rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy()))
+            number = (row_numbers or {}).get(t)
+            rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy(), number))
             rf.insert(0, "table", t)
             rf["platform"], rf["shop_id"] = _owners(frames, t, rf["_pos"].to_numpy())
+            if number is not None:  # a partition: positions in the whole table
+                rf["_pos"] = number[rf["_pos"].to_numpy()]
             q_parts.append(rf)
         out = typed[valid].reset_index(drop=True)
         out = _final_dtypes(t, out)
@@ -590,7 +708,8 @@ def _assemble(frames, results, warnings, check_types) -> Validated:
                   else pd.DataFrame(columns=["table", "row_key", "_pos", "column", "check",
                                              "value", "message", *OWNER_COLUMNS]))
     quarantine = quarantine.sort_values(["table", "_pos", "column", "check"], kind="stable")
-    quarantine = quarantine[[*QUARANTINE_COLUMNS, *OWNER_COLUMNS]].reset_index(drop=True)
+    quarantine = quarantine[[*QUARANTINE_COLUMNS, *OWNER_COLUMNS,
+                             *(["_pos"] if keep_pos else [])]].reset_index(drop=True)
     return Validated(tables=tables, quarantine=quarantine, counts=counts, warnings=warnings)
 
 
