@@ -283,8 +283,12 @@ def run(
 
 
 def _summary(res: dict) -> None:
+    import pandas as pd
+
     run = res["run"]
-    typer.echo(f"Audit {run['run_id']} as of {run['as_of']} ({run['window_days']} days) "
+    zone = Settings().report_timezone  # a person reads this: the report zone, with its offset
+    as_of = pd.Timestamp(run["as_of"]).tz_convert(zone).isoformat(sep=" ")
+    typer.echo(f"Audit {run['run_id']} as of {as_of} ({run['window_days']} days) "
                f"on {run['source']}")
     for t, c in run["counts"].items():
         typer.echo(f"  {t:17} read {c['read']:>8}  valid {c['valid']:>8}  quarantined "
