@@ -261,7 +261,7 @@ class Lexicon:
 
     families: dict[str, dict]
     phrases: tuple[Phrase, ...]
-    prefilter: str
+    prefilter: tuple[str, ...]
     patterns: tuple[str, ...]
     python: tuple[re.Pattern, ...]
     excuses: re.Pattern
@@ -379,6 +379,15 @@ def _anchor(phrase: Phrase) -> str:
         rare = [ch for ch in han if ch not in COMMON_HAN]
         if rare:
             return re.escape(rare[0])
+    # No anchor outside the groups: one per alternative of a required group (土包子|乡巴佬
+    # gives 包 or 巴), a short alternation that keeps the prefilter small, where the whole
+    # pattern would cost RE2 its automaton.
+    pieces = _group_anchors(text)
+    if pieces:
+        single = sorted({p for p in pieces if len(p) == 1})
+        multi = sorted({re.escape(p) for p in pieces if len(p) > 1})
+        return "|".join(([f"[{re.escape(''.join(single))}]"] if single else []) + multi)
+    if not text.isascii():
         if "*" in text and han:
             # A wildcard in the prefilter costs RE2 its automaton: a common character is
             # the lesser evil.
@@ -389,11 +398,95 @@ def _anchor(phrase: Phrase) -> str:
     return phrase.parts[1]
 
 
-def _prefilter(phrases: list[Phrase]) -> str:
+def _split(text: str) -> tuple[list[tuple[str, bool]], list[str]]:
+    """(top-level items as (text, optional), top-level alternatives) of a phrase or group."""
+    items: list[tuple[str, bool]] = []
+    alts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+            if depth == 1:
+                open_at = i
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                optional = i + 1 < len(text) and text[i + 1] == "?"
+                items.append((text[open_at:i + 1], optional))
+        elif ch == "|" and depth == 0:
+            alts.append(text[start:i])
+            start = i + 1
+        elif depth == 0:
+            items.append((ch, i + 1 < len(text) and text[i + 1] == "?"))
+        i += 1
+    alts.append(text[start:])
+    return items, alts
+
+
+def _literal_anchors(text: str) -> list[str]:
+    """Required pieces outside any group: rare Chinese characters, uncommon whole words."""
+    items, _ = _split(text)
+    found, word = [], ""
+    for piece, optional in [*items, (" ", False)]:
+        if len(piece) == 1 and piece.isascii() and piece.isalpha() and not optional:
+            word += piece
+            continue
+        if len(word) >= 3 and word not in COMMON_EN and not piece.startswith("("):
+            found.append(word)
+        word = "" if not (len(piece) == 1 and piece.isalpha() and piece.isascii()) else ""
+        if (len(piece) == 1 and not optional and re.match(f"[{HAN}]", piece)
+                and piece not in DROPPABLE and piece not in COMMON_HAN):
+            found.append(piece)
+    return found
+
+
+def _group_anchors(text: str, depth: int = 0) -> list[str] | None:
+    """Anchors such that every match of ``text`` holds one of them, or None."""
+    if depth > 3:
+        return None
+    _, alts = _split(text)
+    if len(alts) > 1:
+        out = []
+        for alt in alts:
+            got = _group_anchors(alt, depth + 1)
+            if not got:
+                return None
+            out.extend(got)
+        return out if len(set(out)) <= 16 else None
+    literal = _literal_anchors(text)
+    if literal:
+        return [max(literal, key=len)]
+    best = None
+    for piece, optional in _split(text)[0]:
+        if piece.startswith("(") and not optional:
+            got = _group_anchors(piece[1:-1], depth + 1)
+            if got and (best is None or len(set(got)) < len(set(best))):
+                best = got
+    return best
+
+
+PREFILTER_BUDGET = 5000
+
+
+def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
+    """The anchors as a few RE2 patterns, each small enough to keep the fast automaton.
+
+    Past roughly 10,000 characters of anchors one pattern falls back to the slow engine and
+    a million messages take half a minute instead of a fraction of a second (measured), so
+    the anchors are cut into slices of ``PREFILTER_BUDGET`` characters.
+    """
     anchors = sorted({_anchor(p) for p in phrases})
     single = [a for a in anchors if len(a) == 1]
     rest = [a for a in anchors if len(a) > 1]
-    return "|".join([f"[{''.join(single)}]", *rest]) if single else "|".join(rest)
+    slices: list[list[str]] = [[f"[{''.join(single)}]"]] if single else [[]]
+    size = sum(map(len, slices[0]))
+    for anchor in sorted(rest, key=len):
+        if size + len(anchor) > PREFILTER_BUDGET and slices[-1]:
+            slices.append([])
+            size = 0
+        slices[-1].append(anchor)
+        size += len(anchor) + 1
+    return tuple("|".join(s) for s in slices if s)
 
 
 CHUNK = 60
@@ -525,9 +618,11 @@ def _core(text: str, fillers: str) -> str:
 def _excuse_pattern(excuses: dict) -> str:
     """A refusal that gives a reason or a way forward: any of these in the message."""
     parts = []
-    # A negated marker is no excuse: 没有售后 (no after-sales), "we can't".
+    # A negated marker is no excuse: 没有售后 (no after-sales), "we can't"; nor one refused
+    # right after it: 售后不处理 (after-sales won't handle it) names no way forward.
     for marker in excuses.get("zh", []):
-        parts.append("(?<!没有)(?<!没)(?<!无)(?<!不)" + re.escape(normalize_text(marker)))
+        parts.append("(?<!没有)(?<!没)(?<!无)(?<!不)" + re.escape(normalize_text(marker))
+                     + "(?![不没无免])")
     for marker in excuses.get("en", []):
         body = re.escape(normalize_text(marker)).replace("\\ ", r"\s+")
         parts.append(rf"\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
@@ -670,8 +765,11 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
     norm = _prepare(texts)
     # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
     # the prefilter keeps.
-    maybe = pc.fill_null(pc.match_substring_regex(norm, lexicon.prefilter), False)
-    idx = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    maybe = np.zeros(len(norm), dtype=bool)
+    for pattern in lexicon.prefilter:
+        maybe |= pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(
+            zero_copy_only=False)
+    idx = np.flatnonzero(maybe)
     if idx.size == 0:
         return {}
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)

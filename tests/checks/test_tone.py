@@ -83,7 +83,7 @@ CASES = [
     ("Thats your problem", "indifference", "thats your problem"),
     ("隨便你投訴", "taunt", "随便你投诉"),
     ("投 诉 也 没 用", "taunt", "投诉也没用"),
-    ("Go ahead and leave a bad review.", "taunt", "go ahead and leave"),
+    ("Go ahead and leave a bad review.", "taunt", "go ahead and leave a bad"),
     ("不退", "flat_refusal", "不退"),
     ("不.退", "flat_refusal", "不退"),
     ("这个不能退", "flat_refusal", "不能退"),
@@ -222,7 +222,7 @@ def test_patterns_run_on_pyarrow_re2() -> None:
     """pyarrow's RE2 rejects lookarounds, \\Z and back-references: every pattern must pass."""
     lexicon = tone.load_lexicon()
     probe = pa.array(["滚", "not my problem", None], type=pa.large_string())
-    for pattern in (lexicon.prefilter, lexicon.repeats, *lexicon.patterns):
+    for pattern in (*lexicon.prefilter, lexicon.repeats, *lexicon.patterns):
         pc.match_substring_regex(probe, pattern)
 
 
@@ -236,7 +236,9 @@ def test_every_phrase_anchor_is_in_what_it_matches() -> None:
     full = np.zeros(len(arr), dtype=bool)
     for pattern in lexicon.patterns:
         full |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-    kept = pc.match_substring_regex(arr, lexicon.prefilter).to_numpy(zero_copy_only=False)
+    kept = np.zeros(len(arr), dtype=bool)
+    for pattern in lexicon.prefilter:
+        kept |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
     assert full.sum() > 300
     assert not (full & ~kept).any()
 
