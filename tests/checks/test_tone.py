@@ -92,7 +92,7 @@ CASES = [
     ("We won’t refund.", "flat_refusal", "we won’t refund"),
     ("Nope.", "flat_refusal", "nope"),
     ("呵呵", "sarcasm_blame", "呵"),
-    ("自己不看详情怪谁？", "sarcasm_blame", "怪谁"),
+    ("自己不看详情怪谁？", "sarcasm_blame", "自己不看"),
     ("Did you even read the description?", "sarcasm_blame", "did you even read"),
     # innocent words that hold a trigger
     ("滚筒洗衣机已发货", None, None),
