@@ -552,8 +552,11 @@ def _alternative(text: str, entry: dict, fillers: str,
         return f"(?:\\A|[^{WORD}])", core, f"(?:[^{WORD}\\-]|\\z)"
     before, after = "", ""
     if entry.get("standalone"):
-        allowed = _chars(normalize_text(entry.get("before", "")))
-        before = f"(?:\\A|[^{HAN}]{allowed})"
+        # `standalone: after` holds the phrase to the right only (不退 is a refusal after
+        # almost anything, but 不退色 is a colour that does not fade).
+        if entry["standalone"] != "after":
+            allowed = _chars(normalize_text(entry.get("before", "")))
+            before = f"(?:\\A|[^{HAN}]{allowed})"
         allowed = _chars(normalize_text(entry.get("after", "")))
         after = f"(?:\\z|[^{HAN}]{allowed})"
     if entry.get("not_before"):
