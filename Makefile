@@ -50,6 +50,8 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py
 	$(PY) scripts/eval_tone.py tests/data/tone_holdout.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_untouched.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind2.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

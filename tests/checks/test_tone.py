@@ -272,6 +272,20 @@ def test_precision_and_recall_on_the_eval_set() -> None:
     assert recall >= 0.90, recall
 
 
+@pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv"])
+def test_the_blind_batches_stay_above_target(name: str) -> None:
+    """The batches written without (then with) the phrase file: a change that costs them
+    precision or recall shows here, each family included."""
+    data = pd.read_csv(EVAL_SET.parent / name, dtype=str, keep_default_na=False)
+    assert data["text"].is_unique
+    flagged = tone.hostile_mask(data["text"]).to_numpy()
+    hostile = (data["label"] == "hostile").to_numpy()
+    assert (flagged & hostile).sum() / flagged.sum() >= 0.95
+    assert (flagged & hostile).sum() / hostile.sum() >= 0.90
+    for family, rows in data[hostile].groupby("family"):
+        assert flagged[rows.index].mean() >= 0.80, family
+
+
 # --------------------------------------------------------------------------- speed
 
 
