@@ -170,10 +170,16 @@ def table_file(draw, table: str, encoding: str, faulty: bool
         rows.append(rows[0][: max(1, len(rows[0]) - 2)] + (["x"] * draw(st.integers(0, 3))))
         pristine = [False] * len(rows)  # the reader may refuse the file
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    term = draw(st.sampled_from(["\n", "\r\n"]))
+    w = csv.writer(buf, lineterminator=term)
+    # Python's writer quotes only the terminator's own characters: with "\n" it would leave
+    # a bare CR unquoted, which every CSV reader (Excel too) takes as a line break. A
+    # correct export quotes it, so such a row is written fully quoted.
+    quoted = csv.writer(buf, lineterminator=term, quoting=csv.QUOTE_ALL)
     w.writerow(header)
     for r in rows:
-        w.writerow(["" if v is None else v for v in r])
+        values = ["" if v is None else v for v in r]
+        (quoted if any("\r" in str(v) for v in values) else w).writerow(values)
     body = buf.getvalue()
     enc = (
         draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk", "mixed"]))
