@@ -78,7 +78,7 @@ def address_defects(book: pd.DataFrame) -> pd.Series:
     Returns a Series indexed like ``book`` of lists of short English reasons, e.g.
     ``["missing district", "phone not a valid CN number"]`` (the number itself is not repeated:
     the reason is read by people and the phone is personal data; the evidence shows it masked).
-    Beyond the contract's list,
+    Beyond the parts listed above,
     a missing country is reported too: without it neither the phone nor the postcode can be
     judged, and a cross-border return needs it.
     """

@@ -351,27 +351,10 @@ def _anchor(phrase: Phrase) -> str:
     A required character or word outside any group, the rarest-looking one; failing that,
     the phrase's whole pattern.
     """
-    text, depth, top = phrase.phrase, 0, []
-    for i, ch in enumerate(text):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and not (i + 1 < len(text) and text[i + 1] == "?"):
-            top.append((i, ch))
+    text = phrase.phrase
+    top = _top_level(text)
     if text.isascii():
-        words, word, last = [], "", -2
-        for i, ch in top:
-            if ch.isalpha() and i == last + 1:
-                word += ch
-            else:
-                words.append(word)
-                word = ch if ch.isalpha() else ""
-            last = i
-        words.append(word)
-        # A word touching a group or an optional letter is cut short: only whole runs count.
-        whole = [w for w in words if len(w) >= 3 and w not in COMMON_EN
-                 and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", text)]
+        whole = [w for w in _whole_words(text, top) if len(w) >= 3 and w not in COMMON_EN]
         if whole:
             return re.escape(max(whole, key=len))
     else:
@@ -683,6 +666,15 @@ def _strip_quoted_speech(text: str) -> str:
 def _required(phrase: str) -> tuple[str, ...]:
     """Pieces of text every match of the phrase contains: its characters (Chinese) or words
     (English) outside any group and not optional. A cheap test before the regex."""
+    top = _top_level(phrase)
+    if not phrase.isascii():
+        return tuple(ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE)
+    return tuple(_whole_words(phrase, top))
+
+
+def _top_level(phrase: str) -> list[tuple[int, str]]:
+    """(position, character) of the phrase's characters outside any group and not made
+    optional by a following ``?``: what every match must contain."""
     depth, top = 0, []
     for i, ch in enumerate(phrase):
         if ch == "(":
@@ -691,8 +683,12 @@ def _required(phrase: str) -> tuple[str, ...]:
             depth -= 1
         elif depth == 0 and not (i + 1 < len(phrase) and phrase[i + 1] == "?"):
             top.append((i, ch))
-    if not phrase.isascii():
-        return tuple(ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE)
+    return top
+
+
+def _whole_words(phrase: str, top: list[tuple[int, str]]) -> list[str]:
+    """The English words made of consecutive top-level letters that stand whole in the
+    phrase: a word touching a group or an optional letter is cut short, so it does not count."""
     words, word, last = [], "", -2
     for i, ch in top:
         if ch.isalpha() and i == last + 1:
@@ -702,7 +698,7 @@ def _required(phrase: str) -> tuple[str, ...]:
             word = ch if ch.isalpha() else ""
         last = i
     words.append(word)
-    return tuple(w for w in words if w and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", phrase))
+    return [w for w in words if w and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", phrase)]
 
 
 def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:

@@ -470,10 +470,7 @@ def usable_over_partitions(parts: list[dict], warnings: list[str]) -> str | None
     if not valid and (n_orders or any(rows.values())):
         others = " and ".join(f"{n} {t}" for t, n in rows.items() if n)
         if not n_orders:
-            return ("The orders table has no rows, but the source has " + others + ": every "
-                    "one of them would be quarantined as missing_order. This looks like a "
-                    "failed orders export; nothing was audited. Check the export and run "
-                    "again.")
+            return _no_orders(others)
         stats: dict[tuple[str, str], list] = {}
         for p in parts:
             for column, check, count, where, shown in p["reasons"]:
@@ -516,10 +513,7 @@ def _check_orders_usable(frames: dict[str, pd.DataFrame], orders: tuple, valid_o
     if not valid_orders.any() and (n_orders or any(rows.values())):
         others = " and ".join(f"{n} {t}" for t, n in rows.items() if n)
         if not n_orders:
-            return ("The orders table has no rows, but the source has " + others + ": every "
-                    "one of them would be quarantined as missing_order. This looks like a "
-                    "failed orders export; nothing was audited. Check the export and run "
-                    "again.")
+            return _no_orders(others)
         why = _top_reasons(frames["orders"], reasons)
         return (f"Every order was quarantined ({n_orders} row(s)), so nothing could be "
                 "audited" + (f" and the {others} have no valid order" if others else "")
@@ -738,3 +732,10 @@ def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
         else:
             df[c] = df[c].astype("str")
     return df
+
+
+def _no_orders(others: str) -> str:
+    """The stop message when the orders table is empty but other tables are not."""
+    return ("The orders table has no rows, but the source has " + others + ": every one of "
+            "them would be quarantined as missing_order. This looks like a failed orders "
+            "export; nothing was audited. Check the export and run again.")

@@ -133,8 +133,11 @@ def _encoding_error(path: Path, encoding: str, sample: bytes) -> InputError:
 
 
 def missing_table(where: str, table: str) -> InputError:
+    """The one-paragraph error for a required table the source lacks (``where``: the
+    source as shown, or "" when the sentence needs no name)."""
+    source = f"The source {where}" if where else "The source"
     return InputError(
-        f"The source {where} has no table '{table}'. The audit needs the tables "
+        f"{source} has no table '{table}'. The audit needs the tables "
         f"{', '.join(REQUIRED_TABLES)} (and optionally messages) with the columns "
         "listed in docs/spec.md. Nothing was audited.")
 

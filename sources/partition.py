@@ -64,6 +64,7 @@ from sources.base import (
     contract_columns,
     open_source,
 )
+from sources.files import missing_table
 
 ROW = "__row"
 #: Spill files are compressed: a third of the bytes to write and read back (ids and
@@ -525,10 +526,7 @@ class FolderPartitions:
 
     def _book_raw(self) -> pd.DataFrame:
         if self.files.get("return_addresses") is None:
-            raise InputError(
-                "The source has no table 'return_addresses'. The audit needs the tables "
-                "orders, refunds, return_addresses (and optionally messages) with the "
-                "contract's columns. Nothing was audited.")
+            raise missing_table("", "return_addresses")
         return CsvFolder(self.folder, self.encoding).read(["return_addresses"])[
             "return_addresses"]
 
@@ -706,10 +704,7 @@ class SqlitePartitions:
     def _book_raw(self) -> pd.DataFrame:
         book = SqliteSource(self.path).read(["return_addresses"])["return_addresses"]
         if book is None:
-            raise InputError(
-                "The source has no table 'return_addresses'. The audit needs the tables "
-                "orders, refunds, return_addresses (and optionally messages) with the "
-                "contract's columns. Nothing was audited.")
+            raise missing_table("", "return_addresses")
         return book
 
     def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from schemas.errors import InputError
+from sources.files import missing_table
 from sources.partition import (
     LINK_IDS,
     ROUTED,
@@ -265,10 +265,7 @@ class PostgresPartitions:
     def _book_raw(self) -> pd.DataFrame:
         book = self._book
         if book is None:
-            raise InputError(
-                "The source has no table 'return_addresses'. The audit needs the tables "
-                "orders, refunds, return_addresses (and optionally messages) with the "
-                "contract's columns. Nothing was audited.")
+            raise missing_table("", "return_addresses")
         return book
 
     def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:
