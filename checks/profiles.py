@@ -35,6 +35,9 @@ from schemas.errors import InputError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
+# libyaml's safe loader when the wheel has it (5-10x faster), else the pure-Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Duration:
@@ -231,7 +234,7 @@ def _problem(path: Path, exc: ValidationError) -> InputError:
 
 def _load(path: Path) -> Profile:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"The platform profile {path} cannot be read: "
                          f"{str(exc).splitlines()[0]}.") from None
