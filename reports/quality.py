@@ -63,17 +63,22 @@ def set_aside(shared: Shared, quarantine: pd.DataFrame, cap: int) -> dict[str, A
     examples = examples[examples["_i"] < EXAMPLES]
     by_key: dict[tuple, list[dict[str, str]]] = {}
     for rec in examples.to_dict("records"):
-        by_key.setdefault(tuple(rec[k] for k in keys), []).append({
-            "row_key": truncate(text(rec.get("row_key")), 80),
-            "value": truncate(text(mask_field(text(rec.get("column")), rec.get("value"))), 80),
-            "message": truncate(text(rec.get("message")), 160),
-        })
+        by_key.setdefault(tuple(rec[k] for k in keys), []).append(_example(rec))
     for rec in top.to_dict("records"):
         k = tuple(rec[c] for c in keys)
         reasons.append({"table": table_name(shared, text(k[0])), "column": text(k[1]),
                         "check": text(k[2]), "count": int(rec["n"]),
                         "examples": by_key.get(k, [])})
     return {"reasons": reasons, "rows": len(q), "more": max(len(sizes) - cap, 0)}
+
+
+def _example(rec: Mapping[str, Any]) -> dict[str, str]:
+    """One set-aside row as shown: its key, its value (masked) and why."""
+    return {
+        "row_key": truncate(text(rec.get("row_key")), 80),
+        "value": truncate(text(mask_field(text(rec.get("column")), rec.get("value"))), 80),
+        "message": truncate(text(rec.get("message")), 160),
+    }
 
 
 def shop_quality(shared: Shared, key: tuple[str, str], cap: int) -> dict[str, Any]:
@@ -112,11 +117,7 @@ def _per_shop(shared: Shared, cap: int) -> dict[tuple[str, str], dict[str, Any]]
     examples = q[q.groupby(keys, sort=False).cumcount() < EXAMPLES]
     by_key: dict[tuple, list[dict[str, str]]] = {}
     for rec in examples.to_dict("records"):
-        by_key.setdefault(tuple(rec[k] for k in keys), []).append({
-            "row_key": truncate(text(rec.get("row_key")), 80),
-            "value": truncate(text(mask_field(text(rec.get("column")), rec.get("value"))), 80),
-            "message": truncate(text(rec.get("message")), 160),
-        })
+        by_key.setdefault(tuple(rec[k] for k in keys), []).append(_example(rec))
     names: dict[str, str] = {}
     for rec in sizes.to_dict("records"):
         shop = out.setdefault((rec["platform"], rec["shop_id"]),

@@ -301,7 +301,28 @@ def _col(names: list[str], wanted: str) -> str | None:
     return next((n for n in names if n.strip() == wanted), None)
 
 
-class FolderPartitions:
+class BookForEveryPartition:
+    """What every partitioned source shares: the whole (small) address book goes to each
+    partition, with the first (shop_id, platform) order row of each shop (``shops``)."""
+
+    shops: pd.DataFrame | None
+
+    def _address_book(self) -> pd.DataFrame | None:
+        """The raw return_addresses table, None when the source has none."""
+        raise NotImplementedError
+
+    def _book_raw(self) -> pd.DataFrame:
+        book = self._address_book()
+        if book is None:
+            raise missing_table("", "return_addresses")
+        return book
+
+    def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The raw address book and the first (shop_id, platform) order row of each shop."""
+        return self._book_raw(), self.shops
+
+
+class FolderPartitions(BookForEveryPartition):
     """A folder of ``<table>.csv`` / ``<table>.parquet``, routed into spill files."""
 
     BATCH = 1 << 24  # CSV block size, as sources.base.read_csv
@@ -524,15 +545,11 @@ class FolderPartitions:
         out["return_addresses"] = self._book_raw().iloc[:0]
         return out
 
-    def _book_raw(self) -> pd.DataFrame:
+    def _address_book(self) -> pd.DataFrame | None:
         if self.files.get("return_addresses") is None:
-            raise missing_table("", "return_addresses")
+            return None
         return CsvFolder(self.folder, self.encoding).read(["return_addresses"])[
             "return_addresses"]
-
-    def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The raw address book and the first (shop_id, platform) order row of each shop."""
-        return self._book_raw(), self.shops
 
     def cleanup(self) -> None:
         import shutil
@@ -587,7 +604,7 @@ def _sqlite_part(n: int, overrides: dict[int, int]):
     return part
 
 
-class SqlitePartitions:
+class SqlitePartitions(BookForEveryPartition):
     """An SQLite file: each partition is a ``WHERE ra_part(order_id) = k`` on each table
     (``ra_part``: the plan's partition function, registered in the connection). Row
     numbers come from the rowid order of a full read (``SELECT`` without ``ORDER BY`` reads
@@ -701,14 +718,8 @@ class SqlitePartitions:
         finally:
             con.close()
 
-    def _book_raw(self) -> pd.DataFrame:
-        book = SqliteSource(self.path).read(["return_addresses"])["return_addresses"]
-        if book is None:
-            raise missing_table("", "return_addresses")
-        return book
-
-    def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return self._book_raw(), self.shops
+    def _address_book(self) -> pd.DataFrame | None:
+        return SqliteSource(self.path).read(["return_addresses"])["return_addresses"]
 
     def cleanup(self) -> None:
         pass

@@ -31,11 +31,11 @@ import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from sources.files import missing_table
 from sources.partition import (
     LINK_IDS,
     ROUTED,
     ROW,
+    BookForEveryPartition,
     Linker,
     Plan,
     _col,
@@ -56,7 +56,7 @@ def _ctid_int(values) -> np.ndarray:
     return (s[0].astype("int64").to_numpy() << 16) | s[1].astype("int64").to_numpy()
 
 
-class PostgresPartitions:
+class PostgresPartitions(BookForEveryPartition):
     """``sources.postgres.PostgresSource`` partitioned (see the module docstring)."""
 
     def __init__(self, src: PostgresSource) -> None:
@@ -262,14 +262,8 @@ class PostgresPartitions:
         out["return_addresses"] = self._book_raw().iloc[:0]
         return out
 
-    def _book_raw(self) -> pd.DataFrame:
-        book = self._book
-        if book is None:
-            raise missing_table("", "return_addresses")
-        return book
-
-    def book(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return self._book_raw(), self.shops
+    def _address_book(self) -> pd.DataFrame | None:
+        return self._book  # read in the pre-pass's snapshot
 
     def cleanup(self) -> None:
         if self._holder is not None:
