@@ -322,13 +322,12 @@ PLAIN = Steps()
 # -- the story ------------------------------------------------------------------------------
 @dataclass
 class Done:
-    """A finished run: its record, where the outputs are, and the one-line summary.
-    ``ok`` is False when nothing could be audited (exit 2)."""
+    """A finished run: its record, where the outputs are, and the one-line summary. (A run
+    with nothing to audit never gets here: validate raises InputError, exit 2.)"""
 
     run: dict
     out: str
     message: str
-    ok: bool = True
     written: dict = field(default_factory=dict)
     #: why the mail did not all reach its readers (exit 3, a Failed flow run)
     undelivered: list[str] = field(default_factory=list)
@@ -495,10 +494,6 @@ def finish(run: dict, validated, opts: Options, late: list[dict], written: dict,
                          "run's record and delivery details.") from None
     n = sum(sum(v.values()) for v in run["findings"].values())
     done = f"{n} findings as of {opts.as_of.isoformat()}; outputs in {opts.out}"
-    if validated.counts["orders"]["read"] and not len(validated.tables["orders"]):
-        return Done(run, str(opts.out), "Nothing could be audited: every order was "
-                    f"quarantined; see quarantine.csv in {opts.out}.", ok=False,
-                    written=written)
     if run["failures"]:
         done += f" (completed with {len(run['failures'])} failure(s): " + "; ".join(
             failure_warning(f) for f in run["failures"]) + ")"
