@@ -276,6 +276,17 @@ def timezones(profiles: dict[str, Profile]) -> dict[str, str]:
     return {k: p.timezone for k, p in profiles.items()}
 
 
+def return_windows(profiles: dict[str, Profile], as_of: pd.Timestamp) -> dict[str, int]:
+    """Platform → the no-reason return window in days of the version in force at ``as_of``
+    (what the refusal KPI's name says: 7 days on the Chinese platforms, 30 on Amazon US)."""
+    out = {}
+    for k, p in profiles.items():
+        days = (p.at(as_of).settings.get("no_reason_return_window") or {}).get("days")
+        if days:
+            out[k] = int(days)
+    return out
+
+
 def versions_in_force(profiles: dict[str, Profile], as_of: pd.Timestamp) -> dict[str, str]:
     """Platform → version id in force at ``as_of`` (for run.json)."""
     return {k: p.at(as_of).version for k, p in profiles.items()}

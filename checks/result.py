@@ -69,6 +69,8 @@ class AuditResult:
     shops: pd.DataFrame
     not_evaluated: list[str] = field(default_factory=list)
     address_notes: pd.DataFrame | None = None
+    #: {platform: no-reason return window in days} of the profiles the run used, at its as-of
+    return_windows: dict[str, int] = field(default_factory=dict)
     # What the write step read from the history store for this run (KPI trends and the diff
     # against the previous run), kept so that the mails built after it show the same.
     trends: pd.DataFrame | None = None

@@ -119,7 +119,7 @@ def run_record(opts: Options, validated, outcome, profiles: dict, *, started: pd
 def assemble(run: dict, validated, outcome, profiles: dict):
     """The AuditResult the outputs are written from."""
     from checks.address_quality import address_book_notes
-    from checks.profiles import timezones
+    from checks.profiles import return_windows, timezones
     from checks.registry import catalog
     from checks.result import AuditResult
     from reports.outputs import mask_details
@@ -130,7 +130,8 @@ def assemble(run: dict, validated, outcome, profiles: dict):
                        quarantine=validated.quarantine, counts=validated.counts,
                        catalog=catalog(), timezones=timezones(profiles), shops=audited,
                        not_evaluated=outcome.not_evaluated,
-                       address_notes=address_book_notes(validated.tables["return_addresses"]))
+                       address_notes=address_book_notes(validated.tables["return_addresses"]),
+                       return_windows=return_windows(profiles, pd.Timestamp(run["as_of"])))
 
 
 def failure_warning(f: dict) -> str:

@@ -52,7 +52,9 @@ BAR_WIDTH = 120  # pixels of the longest bar
 
 
 @lru_cache(maxsize=16)
-def return_window_days(platform: str) -> int | None:
+def _shipped_window_days(platform: str) -> int | None:
+    """The shipped profile's newest window, for a result built without the run's profiles
+    (a hand-made AuditResult); an audit run always carries its own (``return_windows``)."""
     try:
         from checks.profiles import load_profiles
 
@@ -65,9 +67,18 @@ def return_window_days(platform: str) -> int | None:
         return None
 
 
+def return_window_days(shared: Shared, platform: str) -> int | None:
+    """The window of the profile version the run used for ``platform`` (its own profiles
+    folder, in force at its as-of)."""
+    windows = shared.result.return_windows
+    if windows:
+        return windows.get(platform)
+    return _shipped_window_days(platform)
+
+
 def kpi_name(shared: Shared, metric: str, platform: str) -> str:
     if metric == "seven_day_refusals":
-        days = return_window_days(platform)
+        days = return_window_days(shared, platform)
         return shared.tr(REFUSALS_NAME, days=days if days else "7/30")
     name = KPI_NAMES.get(metric)
     return shared.tr(name) if name else metric

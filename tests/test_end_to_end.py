@@ -197,3 +197,35 @@ def test_two_processes_with_different_hash_seeds_write_the_same_audit(demo_db, c
     assert set(outs[0]) == set(outs[1]) and "findings.csv" in outs[0]
     for name in outs[0]:
         assert outs[0][name] == outs[1][name], name
+
+
+def test_the_refusal_kpi_names_the_window_of_the_profiles_the_run_used(demo_db, cli,
+                                                                         tmp_path):
+    """A compliance team's own profiles folder with a 15-day Tmall window (the shipped one
+    says 7): the Tmall shop pages name the 15-day window, the Amazon ones keep 30."""
+    import shutil
+
+    from checks.profiles import PROFILE_DIR
+
+    profiles = tmp_path / "profiles"
+    shutil.copytree(PROFILE_DIR, profiles)
+    path = profiles / "tmall.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "no_reason_return_window:\n        days: 7\n" in text
+    path.write_text(text.replace("no_reason_return_window:\n        days: 7\n",
+                                 "no_reason_return_window:\n        days: 15\n", 1),
+                    encoding="utf-8")
+    env = {**os.environ, "REFUND_AUDIT_PROFILES_DIR": str(profiles)}
+    out = tmp_path / "out"
+    p = subprocess.run([*cli, "run", "--source", f"sqlite:///{demo_db}", "--as-of", AS_OF,
+                        "--out", str(out), "--lang", "en"], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    pages = {f.name: f.read_text(encoding="utf-8") for f in (out / "shops").glob("*.html")}
+    # the demo's shop ids: tm-… on Tmall, tmg-… on Tmall Global, amz-… on Amazon US
+    tmall = [t for n, t in pages.items() if n.startswith("tm-")]
+    amazon = [t for n, t in pages.items() if n.startswith("amz-")]
+    assert tmall and amazon
+    assert all("No-reason returns refused (15-day window)" in t for t in tmall)
+    assert not any("(7-day window)" in t for t in tmall)
+    assert all("No-reason returns refused (30-day window)" in t for t in amazon)
