@@ -24,6 +24,7 @@ example, phrases in a small syntax described there.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import unicodedata
@@ -93,11 +94,37 @@ def _converter() -> opencc.OpenCC:
 FULL_WIDTH_KEPT = "，！？：；（）～"
 
 
+# The two character classes below are pure functions of the Unicode database (Python's
+# unicodedata) and of OpenCC's tables. Building them scans ~200k code points (~0.1 s of every
+# process that judges a message), so they ship in data/normalise_classes.json, built by
+# `python -m checks.tone --write-classes`; a file built with other versions is ignored.
+CLASSES_PATH = Path(__file__).parent / "data" / "normalise_classes.json"
+
+
+def _class_versions() -> dict[str, str]:
+    return {"unicodedata": unicodedata.unidata_version,
+            "opencc": getattr(opencc, "__version__", "unknown")}
+
+
+@lru_cache(maxsize=1)
+def _shipped_classes() -> dict[str, str]:
+    """The shipped classes, or {} when missing or built for another Unicode/OpenCC."""
+    try:
+        data = json.loads(CLASSES_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data["classes"] if data.get("versions") == _class_versions() else {}
+
+
 @lru_cache(maxsize=1)
 def _nfkc_class() -> str:
     """A character class of every character NFKC rewrites (full-width forms, compatibility
     ideographs, ligatures, circled numbers …) and the combining marks it may compose, but
     `FULL_WIDTH_KEPT`."""
+    return _shipped_classes().get("nfkc") or _build_nfkc_class()
+
+
+def _build_nfkc_class() -> str:
     changing = list(range(0x300, 0x370))
     changing += [cp for cp in range(0xA0, 0x30000) if not 0xD800 <= cp <= 0xDFFF
                  and chr(cp) not in FULL_WIDTH_KEPT
@@ -112,6 +139,10 @@ def _traditional_class() -> str:
     OpenCC converts whole phrases, but a phrase it rewrites always holds at least one
     character it also rewrites alone, so a row without any of these is already simplified.
     """
+    return _shipped_classes().get("traditional") or _build_traditional_class()
+
+
+def _build_traditional_class() -> str:
     han = [cp for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
                              (0x20000, 0x2FA1F)) for cp in range(lo, hi + 1)]
     # One character per line, so no phrase rule joins neighbours.
@@ -120,6 +151,13 @@ def _traditional_class() -> str:
         raise RuntimeError("OpenCC changed the number of lines; cannot build its table")
     changing = [cp for cp, new in zip(han, converted, strict=True) if new != chr(cp)]
     return "[" + _ranges(changing) + "]"
+
+
+def write_classes(path: Path = CLASSES_PATH) -> None:
+    """Build the two classes with this interpreter's Unicode and OpenCC and write them."""
+    data = {"versions": _class_versions(),
+            "classes": {"nfkc": _build_nfkc_class(), "traditional": _build_traditional_class()}}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def _ranges(cps: list[int]) -> str:
@@ -816,5 +854,8 @@ def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Serie
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look from the shell
+    if sys.argv[1:] == ["--write-classes"]:
+        write_classes()
+        sys.exit(0)
     for line in sys.stdin:
         print(judge(pd.Series([line.rstrip("\n")])).iloc[0].to_dict())

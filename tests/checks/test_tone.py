@@ -3,6 +3,7 @@ the labelled evaluation set (tests/data/tone_eval.csv)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -52,6 +53,34 @@ def test_normalize_column_agrees_and_keeps_missing_and_index() -> None:
     assert list(out.index) == [7, 3, 3, 1, 0, 9]
     assert out.isna().tolist() == [False, True, False, False, False, False]
     assert out.dropna().tolist() == ["not my problem", "关我什么事", "不退", "滚", "plain"]
+
+
+def test_shipped_character_classes_are_what_unicode_and_opencc_give(tmp_path) -> None:
+    """The classes that pick the rows needing NFKC or OpenCC ship prebuilt (a per-process
+    scan of Unicode otherwise): they must equal a fresh build, and hold what they should."""
+    assert tone._shipped_classes(), "data/normalise_classes.json is missing or stale: " \
+        "python -m checks.tone --write-classes"
+    assert tone._nfkc_class() == tone._build_nfkc_class()
+    assert tone._traditional_class() == tone._build_traditional_class()
+    nfkc = re.compile(tone._nfkc_class())
+    trad = re.compile(tone._traditional_class())
+    # by hand: a full-width letter and a compatibility ideograph change under NFKC; the
+    # full-width comma is kept on purpose; plain ASCII and a simplified character do not
+    assert nfkc.fullmatch("Ａ") and nfkc.fullmatch("\uf900")
+    assert not nfkc.fullmatch("，") and not nfkc.fullmatch("a") and not nfkc.fullmatch("说")
+    # 說/關/麼 are traditional; 说/关/么 and the shared 我 are not
+    assert all(trad.fullmatch(c) for c in "說關麼")
+    assert not any(trad.fullmatch(c) for c in "说关么我")
+    # a file built for another Unicode version is ignored (the classes are built instead)
+    stale = tmp_path / "classes.json"
+    stale.write_text('{"versions": {"unicodedata": "1.0"}, "classes": {"nfkc": "[x]"}}')
+    tone._shipped_classes.cache_clear()
+    try:
+        tone.CLASSES_PATH, saved = stale, tone.CLASSES_PATH
+        assert tone._shipped_classes() == {}
+    finally:
+        tone.CLASSES_PATH = saved
+        tone._shipped_classes.cache_clear()
 
 
 # --------------------------------------------------------------------------- judgement
