@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import re._parser as _sre
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
+
+from checks import disk_cache
 
 __all__ = [
     "LEXICON_PATH",
@@ -290,10 +293,17 @@ class Phrase:
 
 class _PhrasePatterns:
     """Each phrase's Python regex, compiled the first time a text needs it: compiling all
-    of them costs about a second, and a small audit's few candidate texts need a handful."""
+    of them costs about a second, and a small audit's few candidate texts need a handful.
+
+    ``may_match`` says whether a text can match at all before anything is compiled: each
+    pattern's gate is a set of literal strings one of which every match holds, read off
+    the parsed pattern (so it holds for any phrase syntax), or none when no such set
+    exists. A phrase whose required words a text lacks is not compiled for it either.
+    """
 
     def __init__(self, sources: tuple[str, ...]) -> None:
         self.sources = sources
+        self.gates = tuple(_gate(src) for src in sources)
         self._compiled: dict[int, re.Pattern] = {}
 
     def __len__(self) -> int:
@@ -304,6 +314,63 @@ class _PhrasePatterns:
         if pattern is None:
             pattern = self._compiled[i] = re.compile(self.sources[i])
         return pattern
+
+    def __getstate__(self) -> dict:  # cached on disk without what a run compiled
+        return {"sources": self.sources, "gates": self.gates}
+
+    def __setstate__(self, state: dict) -> None:
+        self.sources, self.gates, self._compiled = state["sources"], state["gates"], {}
+
+    def may_match(self, i: int, text: str) -> bool:
+        gate = self.gates[i]
+        return gate is None or any(piece in text for piece in gate)
+
+
+def _gate(source: str) -> tuple[str, ...] | None:
+    """Literal strings one of which every match of the regex ``source`` contains; None
+    when there are none (or the regex ignores case)."""
+    parsed = _sre.parse(source)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _needed(list(parsed))
+    return tuple(sorted(found)) if found else None
+
+
+def _needed(items: list) -> frozenset[str] | None:
+    """``_gate`` of a parsed sequence: each item's gate is one for the whole sequence (a
+    run of literal characters is one string); the most selective is kept."""
+    best: frozenset[str] | None = None
+    run: list[str] = []
+
+    def consider(cand: frozenset[str] | None) -> None:
+        nonlocal best
+        if cand and (best is None or (min(map(len, cand)), -len(cand))
+                     > (min(map(len, best)), -len(best))):
+            best = cand
+
+    for op, av in items:
+        if op is _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        consider(frozenset({"".join(run)}) if run else None)
+        run = []
+        if op is _sre.SUBPATTERN:
+            if not av[1] & re.IGNORECASE:
+                consider(_needed(list(av[3])))
+        elif op is _sre.ATOMIC_GROUP:
+            consider(_needed(list(av)))
+        elif op is _sre.BRANCH:
+            alternatives = [_needed(list(alt)) for alt in av[1]]
+            if all(alternatives):
+                consider(frozenset().union(*alternatives))
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            if av[0] >= 1:
+                consider(_needed(list(av[2])))
+        elif op is _sre.IN and len(av) <= 4 and all(o is _sre.LITERAL for o, _ in av):
+            consider(frozenset(chr(c) for _, c in av))  # a small class such as [,，]
+        # anything else (positions, lookarounds, classes, any character) holds no literal
+    consider(frozenset({"".join(run)}) if run else None)
+    return best
 
 
 @dataclass(frozen=True)
@@ -334,7 +401,16 @@ def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
 
 @lru_cache(maxsize=1)
 def _shipped() -> Lexicon:
-    return load_lexicon()
+    """The shipped lexicon. Compiling it costs ~0.1 s of every process, so the result is
+    kept in the per-machine cache (checks.disk_cache), keyed by the phrase file, this
+    module's code and the normalisers' versions: any change of them compiles afresh."""
+    text = LEXICON_PATH.read_bytes()
+    key = disk_cache.key_of(text, Path(__file__).read_bytes(), *_class_versions().values())
+    lexicon = disk_cache.load("lexicon", key)
+    if not isinstance(lexicon, Lexicon):
+        lexicon = _compile(yaml.load(text.decode("utf-8"), Loader=_SAFE_LOADER))
+        disk_cache.store("lexicon", key, lexicon)
+    return lexicon
 
 
 def _compile(spec: dict) -> Lexicon:
@@ -769,7 +845,7 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     text = _strip_quoted_speech(text)
     found = []
     for i, phrase in enumerate(lexicon.phrases):
-        if all(piece in text for piece in phrase.required):
+        if all(piece in text for piece in phrase.required) and lexicon.python.may_match(i, text):
             found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
                          for m in lexicon.python[i].finditer(text))
     excused = None
