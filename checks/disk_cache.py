@@ -78,9 +78,9 @@ def store(name: str, key: str, value: Any) -> None:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         tmp = None
-        entries = sorted(path.parent.glob(f"{name}-*.pickle"),
-                         key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[KEEP:]:
+        others = sorted((p for p in path.parent.glob(f"{name}-*.pickle") if p != path),
+                        key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in others[KEEP - 1:]:
             old.unlink(missing_ok=True)
     except Exception:  # read-only home, full disk, a race with another process: no cache
         if tmp is not None:
