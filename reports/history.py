@@ -1,7 +1,8 @@
 """The run-history store: every audit's findings, KPIs and counts, for trends and diffs.
 
-One SQL store (SQLAlchemy Core): an SQLite file ``<out_root>/history.sqlite`` by default, or
-any SQLAlchemy URL (``postgresql+psycopg://…``). Runs are keyed by ``run_id`` and by the
+One SQL store: an SQLite file ``<out_root>/history.sqlite`` by default (through the standard
+library's sqlite3), or any SQLAlchemy URL (``postgresql+psycopg://…``); the same portable SQL
+for both. Runs are keyed by ``run_id`` and by the
 audit's identity ``audit_key`` (see ``reports.identity``).
 
 Re-running the same audit replaces its rows, so a retried or repeated nightly run never
@@ -32,14 +33,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from checks.result import FINDING_COLUMNS, AuditResult
 from reports.outputs import findings_frame
@@ -49,58 +52,58 @@ FINDING_KEY = ["rule_id", "platform", "shop_id", "order_id", "refund_id", "messa
 COUNT_COLUMNS = ["read", "valid", "quarantined", "superseded"]
 KPI_FIELDS = ["platform", "shop_id", "metric", "value", "threshold", "status"]
 
-meta = sa.MetaData()
-runs = sa.Table(
-    "history_runs", meta,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("audit_key", sa.String(64), nullable=False, index=True),
-    sa.Column("as_of", sa.String(40), nullable=False),  # UTC ISO 8601, as in run.json
-    sa.Column("recorded_at", sa.String(40), nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    # What was read (source, schema, mapping; reports.identity.source_key); NULL in runs
-    # recorded before it existed, which are then matched by ``source``.
-    sa.Column("source_key", sa.String(64), nullable=True, index=True),
-    sa.Column("window_days", sa.Integer, nullable=False),
-    sa.Column("selection", sa.Text, nullable=False),  # JSON {"platforms": [...], "shops": [...]}
-    sa.Column("n_findings", sa.Integer, nullable=False),
-    sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("superseded_by", sa.String(64), nullable=True),
-    sa.Column("run_json", sa.Text, nullable=False),
-)
-run_ids = sa.Table(
-    "history_run_ids", meta,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("audit_key", sa.String(64), nullable=False),
-    sa.Column("recorded_at", sa.String(40), nullable=False),
-    # The run whose rows stand for this one (same audit, identical content); NULL: its own.
-    sa.Column("replaced_by", sa.String(64), nullable=True, index=True),
-)
-finding_sets = sa.Table(
-    "history_finding_sets", meta,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("n_rows", sa.Integer, nullable=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),  # Parquet, FINDING_COLUMNS as text
-)
-kpis = sa.Table(
-    "history_kpis", meta,
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
-    sa.Column("audit_key", sa.String(64), nullable=False),
-    sa.Column("platform", sa.Text, nullable=False),
-    sa.Column("shop_id", sa.Text, nullable=False),
-    sa.Column("metric", sa.Text, nullable=False),
-    sa.Column("value", sa.Float, nullable=True),  # NULL: zero denominator
-    sa.Column("threshold", sa.Float, nullable=True),
-    sa.Column("status", sa.Text, nullable=False),
-)
-counts = sa.Table(
-    "history_counts", meta,
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
-    sa.Column("audit_key", sa.String(64), nullable=False),
-    sa.Column("table_name", sa.Text, nullable=False),
-    *[sa.Column(c, sa.Integer, nullable=False) for c in COUNT_COLUMNS],
-)
-_BY_RUN = (finding_sets, kpis, counts)
+# The tables, as (column, SQL type, NOT NULL) and the indexed columns. BLOB is BYTEA on
+# PostgreSQL. The same layout SQLAlchemy's metadata created in earlier versions (index
+# names included), so stores written by either read alike.
+_TABLES: dict[str, tuple[list[tuple[str, str, bool]], list[str], list[str]]] = {
+    "history_runs": ([
+        ("run_id", "VARCHAR(64)", True),
+        ("audit_key", "VARCHAR(64)", True),
+        ("as_of", "VARCHAR(40)", True),  # UTC ISO 8601, as in run.json
+        ("recorded_at", "VARCHAR(40)", True),
+        ("source", "TEXT", True),
+        # What was read (source, schema, mapping; reports.identity.source_key); NULL in runs
+        # recorded before it existed, which are then matched by ``source``.
+        ("source_key", "VARCHAR(64)", False),
+        ("window_days", "INTEGER", True),
+        ("selection", "TEXT", True),  # JSON {"platforms": [...], "shops": [...]}
+        ("n_findings", "INTEGER", True),
+        ("digest", "VARCHAR(64)", True),
+        ("superseded_by", "VARCHAR(64)", False),
+        ("run_json", "TEXT", True),
+    ], ["run_id"], ["audit_key", "source_key"]),
+    "history_run_ids": ([
+        ("run_id", "VARCHAR(64)", True),
+        ("audit_key", "VARCHAR(64)", True),
+        ("recorded_at", "VARCHAR(40)", True),
+        # The run whose rows stand for this one (same audit, identical content); NULL: its own.
+        ("replaced_by", "VARCHAR(64)", False),
+    ], ["run_id"], ["replaced_by"]),
+    "history_finding_sets": ([
+        ("run_id", "VARCHAR(64)", True),
+        ("n_rows", "INTEGER", True),
+        ("data", "BLOB", True),  # Parquet, FINDING_COLUMNS as text
+    ], ["run_id"], []),
+    "history_kpis": ([
+        ("run_id", "VARCHAR(64)", True),
+        ("audit_key", "VARCHAR(64)", True),
+        ("platform", "TEXT", True),
+        ("shop_id", "TEXT", True),
+        ("metric", "TEXT", True),
+        ("value", "FLOAT", False),  # NULL: zero denominator
+        ("threshold", "FLOAT", False),
+        ("status", "TEXT", True),
+    ], [], ["run_id"]),
+    "history_counts": ([
+        ("run_id", "VARCHAR(64)", True),
+        ("audit_key", "VARCHAR(64)", True),
+        ("table_name", "TEXT", True),
+        *[(c, "INTEGER", True) for c in COUNT_COLUMNS],
+    ], [], ["run_id"]),
+}
+_BY_RUN = ("history_finding_sets", "history_kpis", "history_counts")
 _OLD_FINDINGS = "history_findings"  # findings as rows, before finding_sets
+_RUN_COLUMNS = [c for c, _, _ in _TABLES["history_runs"][0]]
 
 
 def store_url(store: str | Path) -> str:
@@ -115,9 +118,12 @@ def store_url(store: str | Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///(?P<path>[^?]*)")
+
+
 def _sqlite_file(url: str) -> Path | None:
-    u = sa.engine.make_url(url)
-    return Path(u.database) if u.get_backend_name() == "sqlite" and u.database else None
+    m = _SQLITE_URL.fullmatch(url.split("?", 1)[0])
+    return Path(m["path"]) if m and m["path"] else None
 
 
 def exists(store: str | Path) -> bool:
@@ -126,20 +132,109 @@ def exists(store: str | Path) -> bool:
     return path is None or path.exists()
 
 
+class _Db:
+    """One connection to the store. An SQLite file goes through the standard library's
+    sqlite3 (importing SQLAlchemy cost a small audit ~0.15 s, a tenth of its run); any
+    other URL (PostgreSQL) through a SQLAlchemy engine. The statements are the same
+    portable SQL for both, written with ``?`` placeholders."""
+
+    def __init__(self, url: str) -> None:
+        path = _sqlite_file(url)
+        self._engine = None
+        if path is not None or url.split("?", 1)[0].split("://", 1)[0].startswith("sqlite"):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # A nightly run and a manual trigger may append at the same moment: wait for
+            # the lock. Autocommit; `transaction` opens the write transactions.
+            self._con: Any = sqlite3.connect(str(path) if path else ":memory:", timeout=60,
+                                             isolation_level=None)
+            self.dialect = "sqlite"
+        else:
+            import sqlalchemy as sa
+
+            self._engine = sa.create_engine(url)
+            self._con = self._engine.connect()
+            self.dialect = self._engine.dialect.name
+        self._in_transaction = False
+
+    def close(self) -> None:
+        self._con.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def _run(self, sql: str, params: Sequence | None = None, many: bool = False) -> list:
+        if self._engine is None:
+            cur = (self._con.executemany(sql, params) if many
+                   else self._con.execute(sql, params or ()))
+            return cur.fetchall() if cur.description else []
+        sql = sql.replace("?", "%s")
+        res = self._con.exec_driver_sql(sql, list(params) if many else
+                                        (tuple(params) if params else None))
+        rows = res.fetchall() if res.returns_rows else []
+        if not self._in_transaction:
+            self._con.commit()  # end the transaction SQLAlchemy began for this statement
+        return rows
+
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        return self._run(sql, params)
+
+    def run(self, sql: str, params: Sequence = ()) -> None:
+        self._run(sql, params)
+
+    def many(self, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            self._run(sql, rows, many=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Db]:
+        """All or nothing; on SQLite the write lock is taken at the start (a concurrent
+        writer waits for it rather than failing half-way)."""
+        if self._engine is None:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+            return
+        self._in_transaction = True
+        try:
+            with self._con.begin():
+                yield self
+        finally:
+            self._in_transaction = False
+
+    def tables(self) -> set[str]:
+        if self.dialect == "sqlite":
+            got = self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            got = self.rows("SELECT table_name FROM information_schema.tables "
+                            "WHERE table_schema = current_schema()")
+        return {r[0] for r in got}
+
+    def columns(self, table: str) -> set[str]:
+        if self.dialect == "sqlite":
+            return {r[1] for r in self.rows(f"PRAGMA table_info({table})")}
+        return {r[0] for r in self.rows(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ?", (table,))}
+
+
 @contextmanager
-def _engine(store: str | Path, create: bool) -> Iterator[sa.Engine]:
-    url = store_url(store)
-    path = _sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    # A nightly run and a manual trigger may append at the same moment: wait for the lock.
-    engine = sa.create_engine(url, connect_args={"timeout": 60} if path else {})
+def _connect(store: str | Path, create: bool) -> Iterator[_Db]:
+    db = _Db(store_url(store))
     try:
         if create:
-            _prepare(engine)
-        yield engine
+            _prepare(db)
+        yield db
     finally:
-        engine.dispose()
+        db.close()
+
+
+def _marks(values: Sequence) -> str:
+    """``?, ?, ?`` for an IN list (never empty: ``IN ()`` is not SQL)."""
+    return ", ".join("?" * len(values)) if len(values) else "NULL"
 
 
 # --------------------------------------------------------------------------- writing
@@ -204,41 +299,47 @@ def append_run(store: str | Path, result: AuditResult) -> dict:
     now = pd.Timestamp.now(tz="UTC").isoformat()
 
     tag = {"run_id": run_id, "audit_key": key}
-    with _engine(store, create=True) as engine, engine.begin() as db:
-        earlier = db.execute(sa.select(runs.c.run_id, runs.c.digest).where(
-            runs.c.audit_key == key, runs.c.run_id != run_id)).all()
-        replaced = [r.run_id for r in earlier if r.digest == content]
-        kept = [r.run_id for r in earlier if r.digest != content]
+    with _connect(store, create=True) as store_db, store_db.transaction() as db:
+        earlier = db.rows("SELECT run_id, digest FROM history_runs "
+                          "WHERE audit_key = ? AND run_id != ?", (key, run_id))
+        replaced = [rid for rid, digest in earlier if digest == content]
+        kept = [rid for rid, digest in earlier if digest != content]
         _delete_runs(db, [*replaced, run_id])
         if kept:
-            db.execute(runs.update().where(runs.c.run_id.in_(kept),
-                                           runs.c.superseded_by.is_(None))
-                       .values(superseded_by=run_id))
-        db.execute(runs.insert().values(
-            **tag, as_of=run["as_of"], recorded_at=now, source=run["source"],
-            source_key=run.get("source_key"), window_days=int(run["window_days"]),
-            selection=_selection(run), n_findings=len(f), digest=content,
-            run_json=json.dumps(run, sort_keys=True, ensure_ascii=False, default=str)))
-        db.execute(finding_sets.insert().values(run_id=run_id, n_rows=len(f), data=blob))
-        if len(k):
-            db.execute(kpis.insert(), _records(k, tag))
-        if c_rows:
-            db.execute(counts.insert(), [{**tag, **r} for r in c_rows])
+            db.run(f"UPDATE history_runs SET superseded_by = ? WHERE run_id IN ({_marks(kept)})"
+                   " AND superseded_by IS NULL", (run_id, *kept))
+        row = {**tag, "as_of": run["as_of"], "recorded_at": now, "source": run["source"],
+               "source_key": run.get("source_key"), "window_days": int(run["window_days"]),
+               "selection": _selection(run), "n_findings": len(f), "digest": content,
+               "superseded_by": None,
+               "run_json": json.dumps(run, sort_keys=True, ensure_ascii=False, default=str)}
+        db.run(_insert("history_runs", _RUN_COLUMNS), [row[c] for c in _RUN_COLUMNS])
+        db.run(_insert("history_finding_sets", ["run_id", "n_rows", "data"]),
+               (run_id, len(f), blob))
+        kpi_cols = ["run_id", "audit_key", *KPI_FIELDS]
+        db.many(_insert("history_kpis", kpi_cols),
+                [tuple(r[c] for c in kpi_cols) for r in _records(k, tag)] if len(k) else [])
+        count_cols = ["run_id", "audit_key", "table_name", *COUNT_COLUMNS]
+        db.many(_insert("history_counts", count_cols),
+                [tuple({**tag, **r}[c] for c in count_cols) for r in c_rows])
         # Ids stay resolvable: the replaced runs (and the ids they stood for) now point here.
         if replaced:
-            db.execute(run_ids.update().where(run_ids.c.replaced_by.in_(replaced))
-                       .values(replaced_by=run_id))
-            db.execute(run_ids.update().where(run_ids.c.run_id.in_(replaced))
-                       .values(replaced_by=run_id))
-        db.execute(run_ids.delete().where(run_ids.c.run_id == run_id))
-        db.execute(run_ids.insert().values(run_id=run_id, audit_key=key, recorded_at=now,
-                                           replaced_by=None))
+            for column in ("replaced_by", "run_id"):
+                db.run(f"UPDATE history_run_ids SET replaced_by = ? "
+                       f"WHERE {column} IN ({_marks(replaced)})", (run_id, *replaced))
+        db.run("DELETE FROM history_run_ids WHERE run_id = ?", (run_id,))
+        db.run(_insert("history_run_ids", ["run_id", "audit_key", "recorded_at", "replaced_by"]),
+               (run_id, key, now, None))
     return {**tag, "replaced": replaced, "kept": kept}
 
 
-def _delete_runs(db: sa.Connection, ids: list[str]) -> None:
-    for table in (*_BY_RUN, runs):
-        db.execute(table.delete().where(table.c.run_id.in_(ids)))
+def _insert(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})"
+
+
+def _delete_runs(db: _Db, ids: list[str]) -> None:
+    for table in (*_BY_RUN, "history_runs"):
+        db.run(f"DELETE FROM {table} WHERE run_id IN ({_marks(ids)})", ids)
 
 
 # --------------------------------------------------------------------------- reading
@@ -246,14 +347,14 @@ def _delete_runs(db: sa.Connection, ids: list[str]) -> None:
 
 def list_runs(store: str | Path, *, include_superseded: bool = True) -> pd.DataFrame:
     """The runs in the store, newest ``as_of`` first (run.json text left out)."""
-    cols = [c for c in runs.c if c.name != "run_json"]
+    cols = [c for c in _RUN_COLUMNS if c != "run_json"]
     if not exists(store):
-        return pd.DataFrame(columns=[c.name for c in cols])
-    q = sa.select(*cols)
+        return pd.DataFrame(columns=cols)
+    q = f"SELECT {', '.join(cols)} FROM history_runs"
     if not include_superseded:
-        q = q.where(runs.c.superseded_by.is_(None))
-    with _engine(store, create=True) as engine, engine.connect() as db:
-        df = pd.DataFrame(db.execute(q).mappings().all(), columns=[c.name for c in cols])
+        q += " WHERE superseded_by IS NULL"
+    with _connect(store, create=True) as db:
+        df = pd.DataFrame(db.rows(q), columns=cols)
     df["_t"] = pd.to_datetime(df["as_of"], utc=True, format="ISO8601")
     return df.sort_values(["_t", "recorded_at"], ascending=False, kind="stable") \
         .drop(columns="_t").reset_index(drop=True)
@@ -265,9 +366,9 @@ def list_replaced(store: str | Path) -> pd.DataFrame:
     cols = ["run_id", "audit_key", "recorded_at", "replaced_by"]
     if not exists(store):
         return pd.DataFrame(columns=cols)
-    with _engine(store, create=True) as engine, engine.connect() as db:
-        rows = db.execute(sa.select(*[run_ids.c[c] for c in cols])
-                          .where(run_ids.c.replaced_by.is_not(None))).all()
+    with _connect(store, create=True) as db:
+        rows = db.rows(f"SELECT {', '.join(cols)} FROM history_run_ids "
+                       "WHERE replaced_by IS NOT NULL")
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -307,9 +408,9 @@ def resolve_run(store: str | Path, ref: str) -> dict:
 
 def read_findings(store: str | Path, run_id: str) -> pd.DataFrame:
     """One run's findings as written to findings.csv (text columns)."""
-    with _engine(store, create=True) as engine, engine.connect() as db:
-        blob = db.execute(sa.select(finding_sets.c.data)
-                          .where(finding_sets.c.run_id == run_id)).scalar()
+    with _connect(store, create=True) as db:
+        got = db.rows("SELECT data FROM history_finding_sets WHERE run_id = ?", (run_id,))
+    blob = got[0][0] if got else None
     if blob is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
     df = pq.read_table(io.BytesIO(blob)).to_pandas()
@@ -329,18 +430,16 @@ def load_history(store: str | Path, result: AuditResult, max_runs: int = 30
     if not exists(store):
         return None
     run = result.run
-    with _engine(store, create=True) as engine, engine.connect() as db:
-        q = (sa.select(kpis.c.run_id, runs.c.as_of, runs.c.recorded_at, kpis.c.platform,
-                       kpis.c.shop_id, kpis.c.metric, kpis.c.value)
-             .join(runs, runs.c.run_id == kpis.c.run_id)
-             .where(same_source(run),
-                    runs.c.window_days == int(run["window_days"]),
-                    runs.c.superseded_by.is_(None),
-                    runs.c.audit_key != run["audit_key"],
-                    runs.c.as_of < run["as_of"]))
-        df = pd.DataFrame(db.execute(q).mappings().all(),
-                          columns=["run_id", "as_of", "recorded_at", "platform", "shop_id",
-                                   "metric", "value"])
+    source, source_params = same_source(run)
+    with _connect(store, create=True) as db:
+        rows = db.rows(
+            "SELECT k.run_id, r.as_of, r.recorded_at, k.platform, k.shop_id, k.metric, "
+            "k.value FROM history_kpis k JOIN history_runs r ON r.run_id = k.run_id "
+            f"WHERE {source} AND r.window_days = ? AND r.superseded_by IS NULL "
+            "AND r.audit_key != ? AND r.as_of < ?",
+            (*source_params, int(run["window_days"]), run["audit_key"], run["as_of"]))
+        df = pd.DataFrame(rows, columns=["run_id", "as_of", "recorded_at", "platform",
+                                         "shop_id", "metric", "value"])
     if df.empty:
         return None
     df["as_of"] = pd.to_datetime(df["as_of"], utc=True, format="ISO8601")
@@ -358,13 +457,13 @@ def load_history(store: str | Path, result: AuditResult, max_runs: int = 30
         .reset_index(drop=True)
 
 
-def same_source(run: dict) -> sa.ColumnElement[bool]:
-    """Runs that read the same data as ``run``: by source_key, or (runs recorded without
-    one) by the shown source text."""
-    legacy = sa.and_(runs.c.source_key.is_(None), runs.c.source == run["source"])
+def same_source(run: dict) -> tuple[str, tuple]:
+    """Runs (``r``, history_runs) that read the same data as ``run``: by source_key, or
+    (runs recorded without one) by the shown source text. A condition and its values."""
     if run.get("source_key"):
-        return sa.or_(runs.c.source_key == run["source_key"], legacy)
-    return runs.c.source == run["source"]
+        return ("(r.source_key = ? OR (r.source_key IS NULL AND r.source = ?))",
+                (run["source_key"], run["source"]))
+    return "r.source = ?", (run["source"],)
 
 
 def local_time(iso: str | None, zone: str) -> str:
@@ -377,36 +476,43 @@ def local_time(iso: str | None, zone: str) -> str:
 # --------------------------------------------------------------------------- old stores
 
 
-def _prepare(engine: sa.Engine) -> None:
+def _prepare(db: _Db) -> None:
     """Create the tables of a new store; upgrade one written by an earlier version. A
     current store costs one catalog query (no write, so readers take no lock)."""
-    names = set(sa.inspect(engine).get_table_names())
-    if names >= set(meta.tables) and _OLD_FINDINGS not in names:
+    names = db.tables()
+    if names >= set(_TABLES) and _OLD_FINDINGS not in names:
         return
-    meta.create_all(engine)
-    if runs.name in names:
-        _upgrade(engine, names)
+    with db.transaction():
+        names = db.tables()  # again under the write lock: another process may have begun
+        for table, (columns, key, indexed) in _TABLES.items():
+            if table in names:
+                continue
+            blob = "BYTEA" if db.dialect == "postgresql" else "BLOB"
+            body = [f"{c} {blob if t == 'BLOB' else t}{' NOT NULL' if required else ''}"
+                    for c, t, required in columns]
+            if key:
+                body.append(f"PRIMARY KEY ({', '.join(key)})")
+            db.run(f"CREATE TABLE {table} ({', '.join(body)})")
+            for c in indexed:
+                db.run(f"CREATE INDEX ix_{table}_{c} ON {table} ({c})")
+        if "history_runs" in names:
+            _upgrade(db, names)
 
 
-def _upgrade(engine: sa.Engine, names: set[str]) -> None:
+def _upgrade(db: _Db, names: set[str]) -> None:
     """Bring a store written by an earlier version up to this one: the ``source_key``
     column, findings from rows into Parquet sets, every run id in ``history_run_ids``."""
-    insp = sa.inspect(engine)
-    with engine.begin() as db:
-        if "source_key" not in {c["name"] for c in insp.get_columns("history_runs")}:
-            db.execute(sa.text("ALTER TABLE history_runs ADD COLUMN source_key VARCHAR(64)"))
-        if _OLD_FINDINGS in names:
-            old = sa.Table(_OLD_FINDINGS, sa.MetaData(), autoload_with=db)
-            for (rid,) in db.execute(sa.select(runs.c.run_id)).all():
-                rows = db.execute(sa.select(*[old.c[c] for c in FINDING_COLUMNS])
-                                  .where(old.c.run_id == rid)).all()
-                f = pd.DataFrame(rows, columns=FINDING_COLUMNS, dtype="object")
-                db.execute(finding_sets.delete().where(finding_sets.c.run_id == rid))
-                db.execute(finding_sets.insert().values(run_id=rid, n_rows=len(f),
-                                                        data=_parquet(f)))
-            old.drop(db)
-        known = sa.select(run_ids.c.run_id)
-        db.execute(run_ids.insert().from_select(
-            ["run_id", "audit_key", "recorded_at"],
-            sa.select(runs.c.run_id, runs.c.audit_key, runs.c.recorded_at)
-            .where(runs.c.run_id.not_in(known))))
+    if "source_key" not in db.columns("history_runs"):
+        db.run("ALTER TABLE history_runs ADD COLUMN source_key VARCHAR(64)")
+    if _OLD_FINDINGS in names:
+        for (rid,) in db.rows("SELECT run_id FROM history_runs"):
+            rows = db.rows(f"SELECT {', '.join(FINDING_COLUMNS)} FROM {_OLD_FINDINGS} "
+                           "WHERE run_id = ?", (rid,))
+            f = pd.DataFrame(rows, columns=FINDING_COLUMNS, dtype="object")
+            db.run("DELETE FROM history_finding_sets WHERE run_id = ?", (rid,))
+            db.run(_insert("history_finding_sets", ["run_id", "n_rows", "data"]),
+                   (rid, len(f), _parquet(f)))
+        db.run(f"DROP TABLE {_OLD_FINDINGS}")
+    db.run("INSERT INTO history_run_ids (run_id, audit_key, recorded_at) "
+           "SELECT run_id, audit_key, recorded_at FROM history_runs "
+           "WHERE run_id NOT IN (SELECT run_id FROM history_run_ids)")
