@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
+from checks import disk_cache
+
 __all__ = ["address_book_notes", "address_defects", "division_notes", "divisions_nest"]
 
 DIVISIONS_DIR = Path(__file__).parent / "data" / "china_divisions"
@@ -494,9 +496,25 @@ class _Divisions:
         return stem not in province.all_districts or stem in own_districts
 
 
+DIVISION_FILES = ("provinces.csv", "cities.csv", "areas.csv", "HK-MO-TW.json",
+                  "former_names.csv")
+
+
 @lru_cache(maxsize=1)
 def _divisions() -> _Divisions:
-    """Load the NBS 2023 divisions (and HK/MO/TW) and the former names into look-ups, once."""
+    """The look-ups, once per process; built once per machine (checks.disk_cache, keyed by
+    the data files and this module's code: building them is ~30 ms of a small audit)."""
+    key = disk_cache.key_of(Path(__file__).read_bytes(),
+                            *((DIVISIONS_DIR / name).read_bytes() for name in DIVISION_FILES))
+    divisions = disk_cache.load("divisions", key)
+    if not isinstance(divisions, _Divisions):
+        divisions = _build_divisions()
+        disk_cache.store("divisions", key, divisions)
+    return divisions
+
+
+def _build_divisions() -> _Divisions:
+    """Load the NBS 2023 divisions (and HK/MO/TW) and the former names into look-ups."""
     provinces_csv = _read_csv("provinces.csv")
     cities_csv = _read_csv("cities.csv")
     areas_csv = _read_csv("areas.csv")

@@ -14,6 +14,7 @@ pickles written by this tool for this user, trusted like Python's own ``__pycach
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -56,11 +57,18 @@ def load(name: str, key: str) -> Any | None:
     path = _path(name, key)
     if path is None:
         return None
+    # Unpickling a large graph of new objects triggers the cyclic collector again and
+    # again (twice the time of the load itself); nothing is garbage yet.
+    paused = gc.isenabled()
+    gc.disable()
     try:
         with path.open("rb") as fh:
             return pickle.load(fh)
     except Exception:  # absent, truncated, from an incompatible version: rebuild
         return None
+    finally:
+        if paused:
+            gc.enable()
 
 
 def store(name: str, key: str, value: Any) -> None:
