@@ -14,6 +14,7 @@ otherwise the same pipeline steps run in this process without Prefect (docs/sche
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ class _Cli(typer.Typer):
         # pandera imports hypothesis (test-data synthesis) whenever it is installed, which
         # costs ~0.15 s of every start; the command line never synthesises data.
         sys.modules.setdefault("hypothesis", None)
+        process_exit = not args and "args" not in kwargs
         kwargs.setdefault("standalone_mode", False)
         try:
             code = super().__call__(*args, **kwargs)
@@ -50,6 +52,14 @@ class _Cli(typer.Typer):
             else:
                 typer.echo(f"refund-audit: error: {message}", err=True)
                 code = getattr(exc, "exit_code", 2)
+        if process_exit and "prefect" not in sys.modules:
+            # The interpreter's shutdown runs the cyclic collector over every object still
+            # alive (pandas, pyarrow, pydantic, the rules' tables): ~0.3 s of CPU after a
+            # small audit, a sixth of its run. Nothing left needs it: outputs are written
+            # and closed, and atexit handlers still run. Only when this call ends the
+            # process (the console script: no explicit args), never inside a caller's process
+            # such as a test runner; Prefect's shutdown is left alone.
+            gc.freeze()
         sys.exit(code if isinstance(code, int) else 0)
 
 
