@@ -24,6 +24,7 @@ example, phrases in a small syntax described there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import re._parser as _sre
@@ -409,8 +410,33 @@ def _shipped() -> Lexicon:
     lexicon = disk_cache.load("lexicon", key)
     if not isinstance(lexicon, Lexicon):
         lexicon = _compile(yaml.load(text.decode("utf-8"), Loader=_SAFE_LOADER))
-        disk_cache.store("lexicon", key, lexicon)
+        # Its whole-lexicon regexes (the excuses …) are kept as text, compiled when a run
+        # first needs one: most small audits never do, and compiling them costs ~15 ms.
+        disk_cache.store("lexicon", key, dataclasses.replace(lexicon, **{
+            f.name: _LazyPattern(value.pattern, value.flags)
+            for f in dataclasses.fields(lexicon)
+            if isinstance(value := getattr(lexicon, f.name), re.Pattern)}))
     return lexicon
+
+
+class _LazyPattern:
+    """A regex that compiles on first use and pickles as its source."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags, self._compiled = pattern, flags, None
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return getattr(self._compiled, name)
+
+    def __getstate__(self) -> tuple[str, int]:
+        return self.pattern, self.flags
+
+    def __setstate__(self, state: tuple[str, int]) -> None:
+        self.pattern, self.flags, self._compiled = *state, None
 
 
 def _compile(spec: dict) -> Lexicon:
