@@ -381,3 +381,23 @@ def test_no_phrase_is_gated_out_of_a_text_it_matches() -> None:
                 matched += 1
                 assert lexicon.python.may_match(i, text), (lexicon.phrases[i].phrase, text)
     assert matched > 100  # the check saw real matches
+
+
+def test_the_lexicon_read_back_from_the_cache_judges_alike(tmp_path, monkeypatch) -> None:
+    """Compiled once, then read from the per-machine cache by a later process (simulated by
+    clearing the in-process one): same phrases, and the excuse that only the read-back
+    lexicon compiles lazily still excuses (by hand: 申请售后 is a way forward)."""
+    monkeypatch.setenv("REFUND_AUDIT_CACHE_DIR", str(tmp_path))
+    texts = pd.Series(["定制商品不退，如有质量问题可申请售后", "亲，这个不能退哦", "好的"])
+    tone._shipped.cache_clear()
+    try:
+        fresh = tone._shipped()
+        assert list(tmp_path.glob("lexicon-*.pickle"))
+        first = tone.judge(texts)["hostile"].tolist()
+        tone._shipped.cache_clear()
+        cached = tone._shipped()
+        assert cached is not fresh and isinstance(cached.excuses, tone._LazyPattern)
+        assert [p.phrase for p in cached.phrases] == [p.phrase for p in fresh.phrases]
+        assert first == tone.judge(texts)["hostile"].tolist() == [False, True, False]
+    finally:
+        tone._shipped.cache_clear()
