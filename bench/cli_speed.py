@@ -7,7 +7,9 @@ alike; the medians and their ratios go to docs/scheduling.md.
 
 Cases: the reference script; a tiny audit in-process (no Prefect server configured); a
 folder without orders.csv (refused before anything is read); with ``--prefect-api``, the
-same tiny audit as a Prefect flow on that running server.
+same tiny audit as a Prefect flow on that running server. The tool's modules are compiled
+to bytecode first, as an installed copy has them; the first (uncounted) round also fills
+the per-machine cache (checks/disk_cache.py), as any earlier run on the machine would.
 """
 
 from __future__ import annotations
