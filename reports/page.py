@@ -27,12 +27,16 @@ from reports.shared import Shared
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+# Everything that shapes the templates' compiled code (the bytecode cache's folder is named
+# after it): the environment's syntax options, what is autoescaped, gettext's style.
 _OPTIONS: dict[str, Any] = dict(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
     extensions=["jinja2.ext.i18n"],
 )
+_AUTOESCAPE = ["html"]
+_NEWSTYLE_GETTEXT = False
 
 
 @lru_cache(maxsize=4)
@@ -40,26 +44,27 @@ def environment(lang: str) -> jinja2.Environment:
     """One jinja2 environment per language, with gettext from the catalogs."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(_AUTOESCAPE),
         undefined=jinja2.StrictUndefined,
         auto_reload=False,  # templates do not change during a run; skip the mtime checks
         bytecode_cache=_bytecode_cache(),
         **_OPTIONS,
     )
     tr = Tr(lang)
-    env.install_gettext_callables(tr.gettext, tr.ngettext, newstyle=False)
+    env.install_gettext_callables(tr.gettext, tr.ngettext, newstyle=_NEWSTYLE_GETTEXT)
     return env
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiling the templates costs ~0.1 s of every process that renders; their compiled
     code is kept in the per-machine cache (checks.disk_cache). Jinja checks each entry
-    against its template's source; the folder is per jinja version and options, which
-    the compiled code also depends on."""
+    against its template's source; the folder is per jinja version and per everything else
+    the compiled code depends on (`_OPTIONS`, `_AUTOESCAPE`, `_NEWSTYLE_GETTEXT`)."""
     folder = disk_cache.cache_dir()
     if folder is None:
         return None
-    folder = folder / f"jinja-{disk_cache.key_of(jinja2.__version__, repr(sorted(_OPTIONS.items())))}"
+    shape = repr((sorted(_OPTIONS.items()), _AUTOESCAPE, _NEWSTYLE_GETTEXT))
+    folder = folder / f"jinja-{disk_cache.key_of(jinja2.__version__, shape)}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
