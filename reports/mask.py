@@ -205,6 +205,39 @@ def _mask_card(m: re.Match) -> str:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
+# A plain group of 7-12 ASCII digits with no other digit, plus sign or bracket joined to it
+# by phone punctuation, and no digit in the 20 characters after it: the search below always
+# finds exactly this group (a "possible number" of that length standing alone) and masks it
+# whole, so it is masked directly. That is the common case in rule sentences and messages,
+# and it costs microseconds instead of 18 matcher passes (~0.8 ms). Anything less plain
+# (separators inside, a country code, an extension, digits close by) is left to the search;
+# ``tests/reports/test_report_mask.py`` compares both ways on random texts.
+_PLAIN_RUN = re.compile(r"(?<![0-9０-９])[0-9]{7,12}(?![0-9０-９])(?![^0-9０-９]{0,20}[0-9０-９])")
+_PHONE_PUNCT = frozenset(" \u00a0-–‐‑‒—.()/[]（）［］\t")
+_JOINS = frozenset("0123456789０１２３４５６７８９+＋")
+
+
+# What the search could still find once the plain groups are masked: 4 or more digits with
+# at most 3 other characters between neighbours (the shortest valid national numbers, in
+# Germany, have 4 digits), or a plus sign before a digit. Where any is left, the whole text
+# goes to the search as before.
+_LEFT_FOR_SEARCH = re.compile(r"[+＋][^0-9０-９]{0,3}[0-9０-９]|[0-9０-９](?:[^0-9０-９*]{0,3}[0-9０-９]){3,}")
+
+
+def _mask_plain_run(m: re.Match) -> str:
+    text, i = m.string, m.start() - 1
+    while i >= 0 and text[i] in _PHONE_PUNCT:
+        i -= 1
+    if i >= 0 and text[i] in _JOINS:
+        return m.group(0)  # part of a longer number: the search decides
+    if m.start() and text[m.start() - 1] in "([（［":
+        return m.group(0)
+    end = m.end()
+    if end < len(text) and text[end] in ")]）］":
+        return m.group(0)
+    return mask_phone(m.group(0))
+
+
 def _phone_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for region in PHONE_REGIONS:
@@ -231,7 +264,11 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _mask_phones(text: str) -> str:
+def _mask_phones(text: str, shortcut: bool = True) -> str:
+    if shortcut:
+        plain = _PLAIN_RUN.sub(_mask_plain_run, text)
+        if _LEFT_FOR_SEARCH.search(plain) is None:  # only plain groups were there
+            return plain
     spans = _phone_spans(text)
     for start, end in reversed(spans):
         text = text[:start] + mask_phone(text[start:end]) + text[end:]
@@ -249,8 +286,14 @@ def _mask_labelled_name(m: re.Match) -> str:
     return m.group(3) + mask_name(m.group(4))
 
 
+def _mask_text_reference(text: str) -> str:
+    """``_mask_text`` without the plain-group shortcut (every phone found by the search);
+    kept for the test that compares both."""
+    return _mask_text(text, shortcut=False)
+
+
 @lru_cache(maxsize=65536)
-def _mask_text(text: str) -> str:
+def _mask_text(text: str, shortcut: bool = True) -> str:
     if not needs_masking(text):
         return text
     text = _RIC.sub(_mask_ric, text)
@@ -259,7 +302,7 @@ def _mask_text(text: str) -> str:
     text = _CN_ADDRESS.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
     text = _US_STREET.sub(_mask_street_words, text)
     text = _LABELLED_NAME.sub(_mask_labelled_name, text)
-    return _mask_phones(text)
+    return _mask_phones(text, shortcut)
 
 
 def mask_text(value: Any) -> Any:

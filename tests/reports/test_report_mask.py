@@ -177,3 +177,35 @@ def test_mask_text_never_adds_digits_and_is_stable(text):
     once = mask_text(text)
     assert sum(c.isdigit() for c in once) <= sum(c.isdigit() for c in text)
     assert mask_text(once) == once
+
+
+# A plain group of 7-12 digits standing alone is masked without the phone search; the rest of
+# a text goes to the search as before. Hand-worked: 8 digits keep 1 + 2, 11 keep 3 + 4.
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("RT001 finding number 00012345 with a short sentence",
+         "RT001 finding number 0*****45 with a short sentence"),
+        ("call me at 13912345678", "call me at 139****5678"),
+        ("order O00012345 late", "order O0*****45 late"),
+        ("电话13812345678谢谢", "电话138****5678谢谢"),
+    ],
+)
+def test_a_plain_digit_group_is_masked_as_a_phone(raw, masked):
+    assert mask_text(raw) == masked
+
+
+_SHAPES = ["finding number {} with a sentence", "电话{}谢谢", "order O{} late", "Tel{}",
+           "({})", "[{}]", "number: {}.", "x{}x", "{} ext", "a {} b 12", "ids {} and {}",
+           "{}/{}", "时间 2026-11-20 02:00 UTC 号码 {}", "Refunded {}.00 of 30.50",
+           "mail a@b.com or {}", "{}号", "+{}", "＋{}", "0{}", "{}, ok", "{} - done", "{}、{}"]
+
+
+@given(st.sampled_from(_SHAPES),
+       st.lists(st.text(alphabet="0123456789", min_size=5, max_size=14), min_size=2,
+                max_size=2))
+def test_the_plain_group_shortcut_masks_what_the_phone_search_masks(shape, groups):
+    from reports.mask import _mask_text, _mask_text_reference
+
+    text = shape.format(*groups[: shape.count("{}")])
+    assert _mask_text(text) == _mask_text_reference(text)
