@@ -227,6 +227,14 @@ def format_rows(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
     page when ``links``)."""
     if not len(f):
         return []
+    columns = format_columns(shared, f, zone, evidence=evidence)
+    return rows_of(shared, columns, layout, detail_len, with_shop=bool(zone), links=links)
+
+
+def format_columns(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
+                   evidence: bool = True) -> dict[str, pd.Series]:
+    """The rows' shown values, column by column, before any layout: what a page and a mail
+    body of the same rows share (the detail masked but not yet cut to a length)."""
     tr = shared.tr
     f = f.reset_index(drop=True)
     platform = _str(f, "platform")
@@ -256,7 +264,6 @@ def format_rows(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
     if utc.any():
         detail[utc] = [local_detail(d, z) for d, z in zip(detail[utc], zones[utc], strict=True)]
     detail = mask_series(detail)  # personal data in the sentence (a no-op when masked)
-    detail = _truncate(detail, detail_len)
     rule = _str(f, "rule_id")
     actions = {r: shared.rule_action(r) for r in pd.unique(rule)}
     ids = _join([pd.Series(np.where(v != "", tr(name) + " " + v, ""), index=f.index,
@@ -268,7 +275,7 @@ def format_rows(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
         mark[keys.isin({_SEP.join(k) for k in shared.appeared})] = "new"
         changed = keys.isin({_SEP.join(k) for k in shared.changed})
         mark[changed & (mark == "")] = "changed"
-    columns = {
+    return {
         "mark": mark,
         "platform": platform,
         "shop_id": _str(f, "shop_id"),
@@ -283,8 +290,18 @@ def format_rows(shared: Shared, f: pd.DataFrame, zone: str | None = None, *,
         "evidence": evidence_text(shared, f["evidence"], zones) if evidence and
         "evidence" in f else pd.Series("", index=f.index, dtype=object),
     }
+
+
+def rows_of(shared: Shared, columns: dict[str, Any], layout: str | None, detail_len: int, *,
+            with_shop: bool = False, links: bool = False,
+            escaped: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Row dicts of formatted columns for one layout: the detail cut to ``detail_len`` and,
+    with a ``layout``, each row's HTML. ``escaped``: the columns already escaped (shared
+    between layouts)."""
+    columns = {**columns, "detail": _truncate(columns["detail"], detail_len)}
     if layout:
-        columns["html"] = _row_html(shared, columns, layout, with_shop=bool(zone), links=links)
+        columns["html"] = _row_html(shared, columns, layout, with_shop=with_shop, links=links,
+                                    escaped=escaped)
     names = list(columns)
     lists = [list(np.asarray(c, dtype=object)) for c in columns.values()]
     return [dict(zip(names, vals, strict=True)) for vals in zip(*lists, strict=True)]
@@ -294,59 +311,73 @@ _TD = "padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top"
 _MU = "color:#57606a;font-size:12px"
 
 
-def _esc(values: Any) -> pd.Series:
-    return pd.Series([html.escape(str(v)) for v in np.asarray(values, dtype=object)],
-                     dtype=object)
+def _esc(values: Any) -> list[str]:
+    """HTML-escaped text of each value: the column joined, escaped in one call, split again
+    (a value holding the separator is escaped on its own)."""
+    items = [str(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    joined = _SEP.join(items)
+    if joined.count(_SEP) != max(len(items) - 1, 0):
+        return [html.escape(v) for v in items]
+    return html.escape(joined).split(_SEP) if items else []
+
+
+_ESCAPED = ("due", "when", "action", "rule_id", "ids", "evidence", "shop_id", "platform")
+
+
+def escape_columns(c: dict[str, Any]) -> dict[str, list[str]]:
+    """The columns every layout writes into HTML, escaped once."""
+    return {k: _esc(c[k]) for k in _ESCAPED}
 
 
 def _row_html(shared: Shared, c: dict[str, Any], layout: str, *, with_shop: bool,
-              links: bool) -> pd.Series:
-    """Each row's HTML, built with column-wise string operations (every value escaped)."""
+              links: bool, escaped: dict[str, list[str]] | None = None) -> list[Markup]:
+    """Each row's HTML from the escaped columns: one string template per row (every value
+    escaped before; nothing else from the data goes in)."""
     tr = shared.tr
-    e = {k: _esc(c[k]) for k in ("due", "when", "action", "rule_id", "ids", "detail",
-                                 "evidence", "shop_id", "platform")}
-    mark = np.asarray(c["mark"], dtype=object)
-    is_at = np.asarray(c["status"], dtype=object) == "at_risk"
+    e = dict(escaped) if escaped is not None else escape_columns(c)
+    e["detail"] = _esc(c["detail"])
     new, changed = str(escape(tr("New"))), str(escape(tr("Status changed")))
+    n = len(e["ids"])
     if layout == "page":
-        mark_h = np.where(mark == "new", f' <span class="new">{new}</span>',
-                          np.where(mark == "changed", f' <span class="changed">{changed}</span>',
-                                   ""))
-        shop = ""
-        if with_shop:
-            if links:
-                pages = pd.Series([shared.page_names.get((p, s_)) for p, s_ in
-                                   zip(c["platform"], c["shop_id"], strict=True)], dtype=object)
-                href = _esc(pages.fillna(""))
-                name = pd.Series(np.where(href != "", '<a href="shops/' + href + '.html">'
-                                          + e["shop_id"] + "</a>", e["shop_id"]), dtype=object)
-            else:
-                name = e["shop_id"]
-            shop = '<td class="id">' + name + ' <span class="muted">' + e["platform"] + \
-                "</span></td>"
-        at = ("<tr><td><b>" + e["due"] + '</b><div class="when small">' + e["when"]
-              + "</div></td>" + shop + "<td><b>" + e["action"] + "</b>" + mark_h
-              + '<div class="small muted"><span class="rid">' + e["rule_id"]
-              + "</span></div></td><td>" + e["ids"] + '</td><td class="small">'
-              + e["evidence"] + "</td></tr>")
-        group = ("<tr><td>" + e["ids"] + mark_h + "</td><td>" + e["due"]
-                 + '<div class="when small">' + e["when"] + "</div></td><td>" + e["detail"]
-                 + '</td><td class="small">' + e["evidence"] + "</td></tr>")
+        marks = {"new": f' <span class="new">{new}</span>',
+                 "changed": f' <span class="changed">{changed}</span>'}
     else:
-        mark_h = np.where(mark == "new", f' <b style="color:#0550ae">[{new}]</b>',
-                          np.where(mark == "changed",
-                                   f' <b style="color:#7d4e00">[{changed}]</b>', ""))
-        shop = ("<b>" + e["shop_id"] + '</b> <span style="' + _MU + '">' + e["platform"]
-                + "</span><br>") if with_shop else ""
-        at = ('<tr><td style="' + _TD + '" width="38%"><b>' + e["due"]
-              + '</b><br><span style="color:#9a6700;font-size:12px">' + e["when"]
-              + '</span></td><td style="' + _TD + '">' + shop + e["action"] + mark_h
-              + '<br><span style="' + _MU + '">' + e["rule_id"] + " · " + e["ids"]
-              + "</span></td></tr>")
-        tail = np.where(e["when"] != "", " — " + e["when"],
-                        np.where(e["detail"] != "", " — " + e["detail"], ""))
-        group = '<br><span style="font-size:12px">· ' + e["ids"] + mark_h + tail + "</span>"
-    return pd.Series([Markup(h) for h in np.where(is_at, at, group)], dtype=object)
+        marks = {"new": f' <b style="color:#0550ae">[{new}]</b>',
+                 "changed": f' <b style="color:#7d4e00">[{changed}]</b>'}
+    mark_h = [marks.get(m, "") for m in np.asarray(c["mark"], dtype=object).tolist()]
+    is_at = (np.asarray(c["status"], dtype=object) == "at_risk").tolist()
+    shop = [""] * n
+    if with_shop and layout == "page":
+        names = e["shop_id"]
+        if links:
+            pages = _esc([shared.page_names.get((p, s_)) or "" for p, s_ in
+                          zip(c["platform"], c["shop_id"], strict=True)])
+            names = [f'<a href="shops/{h}.html">{name}</a>' if h else name
+                     for h, name in zip(pages, e["shop_id"], strict=True)]
+        shop = [f'<td class="id">{name} <span class="muted">{p}</span></td>'
+                for name, p in zip(names, e["platform"], strict=True)]
+    elif with_shop:
+        shop = [f'<b>{name}</b> <span style="{_MU}">{p}</span><br>'
+                for name, p in zip(e["shop_id"], e["platform"], strict=True)]
+    cols = zip(is_at, e["due"], e["when"], shop, e["action"], mark_h, e["rule_id"], e["ids"],
+               e["detail"], e["evidence"], strict=True)
+    if layout == "page":
+        out = [
+            f'<tr><td><b>{due}</b><div class="when small">{when}</div></td>{sh}<td><b>{act}'
+            f'</b>{mk}<div class="small muted"><span class="rid">{rid}</span></div></td>'
+            f'<td>{ids}</td><td class="small">{ev}</td></tr>' if at else
+            f'<tr><td>{ids}{mk}</td><td>{due}<div class="when small">{when}</div></td>'
+            f'<td>{det}</td><td class="small">{ev}</td></tr>'
+            for at, due, when, sh, act, mk, rid, ids, det, ev in cols]
+    else:
+        out = [
+            f'<tr><td style="{_TD}" width="38%"><b>{due}</b><br><span style="color:#9a6700;'
+            f'font-size:12px">{when}</span></td><td style="{_TD}">{sh}{act}{mk}<br><span '
+            f'style="{_MU}">{rid} · {ids}</span></td></tr>' if at else
+            f'<br><span style="font-size:12px">· {ids}{mk}'
+            f'{" — " + when if when else (" — " + det if det else "")}</span>'
+            for at, due, when, sh, act, mk, rid, ids, det, _ev in cols]
+    return [Markup(h) for h in out]
 
 
 def html_of(rows: list[dict[str, Any]]) -> Markup:
@@ -374,86 +405,115 @@ class Selection:
     """The rows each shop shows, chosen for all shops in one pass over the findings.
 
     ``at_risk`` earliest due first; violations per rule, most overdue first; contestable
-    disputes per rule by ids. Ties keep the findings' own (deterministic) order. Caps are the
-    page's; the mail shows the first rows of the same lists."""
+    disputes per rule by ids. Ties keep the findings' own (deterministic) order. The caps
+    are the largest any view asks for (the page's): a mail body shows the first rows of the
+    same lists. The rows' values are formatted once; each layout (``page``: with evidence
+    and a longer detail, ``mail``) gets its own row dicts and HTML from them, on first use."""
 
     def __init__(self, shared: Shared, *, at_risk: int, per_rule: int, contestable: int,
-                 evidence: bool = True, detail_len: int = 200, layout: str | None = None
-                 ) -> None:
+                 evidence: bool = True) -> None:
         self.shared = shared
         f = shared.result.findings
-        self.shops: dict[tuple[str, str], dict[str, Any]] = {}
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self._views: dict[tuple[str, int], dict[tuple[str, str], dict[str, Any]]] = {}
+        self._columns: dict[str, Any] | None = None
+        self._escaped: dict[str, list[str]] | None = None
         if not len(f):
             return
-        p_code, p_names = pd.factorize(f["platform"].astype(str).to_numpy(dtype=object))
-        s_code, s_names = pd.factorize(f["shop_id"].astype(str).to_numpy(dtype=object))
+        p_code, p_names = pd.factorize(np.asarray(f["platform"].astype(str), dtype=object))
+        s_code, s_names = pd.factorize(np.asarray(f["shop_id"].astype(str), dtype=object))
         shop_code, pairs = pd.factorize(p_code.astype("int64") * len(s_names) + s_code)
-        shop_keys = [(p_names[c // len(s_names)], s_names[c % len(s_names)]) for c in pairs]
-        status = f["status"].astype(str).to_numpy()
-        rule = f["rule_id"].astype(str).to_numpy()
-        rule_code, rule_names = pd.factorize(rule)
-        severity = f["severity"].astype(str).to_numpy()
-        n_shops = len(shop_keys)
-        counts = {s: np.bincount(shop_code[status == s], minlength=n_shops)
+        self._keys = [(str(p_names[c // len(s_names)]), str(s_names[c % len(s_names)]))
+                      for c in pairs]
+        status_code, status_names = pd.factorize(np.asarray(f["status"].astype(str),
+                                                            dtype=object))
+        status_names = [str(x) for x in status_names]
+        code_of = {name: i for i, name in enumerate(status_names)}
+        rule_code, rule_names = pd.factorize(np.asarray(f["rule_id"].astype(str), dtype=object))
+        self._rule_names = [str(r) for r in rule_names]
+        critical_sev = np.asarray(f["severity"].astype(str), dtype=object) == "critical"
+        n_shops, n_rules = len(self._keys), len(rule_names)
+
+        def is_(name: str) -> np.ndarray:
+            c = code_of.get(name)
+            return status_code == c if c is not None else np.zeros(len(f), dtype=bool)
+
+        counts = {s: np.bincount(shop_code[is_(s)], minlength=n_shops)
                   for s in ("at_risk", "violation", "contestable")}
-        critical = np.bincount(shop_code[(status == "violation") & (severity == "critical")],
-                               minlength=n_shops)
+        critical = np.bincount(shop_code[is_("violation") & critical_sev], minlength=n_shops)
+        for code, key in enumerate(self._keys):
+            self.counts[key] = {"at_risk": int(counts["at_risk"][code]),
+                                "violation": int(counts["violation"][code]),
+                                "contestable": int(counts["contestable"][code]),
+                                "critical": int(critical[code])}
         due = pd.to_datetime(f["due_at"], utc=True).to_numpy(dtype="datetime64[ns]"
                                                              ).astype("int64")
         due = np.where(pd.isna(f["due_at"]).to_numpy(), np.iinfo("int64").max, due)
         overdue = pd.to_numeric(f["overdue_hours"], errors="coerce").to_numpy(dtype=float)
         chosen: list[np.ndarray] = []
         # items due soon: per shop, earliest due first
-        idx = np.flatnonzero(status == "at_risk")
+        idx = np.flatnonzero(is_("at_risk"))
         order = idx[np.lexsort((due[idx], shop_code[idx]))]
         chosen.append(_head(order, shop_code[order], at_risk))
         # violations: per shop and rule, most overdue first (empty last), then due
-        idx = np.flatnonzero(status == "violation")
+        idx = np.flatnonzero(is_("violation"))
         neg = np.where(np.isnan(overdue[idx]), np.inf, -overdue[idx])
         order = idx[np.lexsort((due[idx], neg, rule_code[idx], shop_code[idx]))]
-        group = shop_code[order].astype("int64") * len(rule_names) + rule_code[order]
+        group = shop_code[order].astype("int64") * n_rules + rule_code[order]
         chosen.append(_head(order, group, per_rule))
-        idx = np.flatnonzero(status == "contestable")
+        idx = np.flatnonzero(is_("contestable"))
         order = idx[np.lexsort((rule_code[idx], shop_code[idx]))]
-        group = shop_code[order].astype("int64") * len(rule_names) + rule_code[order]
+        group = shop_code[order].astype("int64") * n_rules + rule_code[order]
         chosen.append(_head(order, group, contestable))
-        take = np.concatenate(chosen)
-        rows = format_rows(shared, f.iloc[take], evidence=evidence, detail_len=detail_len,
-                           layout=layout)
-        rule_total = pd.Series(1, index=pd.MultiIndex.from_arrays(
-            [shop_code, status, rule_code])).groupby(level=[0, 1, 2]).size()
-        by_shop: dict[int, dict[str, list]] = {}
-        for pos, row in zip(take.tolist(), rows, strict=True):
-            by_shop.setdefault(int(shop_code[pos]), {"at_risk": [], "violation": [],
-                                                     "contestable": []})[row["status"]].append(
-                row)
-        totals = {(int(a), str(b), int(c)): int(n) for (a, b, c), n in rule_total.items()}
-        for code, key in enumerate(shop_keys):
-            lists = by_shop.get(code, {"at_risk": [], "violation": [], "contestable": []})
-            self.shops[(str(key[0]), str(key[1]))] = {
-                "counts": {"at_risk": int(counts["at_risk"][code]),
-                           "violation": int(counts["violation"][code]),
-                           "contestable": int(counts["contestable"][code]),
-                           "critical": int(critical[code])},
-                "at_risk": lists["at_risk"],
-                "violation": self._groups(lists["violation"], code, "violation", totals,
-                                          rule_names),
-                "contestable": self._groups(lists["contestable"], code, "contestable",
-                                            totals, rule_names),
-            }
+        self._take = np.concatenate(chosen)
+        self._take_shop = shop_code[self._take]
+        self._f = f.iloc[self._take]
+        self._evidence = evidence
+        # findings per (shop, status, rule): one count over integer codes
+        combined = (shop_code.astype("int64") * len(status_names) + status_code
+                    ) * n_rules + rule_code
+        values, n = np.unique(combined, return_counts=True)
+        self._totals = {(int(v // n_rules // len(status_names)),
+                         status_names[int(v // n_rules % len(status_names))],
+                         int(v % n_rules)): int(c)
+                        for v, c in zip(values.tolist(), n.tolist(), strict=True)}
 
-    def _groups(self, rows: list[dict], code: int, status: str, totals: dict,
-                rule_names) -> list[dict[str, Any]]:
+    def _shops_for(self, layout: str | None, detail_len: int
+                   ) -> dict[tuple[str, str], dict[str, Any]]:
+        view = self._views.get((layout or "", detail_len))
+        if view is not None:
+            return view
+        view = self._views[(layout or "", detail_len)] = {}
+        if self._columns is None:
+            if not len(self.shared.result.findings):
+                return view
+            self._columns = format_columns(self.shared, self._f, evidence=self._evidence)
+            self._escaped = escape_columns(self._columns)
+        rows = rows_of(self.shared, self._columns, layout, detail_len, escaped=self._escaped)
+        by_shop: dict[int, dict[str, list]] = {}
+        for code, row in zip(self._take_shop.tolist(), rows, strict=True):
+            by_shop.setdefault(code, {"at_risk": [], "violation": [], "contestable": []}
+                               )[row["status"]].append(row)
+        for code, key in enumerate(self._keys):
+            lists = by_shop.get(code, {"at_risk": [], "violation": [], "contestable": []})
+            view[key] = {
+                "counts": self.counts[key],
+                "at_risk": lists["at_risk"],
+                "violation": self._groups(lists["violation"], code, "violation"),
+                "contestable": self._groups(lists["contestable"], code, "contestable"),
+            }
+        return view
+
+    def _groups(self, rows: list[dict], code: int, status: str) -> list[dict[str, Any]]:
         shared = self.shared
         by_rule: dict[str, list[dict]] = {}
         for row in rows:
             by_rule.setdefault(row["rule_id"], []).append(row)
         groups = []
-        for rcode, rule_id in enumerate(rule_names):
-            total = totals.get((code, status, rcode))
+        for rcode, rule_id in enumerate(self._rule_names):
+            total = self._totals.get((code, status, rcode))
             if not total:
                 continue
-            rule_id = str(rule_id)
             severity = shared.rule_severity(rule_id)
             groups.append({
                 "rule_id": rule_id,
@@ -467,10 +527,13 @@ class Selection:
         groups.sort(key=lambda g: (SEV_RANK.get(g["severity"], len(SEV_RANK)), g["rule_id"]))
         return groups
 
-    def of(self, key: tuple[str, str]) -> dict[str, Any]:
-        return self.shops.get(key) or {
-            "counts": {"at_risk": 0, "violation": 0, "contestable": 0, "critical": 0},
-            "at_risk": [], "violation": [], "contestable": []}
+    def of(self, key: tuple[str, str], layout: str | None = "page",
+           detail_len: int = 200) -> dict[str, Any]:
+        """One shop's lists for a layout (``page`` / ``mail`` / None: no HTML)."""
+        if key not in self.counts:
+            return {"counts": {"at_risk": 0, "violation": 0, "contestable": 0, "critical": 0},
+                    "at_risk": [], "violation": [], "contestable": []}
+        return self._shops_for(layout, detail_len)[key]
 
 
 def _head(order: np.ndarray, group: np.ndarray, cap: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 from checks.result import SEVERITY_ORDER, AuditResult
 from reports.format import fmt_local, fmt_number, fmt_time, is_number, text, to_utc, valid_zone
 from reports.i18n import N_, Tr
+from reports.mask import masking_enabled
 
 DEFAULT_REPORT_TZ = "Asia/Shanghai"
 SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
@@ -165,6 +167,7 @@ class Shared:
     history: pd.DataFrame | None = None
     #: per-audit results computed once for every page and mail (selections, KPI cards…)
     cache: dict[Any, Any] = field(default_factory=dict)
+    _done: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
@@ -214,7 +217,19 @@ class Shared:
             shared.diff_by_shop = _diff_by_shop(diff)
             shared.appeared = {_key(item) for item in diff.get("appeared") or []}
             shared.changed = {_key(item) for item in diff.get("changed") or []}
+        shared._adopt(_work_done(result, (lang, caps, zone, diff, history)))
         return shared
+
+    def _adopt(self, done: dict[str, Any]) -> None:
+        """Share the per-audit work (chosen rows, KPI cards, groupings) with every other
+        ``Shared`` of the same audit and parameters: the pages and then the mail bodies of
+        one run format their rows once. The header fields (run, warnings) stay this
+        object's own, read afresh."""
+        self.cache = done.setdefault("cache", {})
+        self._by_shop = done.get("by_shop")
+        self._quarantine_by_shop = done.get("quarantine_by_shop")
+        self._history_by_shop = done.get("history_by_shop")
+        self._done = done
 
     # ---- compatibility with callers that read labels by key
     @property
@@ -225,17 +240,19 @@ class Shared:
     # ---- per-shop data, grouped once
     def findings_of(self, key: tuple[str, str]) -> pd.DataFrame:
         if self._by_shop is None:
-            self._by_shop = group_by_shop(self.result.findings)
+            self._by_shop = self._done["by_shop"] = group_by_shop(self.result.findings)
         return self._by_shop.get(key, self.result.findings.iloc[0:0])
 
     def quarantine_of(self, key: tuple[str, str]) -> pd.DataFrame:
         if self._quarantine_by_shop is None:
-            self._quarantine_by_shop = group_by_shop(self.result.quarantine)
+            self._quarantine_by_shop = self._done["quarantine_by_shop"] = group_by_shop(
+                self.result.quarantine)
         return self._quarantine_by_shop.get(key, self.result.quarantine.iloc[0:0])
 
     def history_of(self, key: tuple[str, str]) -> pd.DataFrame | None:
         if self._history_by_shop is None:
-            self._history_by_shop = group_by_shop(self.history)
+            self._history_by_shop = self._done["history_by_shop"] = group_by_shop(
+                self.history)
         return self._history_by_shop.get(key)
 
     def quarantine_has_owners(self) -> bool:
@@ -284,6 +301,45 @@ class Shared:
         if key in self.changed:
             return "changed"
         return ""
+
+
+#: id(result) -> (a weak reference to it, {parameters: the work done for them})
+_WORK: dict[int, tuple[weakref.ref, dict[tuple, dict[str, Any]]]] = {}
+
+
+def _work_done(result: AuditResult, params: tuple) -> dict[str, Any]:
+    """The work store of ``result`` for these parameters, kept as long as ``result`` lives.
+
+    Keyed by the identity of the objects it was computed from (the result's frames, the diff
+    and history given), so a result whose findings were replaced (``dataclasses.replace``, a
+    masked copy) starts afresh. The objects are held in the key, so their ids are not reused
+    while it lives. A frame changed in place after a page was written is not noticed: the
+    flow never does that."""
+    rid = id(result)
+    entry = _WORK.get(rid)
+    if entry is None or entry[0]() is not result:
+        entry = _WORK[rid] = (weakref.ref(result, lambda _ref, rid=rid: _WORK.pop(rid, None)),
+                              {})
+    lang, caps, zone, diff, history = params
+    frames = (result.findings, result.kpis, result.quarantine)
+    key = (lang, caps, zone, _Ident(diff), _Ident(history), *map(_Ident, frames),
+           text(result.run.get("as_of")), masking_enabled())
+    return entry[1].setdefault(key, {})
+
+
+class _Ident:
+    """A dictionary key by object identity (frames are not hashable), holding the object."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ident) and other.obj is self.obj
 
 
 def registry_rule(rule_id: str):

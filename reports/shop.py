@@ -11,18 +11,21 @@ from reports.kpi_cards import kpi_cards
 from reports.quality import address_book_notes, shop_quality, shop_warnings
 from reports.rows import Selection, cut, cut_groups
 from reports.shared import Shared, overall_status, period
-from reports.views import Caps
+from reports.views import MAIL, PAGE, Caps
 
 
 def selection(shared: Shared, caps: Caps) -> Selection:
-    """The rows of every shop for these caps, chosen and formatted once per audit."""
-    key = ("selection", caps.at_risk, caps.per_rule, caps.contestable, caps.evidence,
-           caps.detail)
+    """The rows of every shop, chosen and formatted once per audit for the page and the mail
+    body alike (the larger of their caps; each view cuts its lists to its own)."""
+    at_risk, per_rule, contestable = (max(caps.at_risk, PAGE.at_risk, MAIL.at_risk),
+                                      max(caps.per_rule, PAGE.per_rule, MAIL.per_rule),
+                                      max(caps.contestable, PAGE.contestable,
+                                          MAIL.contestable))
+    key = ("selection", at_risk, per_rule, contestable)
     sel = shared.cache.get(key)
     if sel is None:
-        sel = shared.cache[key] = Selection(
-            shared, at_risk=caps.at_risk, per_rule=caps.per_rule, contestable=caps.contestable,
-            evidence=caps.evidence, detail_len=caps.detail, layout=layout(caps))
+        sel = shared.cache[key] = Selection(shared, at_risk=at_risk, per_rule=per_rule,
+                                            contestable=contestable)
     return sel
 
 
@@ -34,7 +37,7 @@ def layout(caps: Caps) -> str:
 def shop_view(shared: Shared, key: tuple[str, str], caps: Caps, *, links: bool) -> dict[str, Any]:
     platform, shop_id = key
     tr, zone = shared.tr, shared.zone(platform)
-    mine = selection(shared, caps).of(key)
+    mine = selection(shared, caps).of(key, layout(caps), caps.detail)
     counts = mine["counts"]
     kpis = kpi_cards(shared, key, zone)
     overall = overall_status(critical=counts["critical"], violations=counts["violation"],
