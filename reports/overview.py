@@ -18,8 +18,13 @@ from reports.views import Caps
 _OVERALL_RANK = {"action": 0, "attention": 1, "ok": 2}
 
 
-def overview_view(shared: Shared, caps: Caps, *, links: bool) -> dict[str, Any]:
-    tr, result, zone = shared.tr, shared.result, shared.report_tz
+def _tallies(shared: Shared) -> tuple[dict, dict]:
+    """Findings per shop by status and severity, KPI statuses per shop: counted once per
+    audit for the overview page and its mail."""
+    cached = shared.cache.get("overview_tallies")
+    if cached is not None:
+        return cached
+    result = shared.result
     f = result.findings
     counts: dict[tuple[str, str], dict[str, int]] = {}
     if len(f):
@@ -34,6 +39,13 @@ def overview_view(shared: Shared, caps: Caps, *, links: bool) -> dict[str, Any]:
                                                       ].itertuples(index=False):
             kpi_status.setdefault((str(platform), str(shop_id)), []).append(
                 "" if pd.isna(status) else str(status))
+    shared.cache["overview_tallies"] = (counts, kpi_status)
+    return counts, kpi_status
+
+
+def overview_view(shared: Shared, caps: Caps, *, links: bool) -> dict[str, Any]:
+    tr, result, zone = shared.tr, shared.result, shared.report_tz
+    counts, kpi_status = _tallies(shared)
     rows = []
     for key in shared.shop_keys:
         c = counts.get(key, {})
@@ -93,6 +105,13 @@ def _worst(rows: list[dict[str, Any]]) -> str:
 
 
 def rule_totals(shared: Shared) -> list[dict[str, Any]]:
+    cached = shared.cache.get("rule_totals")
+    if cached is None:
+        cached = shared.cache["rule_totals"] = _rule_totals(shared)
+    return cached
+
+
+def _rule_totals(shared: Shared) -> list[dict[str, Any]]:
     f = shared.result.findings
     if not len(f):
         return []

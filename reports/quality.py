@@ -86,7 +86,9 @@ def shop_quality(shared: Shared, key: tuple[str, str], cap: int) -> dict[str, An
     are cannot be told."""
     tr = shared.tr
     if shared.quarantine_has_owners():
-        mine = _per_shop(shared, cap).get(key) or {"reasons": [], "rows": 0, "more": 0}
+        every = _per_shop(shared).get(key) or {"reasons": [], "rows": 0}
+        mine = {"reasons": every["reasons"][:cap], "rows": every["rows"],
+                "more": max(len(every["reasons"]) - cap, 0)}
         note = tr("Rows of this shop that could not be audited because of a data problem. "
                   "The whole source's counts are on the all-shops overview.") \
             if mine["rows"] else ""
@@ -97,13 +99,14 @@ def shop_quality(shared: Shared, key: tuple[str, str], cap: int) -> dict[str, An
     return {"tables": [], **mine, "note": note}
 
 
-def _per_shop(shared: Shared, cap: int) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every shop's set-aside reasons, in one grouping of the quarantine (cached)."""
-    cached = shared.cache.get(("quality", cap))
+def _per_shop(shared: Shared) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every shop's set-aside reasons, most rows first, in one grouping of the quarantine
+    (cached; each view cuts the list to its own length)."""
+    cached = shared.cache.get("quality")
     if cached is not None:
         return cached
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    shared.cache[("quality", cap)] = out
+    shared.cache["quality"] = out
     q = shared.result.quarantine
     q = q[q["platform"].notna() & q["shop_id"].notna()] if len(q) else q
     if not len(q):
@@ -120,12 +123,8 @@ def _per_shop(shared: Shared, cap: int) -> dict[tuple[str, str], dict[str, Any]]
         by_key.setdefault(tuple(rec[k] for k in keys), []).append(_example(rec))
     names: dict[str, str] = {}
     for rec in sizes.to_dict("records"):
-        shop = out.setdefault((rec["platform"], rec["shop_id"]),
-                              {"reasons": [], "rows": 0, "more": 0})
+        shop = out.setdefault((rec["platform"], rec["shop_id"]), {"reasons": [], "rows": 0})
         shop["rows"] += int(rec["n"])
-        if len(shop["reasons"]) >= cap:
-            shop["more"] += 1
-            continue
         table = text(rec["table"])
         if table not in names:
             names[table] = table_name(shared, table)

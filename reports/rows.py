@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from checks.result import FINDING_COLUMNS
-from reports.format import fmt_local, fmt_time, fmt_value, text
+from reports.format import fmt_local, fmt_time, fmt_value, missing, text
 from reports.i18n import N_
 from reports.mask import mask_field, mask_kind, mask_series
 from reports.shared import FINDING_KEY, SEV_RANK, Shared
@@ -172,19 +173,39 @@ def _mask_unique(values: list[Any], fn) -> list[Any]:
 def evidence_text(shared: Shared, evidence: pd.Series, zones: pd.Series) -> pd.Series:
     """``Key: value · Key: value`` per row: fields named in the team's words, personal
     data masked, times local with their offset, long texts cut. One tight loop over the
-    shown rows (names, masking kinds and zones looked up once per key)."""
+    shown rows (names, masking kinds looked up once per key, each distinct text masked
+    once); the times are collected and formatted together afterwards (``local_times``)."""
     tr = shared.tr
     yes, no = tr("yes"), tr("no")
     labels: dict[Any, str | None] = {}
     kinds: dict[str, str] = {}
-    masked: dict[tuple[str, str], str] = {}
-    out = []
+    #: (key, value) -> "Label: shown value", for values that are text or lists of text
+    pieces: dict[tuple[Any, Any], str] = {}
+    rows: list[list[Any] | None] = []
+    has_time: list[bool] = []
+    times: list[Any] = []  # time values, formatted together at the end
+    time_zones: list[Any] = []
     for ev, zone in zip(evidence.tolist(), zones.tolist(), strict=True):
         if not isinstance(ev, Mapping) or not ev:
-            out.append("")
+            rows.append(None)
+            has_time.append(False)
             continue
-        parts = []
+        parts: list[Any] = []
+        timed = False
         for key, value in ev.items():
+            if type(value) is str:
+                piece = pieces.get((key, value))
+                if piece is not None:
+                    parts.append(piece)
+                    continue
+            elif type(value) is list:
+                try:
+                    piece = pieces.get((key, ("list", *value)))
+                except TypeError:  # an unhashable item
+                    piece = None
+                if piece is not None:
+                    parts.append(piece)
+                    continue
             label = labels.get(key, "?")
             if label == "?":
                 name = key if type(key) is str else text(key)
@@ -198,22 +219,40 @@ def evidence_text(shared: Shared, evidence: pd.Series, zones: pd.Series) -> pd.S
             if label is None:
                 continue
             name = key if type(key) is str else text(key)
+            raw = value
             if kinds[name]:
-                if type(value) is str:
-                    hit = masked.get((name, value))
-                    if hit is None:
-                        hit = masked[(name, value)] = mask_field(name, value)
-                    value = hit
-                elif isinstance(value, list | tuple):
+                if isinstance(value, list | tuple):
                     value = [mask_field(name, x) for x in value]
                 else:
                     value = mask_field(name, value)
             if type(value) is str:
-                shown = value if len(value) <= 200 else value[:199] + "…"
+                piece = f"{label}: {value if len(value) <= 200 else value[:199] + '…'}"
+            elif isinstance(value, datetime) and not missing(value):
+                parts.append((label, len(times)))  # a time: formatted below
+                times.append(value)
+                time_zones.append(zone)
+                timed = True
+                continue
             else:
-                shown = fmt_value(value, zone, yes, no)
-            parts.append(f"{label}: {shown}")
-        out.append(" · ".join(parts))
+                piece = f"{label}: {fmt_value(value, zone, yes, no)}"
+            if type(raw) is str:
+                pieces[(key, raw)] = piece
+            elif type(raw) is list and all(type(x) is str for x in raw):
+                pieces[(key, ("list", *raw))] = piece
+            parts.append(piece)
+        rows.append(parts)
+        has_time.append(timed)
+    local = (local_times(pd.Series(times, dtype=object), pd.Series(time_zones, dtype=object)
+                         ).tolist() if times else [])
+    out = []
+    for parts, timed in zip(rows, has_time, strict=True):
+        if not parts:
+            out.append("")
+        elif not timed:
+            out.append(" · ".join(parts))
+        else:
+            out.append(" · ".join(p if type(p) is str else f"{p[0]}: {local[p[1]] or '—'}"
+                                  for p in parts))
     return pd.Series(out, index=evidence.index, dtype=object)
 
 
@@ -473,10 +512,13 @@ class Selection:
         combined = (shop_code.astype("int64") * len(status_names) + status_code
                     ) * n_rules + rule_code
         values, n = np.unique(combined, return_counts=True)
-        self._totals = {(int(v // n_rules // len(status_names)),
-                         status_names[int(v // n_rules % len(status_names))],
-                         int(v % n_rules)): int(c)
-                        for v, c in zip(values.tolist(), n.tolist(), strict=True)}
+        #: (shop code, status) -> [(rule id, findings)] in rule-code order
+        self._totals: dict[tuple[int, str], list[tuple[str, int]]] = {}
+        for v, c in zip(values.tolist(), n.tolist(), strict=True):
+            self._totals.setdefault((v // n_rules // len(status_names),
+                                     status_names[v // n_rules % len(status_names)]), []
+                                    ).append((self._rule_names[v % n_rules], c))
+        self._meta: dict[str, dict[str, Any]] = {}
 
     def _shops_for(self, layout: str | None, detail_len: int
                    ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -505,27 +547,24 @@ class Selection:
         return view
 
     def _groups(self, rows: list[dict], code: int, status: str) -> list[dict[str, Any]]:
-        shared = self.shared
         by_rule: dict[str, list[dict]] = {}
         for row in rows:
             by_rule.setdefault(row["rule_id"], []).append(row)
         groups = []
-        for rcode, rule_id in enumerate(self._rule_names):
-            total = self._totals.get((code, status, rcode))
-            if not total:
-                continue
-            severity = shared.rule_severity(rule_id)
-            groups.append({
-                "rule_id": rule_id,
-                "title": shared.rule_title(rule_id),
-                "action": shared.rule_action(rule_id),
-                "severity": severity,
-                "severity_label": shared.severity_label(severity),
-                "count": total,
-                "rows": by_rule.get(rule_id, []),
-            })
+        for rule_id, total in self._totals.get((code, status), []):
+            meta = self._meta.get(rule_id)
+            if meta is None:
+                meta = self._meta[rule_id] = self._rule_meta(rule_id)
+            groups.append({**meta, "count": total, "rows": by_rule.get(rule_id, [])})
         groups.sort(key=lambda g: (SEV_RANK.get(g["severity"], len(SEV_RANK)), g["rule_id"]))
         return groups
+
+    def _rule_meta(self, rule_id: str) -> dict[str, Any]:
+        shared = self.shared
+        severity = shared.rule_severity(rule_id)
+        return {"rule_id": rule_id, "title": shared.rule_title(rule_id),
+                "action": shared.rule_action(rule_id), "severity": severity,
+                "severity_label": shared.severity_label(severity)}
 
     def of(self, key: tuple[str, str], layout: str | None = "page",
            detail_len: int = 200) -> dict[str, Any]:
@@ -564,14 +603,18 @@ def overview_due_soon(shared: Shared, cap: int, detail_len: int, *, layout: str 
                       links: bool = False) -> dict[str, Any]:
     """Items due soon across shops, earliest first, in the report zone."""
     f = shared.result.findings
-    if not len(f):
+    order = shared.cache.get("due_soon_order")
+    if order is None:  # positions of the items due soon, earliest first (once per audit)
+        at = np.flatnonzero((f["status"] == "at_risk").to_numpy(dtype=bool, na_value=False)) \
+            if len(f) \
+            else np.array([], dtype="int64")
+        due = pd.to_datetime(f["due_at"].iloc[at], utc=True)
+        order = shared.cache["due_soon_order"] = at[np.argsort(
+            due.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="stable")]
+    if not len(order):
         return {"rows": [], "total": 0, "more": 0, "html": Markup("")}
-    at = f[f["status"] == "at_risk"]
-    if not len(at):
-        return {"rows": [], "total": 0, "more": 0, "html": Markup("")}
-    due = pd.to_datetime(at["due_at"], utc=True)
-    order = np.argsort(due.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="stable")
-    shown = at.iloc[order[:cap]]
+    shown = f.iloc[order[:cap]]
+    at = order
     rows = format_rows(shared, shown, shared.report_tz, evidence=layout == "page",
                        detail_len=detail_len, layout=layout, links=links)
     return {"rows": rows, "total": len(at), "more": max(len(at) - len(rows), 0),
