@@ -303,27 +303,29 @@ class Shared:
         return ""
 
 
-#: id(result) -> (a weak reference to it, {parameters: the work done for them})
+#: id(findings) -> (a weak reference to the frame, {parameters: the work done for them})
 _WORK: dict[int, tuple[weakref.ref, dict[tuple, dict[str, Any]]]] = {}
 
 
 def _work_done(result: AuditResult, params: tuple) -> dict[str, Any]:
-    """The work store of ``result`` for these parameters, kept as long as ``result`` lives.
+    """The work store of ``result`` for these parameters, kept as long as its findings frame
+    lives (two results holding the same frames share it: the mail step's copy of the result).
 
     Keyed by the identity of the objects it was computed from (the result's frames, the diff
-    and history given), so a result whose findings were replaced (``dataclasses.replace``, a
-    masked copy) starts afresh. The objects are held in the key, so their ids are not reused
-    while it lives. A frame changed in place after a page was written is not noticed: the
-    flow never does that."""
-    rid = id(result)
+    and history given), so a result whose findings were replaced starts afresh. The objects
+    are held in the key, so their ids are not reused while it lives. A frame changed in
+    place after a page was written is not noticed: the flow never does that."""
+    findings = result.findings
+    rid = id(findings)
     entry = _WORK.get(rid)
-    if entry is None or entry[0]() is not result:
-        entry = _WORK[rid] = (weakref.ref(result, lambda _ref, rid=rid: _WORK.pop(rid, None)),
+    if entry is None or entry[0]() is not findings:
+        entry = _WORK[rid] = (weakref.ref(findings, lambda _ref, rid=rid: _WORK.pop(rid, None)),
                               {})
     lang, caps, zone, diff, history = params
-    frames = (result.findings, result.kpis, result.quarantine)
+    frames = (result.kpis, result.quarantine, result.shops, result.address_notes)
     key = (lang, caps, zone, _Ident(diff), _Ident(history), *map(_Ident, frames),
-           text(result.run.get("as_of")), masking_enabled())
+           _Ident(result.timezones), _Ident(result.catalog), text(result.run.get("as_of")),
+           masking_enabled())
     return entry[1].setdefault(key, {})
 
 
