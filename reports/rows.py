@@ -170,6 +170,10 @@ def _mask_unique(values: list[Any], fn) -> list[Any]:
     return out
 
 
+#: Value types whose shown text depends on the value alone (kept per key and value).
+_SCALARS = frozenset({str, int, float, bool, np.bool_, np.int64, np.float64})
+
+
 def evidence_text(shared: Shared, evidence: pd.Series, zones: pd.Series) -> pd.Series:
     """``Key: value · Key: value`` per row: fields named in the team's words, personal
     data masked, times local with their offset, long texts cut. One tight loop over the
@@ -193,14 +197,15 @@ def evidence_text(shared: Shared, evidence: pd.Series, zones: pd.Series) -> pd.S
         parts: list[Any] = []
         timed = False
         for key, value in ev.items():
-            if type(value) is str:
-                piece = pieces.get((key, value))
+            kind = type(value)
+            if kind in _SCALARS:
+                piece = pieces.get((key, kind, value))
                 if piece is not None:
                     parts.append(piece)
                     continue
-            elif type(value) is list:
+            elif kind is list:
                 try:
-                    piece = pieces.get((key, ("list", *value)))
+                    piece = pieces.get((key, list, *value))
                 except TypeError:  # an unhashable item
                     piece = None
                 if piece is not None:
@@ -235,10 +240,10 @@ def evidence_text(shared: Shared, evidence: pd.Series, zones: pd.Series) -> pd.S
                 continue
             else:
                 piece = f"{label}: {fmt_value(value, zone, yes, no)}"
-            if type(raw) is str:
-                pieces[(key, raw)] = piece
-            elif type(raw) is list and all(type(x) is str for x in raw):
-                pieces[(key, ("list", *raw))] = piece
+            if kind in _SCALARS:
+                pieces[(key, kind, raw)] = piece
+            elif kind is list and all(type(x) is str for x in raw):
+                pieces[(key, list, *raw)] = piece
             parts.append(piece)
         rows.append(parts)
         has_time.append(timed)
