@@ -324,8 +324,8 @@ def _work_done(result: AuditResult, params: tuple) -> dict[str, Any]:
     lang, caps, zone, diff, history = params
     frames = (result.kpis, result.quarantine, result.shops, result.address_notes)
     key = (lang, caps, zone, _Ident(diff), _Ident(history), *map(_Ident, frames),
-           _Ident(result.timezones), _Ident(result.catalog), text(result.run.get("as_of")),
-           masking_enabled())
+           _Ident(result.timezones), _Ident(result.catalog), _Ident(result.return_windows),
+           text(result.run.get("as_of")), masking_enabled())
     return entry[1].setdefault(key, {})
 
 
