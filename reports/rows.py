@@ -464,18 +464,15 @@ class Selection:
         self._escaped: dict[str, list[str]] | None = None
         if not len(f):
             return
-        p_code, p_names = pd.factorize(np.asarray(f["platform"].astype(str), dtype=object))
-        s_code, s_names = pd.factorize(np.asarray(f["shop_id"].astype(str), dtype=object))
+        p_code, p_names = _codes(f["platform"])
+        s_code, s_names = _codes(f["shop_id"])
         shop_code, pairs = pd.factorize(p_code.astype("int64") * len(s_names) + s_code)
-        self._keys = [(str(p_names[c // len(s_names)]), str(s_names[c % len(s_names)]))
-                      for c in pairs]
-        status_code, status_names = pd.factorize(np.asarray(f["status"].astype(str),
-                                                            dtype=object))
-        status_names = [str(x) for x in status_names]
+        self._keys = [(p_names[c // len(s_names)], s_names[c % len(s_names)]) for c in pairs]
+        status_code, status_names = _codes(f["status"])
         code_of = {name: i for i, name in enumerate(status_names)}
-        rule_code, rule_names = pd.factorize(np.asarray(f["rule_id"].astype(str), dtype=object))
-        self._rule_names = [str(r) for r in rule_names]
-        critical_sev = np.asarray(f["severity"].astype(str), dtype=object) == "critical"
+        rule_code, self._rule_names = _codes(f["rule_id"])
+        rule_names = self._rule_names
+        critical_sev = (f["severity"] == "critical").to_numpy(dtype=bool, na_value=False)
         n_shops, n_rules = len(self._keys), len(rule_names)
 
         def is_(name: str) -> np.ndarray:
@@ -578,6 +575,14 @@ class Selection:
             return {"counts": {"at_risk": 0, "violation": 0, "contestable": 0, "critical": 0},
                     "at_risk": [], "violation": [], "contestable": []}
         return self._shops_for(layout, detail_len)[key]
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a column's values and the values as text (one hash pass, no
+    conversion of every value to a Python string; a missing value is a value of its own,
+    written as ``str`` writes it)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return np.asarray(codes, dtype="int64"), [str(u) for u in uniques]
 
 
 def _head(order: np.ndarray, group: np.ndarray, cap: int) -> np.ndarray:
