@@ -7,11 +7,12 @@ Yahoo) still show it, and a reader never has to guess a number from a line.
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from reports.format import as_float, fmt_kpi, fmt_time, text
 from reports.i18n import N_
@@ -158,8 +159,10 @@ def _past_values(shared: Shared, n: int
     zones = hist["platform"].astype(str).map(shared.zone)
     dates = local_times(hist["_t"], zones, "%m-%d", offset=False)
     out: dict[tuple[str, str, str], list[tuple[str, float | None]]] = {}
-    for p, s, m, d, v in zip(hist["platform"].astype(str), hist["shop_id"].astype(str),
-                             hist["metric"].astype(str), dates, hist["value"], strict=True):
+    for p, s, m, d, v in zip(hist["platform"].astype(str).tolist(),
+                             hist["shop_id"].astype(str).tolist(),
+                             hist["metric"].astype(str).tolist(), dates.tolist(),
+                             hist["value"].tolist(), strict=True):
         out.setdefault((p, s, m), []).append((d, as_float(v)))
     return out
 
@@ -190,9 +193,9 @@ def trend_html(trend: list[dict[str, Any]], *, mail: bool) -> Markup:
         colour = "#cf222e" if b["bad"] else "#0969da"
         bar = (f'<td width="{b["width"]}" height="7" bgcolor="{colour}"></td>'
                if b["width"] else "")
-        rows.append(f'<tr><td>{escape(b["date"])}&nbsp;</td><td width="{BAR_WIDTH}">'
+        rows.append(f'<tr><td>{html.escape(b["date"])}&nbsp;</td><td width="{BAR_WIDTH}">'
                     f'<table cellpadding="0" cellspacing="0"><tr>{bar}'
                     f'<td width="{b["rest"]}"></td></tr></table></td>'
-                    f'<td>&nbsp;{escape(b["value"])}</td></tr>')
+                    f'<td>&nbsp;{html.escape(b["value"])}</td></tr>')
     style = ' style="font-size:11px;color:#57606a"' if mail else ' class="trend"'
     return Markup(f'<table cellpadding="0" cellspacing="0"{style}>{"".join(rows)}</table>')

@@ -13,6 +13,7 @@ import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -256,7 +257,11 @@ class Shared:
         return self._history_by_shop.get(key)
 
     def quarantine_has_owners(self) -> bool:
-        return {"platform", "shop_id"} <= set(self.result.quarantine.columns)
+        owners = self.cache.get("quarantine_has_owners")
+        if owners is None:
+            owners = self.cache["quarantine_has_owners"] = {"platform", "shop_id"} <= set(
+                self.result.quarantine.columns.tolist())
+        return owners
 
     # ---- zones and rule texts
     def zone(self, platform: str) -> str:
@@ -364,7 +369,9 @@ def overall_status(*, critical: int, violations: int, at_risk: int,
     return "ok"
 
 
+@lru_cache(maxsize=256)
 def period(as_of: pd.Timestamp | None, window_days: float | None, zone: str) -> str:
+    """``start – as_of`` in ``zone`` (the same few values for every shop of a run: cached)."""
     if as_of is None:
         return ""
     if window_days is None:
