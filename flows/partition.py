@@ -38,19 +38,42 @@ def unaudited_shops(raw_orders: pd.DataFrame, valid_orders: pd.DataFrame
     return sorted(seen - set(shops_of(valid_orders)))
 
 
+def _in(df: pd.DataFrame, keys: set[tuple[str, str]]) -> pd.Series:
+    """Whether each row's (platform, shop_id) is one of ``keys``: one vectorised lookup (a
+    Python test per row made the per-shop retry below cost shops x findings)."""
+    pairs = pd.MultiIndex.from_arrays([df["platform"].astype("str"),
+                                       df["shop_id"].astype("str")])
+    return pd.Series(pairs.isin(list(keys)), index=df.index)
+
+
 def only_shops(result: AuditResult, keys: set[tuple[str, str]], keep: bool = True
                ) -> AuditResult:
     """``result`` with the findings, KPIs and shop list of ``keys`` only (or all but them)."""
     def cut(df: pd.DataFrame) -> pd.DataFrame:
         if not len(df):
             return df
-        hit = pd.Series([k in keys for k in zip(df["platform"].astype("str"),
-                                                  df["shop_id"].astype("str"), strict=True)],
-                        index=df.index)
+        hit = _in(df, keys)
         return df[hit if keep else ~hit].reset_index(drop=True)
 
     return dataclasses.replace(result, findings=cut(result.findings), kpis=cut(result.kpis),
                                shops=cut(result.shops))
+
+
+def each_shop(result: AuditResult, keys: list[tuple[str, str]]):
+    """``(key, only_shops(result, {key}))`` for every key, the frames grouped once."""
+    def groups(df: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+        if not len(df):
+            return {}
+        by = [df["platform"].astype("str"), df["shop_id"].astype("str")]
+        return {(str(p), str(s_)): g.reset_index(drop=True)
+                for (p, s_), g in df.groupby(by, sort=False)}
+
+    frames = {"findings": groups(result.findings), "kpis": groups(result.kpis),
+              "shops": groups(result.shops)}
+    for key in keys:
+        yield key, dataclasses.replace(result, **{
+            name: by_key.get(key, getattr(result, name).iloc[0:0].reset_index(drop=True))
+            for name, by_key in frames.items()})
 
 
 def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang: str,
@@ -77,9 +100,9 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
     keys = shops_of(pd.concat([result.shops, result.kpis[["platform", "shop_id"]]]))
     failed: list[dict] = []
     with tempfile.TemporaryDirectory() as scratch:
-        for key in keys:
+        for key, one in each_shop(result, keys):
             try:
-                write_reports(only_shops(result, {key}), Path(scratch), history=history,
+                write_reports(one, Path(scratch), history=history,
                               lang=lang, diff=diff, report_tz=report_tz)
             except Exception as exc:
                 failed.append({"stage": "report", "platform": key[0], "shop_id": key[1],

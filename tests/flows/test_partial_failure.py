@@ -222,3 +222,32 @@ def test_every_order_quarantined_fails_and_writes_nothing_that_looks_like_an_aud
     assert "paid_at type in " in state.message  # the reason, with an example
     assert not (tmp_path / "out" / "run.json").exists()
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_each_shops_result_holds_that_shop_only():
+    from checks.result import AuditResult
+    from flows.partition import each_shop, only_shops
+
+    findings = pd.DataFrame({"platform": ["tmall", "jd", "tmall", "tmall"],
+                             "shop_id": ["s1", "s1", "s2", "s1"],
+                             "order_id": ["O1", "O2", "O3", "O4"]})
+    kpis = pd.DataFrame({"platform": ["tmall", "jd"], "shop_id": ["s1", "s1"],
+                         "metric": ["m", "m"]})
+    shops = pd.DataFrame({"platform": ["tmall", "jd", "tmall", "amazon_us"],
+                          "shop_id": ["s1", "s1", "s2", "quiet"]})
+    result = AuditResult(run={}, findings=findings, kpis=kpis, quarantine=pd.DataFrame(),
+                         counts={}, catalog=[], timezones={}, shops=shops)
+    keys = [("tmall", "s1"), ("jd", "s1"), ("tmall", "s2"), ("amazon_us", "quiet")]
+    got = dict(each_shop(result, keys))
+    assert got[("tmall", "s1")].findings["order_id"].tolist() == ["O1", "O4"]
+    assert got[("jd", "s1")].findings["order_id"].tolist() == ["O2"]
+    assert got[("tmall", "s2")].kpis.empty and len(got[("tmall", "s2")].shops) == 1
+    assert got[("amazon_us", "quiet")].findings.empty
+    assert list(got[("amazon_us", "quiet")].findings.columns) == list(findings.columns)
+    for key, one in got.items():
+        alone = only_shops(result, {key})
+        for name in ("findings", "kpis", "shops"):
+            pd.testing.assert_frame_equal(getattr(one, name), getattr(alone, name),
+                                          check_index_type=False)
+    rest = only_shops(result, {("tmall", "s1")}, keep=False)
+    assert rest.findings["order_id"].tolist() == ["O2", "O3"]
