@@ -136,6 +136,7 @@ def _prepared(shared: Shared) -> dict[tuple[str, str], list[dict[str, Any]]]:
             "status_label": status_labels[status],
             "counts": f"{int(num)} / {int(den)}" if num is not None and den is not None else "",
             "trend": (trend := bars(series, threshold, is_rate, better == "higher")),
+            "trend_text": " · ".join(f"{b['date']} {b['value']}" for b in trend),
             "trend_page": trend_html(trend, mail=False),
             "trend_mail": trend_html(trend, mail=True),
         })

@@ -298,10 +298,14 @@ def _mask_text(text: str, shortcut: bool = True) -> str:
         return text
     text = _RIC.sub(_mask_ric, text)
     text = _CARD.sub(_mask_card, text)
-    text = _EMAIL.sub(_mask_email, text)
-    text = _CN_ADDRESS.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+    # each pattern below needs a character the text may not have: checked first (cheap)
+    if "@" in text or "＠" in text:
+        text = _EMAIL.sub(_mask_email, text)
+    if "号" in text:
+        text = _CN_ADDRESS.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
     text = _US_STREET.sub(_mask_street_words, text)
-    text = _LABELLED_NAME.sub(_mask_labelled_name, text)
+    if ":" in text or "：" in text:
+        text = _LABELLED_NAME.sub(_mask_labelled_name, text)
     return _mask_phones(text, shortcut)
 
 
