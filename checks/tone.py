@@ -286,6 +286,8 @@ class Phrase:
     parts: tuple[str, str, str]
     excusable: bool
     required: tuple[str, ...]
+    # The prefilter's anchor when the phrase's own text cannot give one (a `near` pair).
+    anchor: str | None = None
 
     @property
     def regex(self) -> str:
@@ -393,6 +395,7 @@ class Lexicon:
     python: _PhrasePatterns
     excuses: re.Pattern
     repeats: str
+    hollow: re.Pattern = re.compile("(?!)")
 
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
@@ -452,6 +455,9 @@ def _compile(spec: dict) -> Lexicon:
         families[name] = {k: family[k] for k in ("meaning", "example")}
         for entry in family["phrases"]:
             entry = entry if isinstance(entry, dict) else {"phrase": entry}
+            if "near" in entry:
+                phrases.append(_near(name, entry, family, fillers))
+                continue
             text = _phrase_text(str(entry["phrase"]).strip())
             if not text:
                 raise ValueError(f"empty phrase in family {name!r}")
@@ -467,11 +473,13 @@ def _compile(spec: dict) -> Lexicon:
     python = _PhrasePatterns(tuple(
         f"{_py(p.parts[0])}({_py(p.parts[1])}){_py(p.parts[2])}" for p in phrases))
     excuses = re.compile(_excuse_pattern(spec.get("excuses", {})))
+    hollow = re.compile("|".join(_hollow_pattern(h) for h in spec.get("hollow_excuses", []))
+                        or "(?!)")
     # RE2 has no back-references: which rows repeat a Chinese character of the lexicon?
     chars = sorted({ch for p in phrases for ch in p.phrase if re.match(f"[{HAN}]", ch)})
     repeats = "|".join([*(ch + ch for ch in chars), _TRIPLES])
     return Lexicon(families, tuple(phrases), _prefilter(phrases), _chunks(phrases), python,
-                   excuses, repeats)
+                   excuses, repeats, hollow)
 
 
 def _phrase_text(phrase: str) -> str:
@@ -619,7 +627,7 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
     a million messages take half a minute instead of a fraction of a second (measured), so
     the anchors are cut into slices of ``PREFILTER_BUDGET`` characters.
     """
-    anchors = sorted({_anchor(p) for p in phrases})
+    anchors = sorted({p.anchor or _anchor(p) for p in phrases})
     single = [a for a in anchors if len(a) == 1]
     rest = [a for a in anchors if len(a) > 1]
     slices: list[list[str]] = [[f"[{''.join(single)}]"]] if single else [[]]
@@ -634,13 +642,19 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
 
 
 CHUNK = 60
+# A `near` pair is two alternations with a bounded gap: RE2's automaton for it is far larger
+# than a phrase's, so only a few share a pattern.
+NEAR_CHUNK = 2
 
 
 def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
     """The phrases as a few RE2 patterns, grouped so that each keeps RE2's fast automaton."""
     groups: dict[tuple[str, str, str], list[Phrase]] = {}
     for p in phrases:
-        if p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
+        if p.anchor is not None:
+            # A pair with a gap between its sides: few per pattern (see `NEAR_CHUNK`).
+            key = ("near", "", "")
+        elif p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
             key = ("en-clause", p.parts[0], p.parts[2])
         else:
             # Wildcards (`*`) blow up an automaton shared with many phrases: apart.
@@ -655,13 +669,15 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
             continue
         # RE2's automaton has a fixed memory budget: past ~150 Chinese phrases it falls back
         # to the 500x slower NFA, so groups are cut into slices well below that.
-        for start in range(0, len(group), CHUNK):
-            out.append("|".join(p.regex for p in group[start:start + CHUNK]))
+        size = NEAR_CHUNK if kind == "near" else CHUNK
+        for start in range(0, len(group), size):
+            out.append("|".join(p.regex for p in group[start:start + size]))
     return tuple(out)
 
 
 def _py(regex: str) -> str:
-    return regex.replace("\\z", "\\Z")
+    # RE2's \b is ASCII (差评\bwhatever has one); Python's, Unicode, unless told.
+    return regex.replace("\\z", "\\Z").replace("\\b", "(?a:\\b)")
 
 
 def _alternative(text: str, entry: dict, fillers: str,
@@ -710,6 +726,86 @@ def _alternative(text: str, entry: dict, fillers: str,
     return before, core, after
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+# What the gap of a `near` pair does not run across, by its `span`.
+NEAR_STOPS = {
+    "clause": ".!?;:,~～。！？；：，…、\r\n" + EMOJI,
+    "sentence": ".!?。！？…\r\n" + EMOJI,
+    "message": "\r\n",
+}
+
+
+def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
+    """A `near` entry: a term from each of two lists in the same sentence (or clause), at
+    most `within` characters apart, in either order unless `order: ab`.
+
+    Sellers word a taunt a hundred ways, but nearly always with a complaint word and a
+    dare (差评 + 随便, "claim" + "good luck"): the pair generalises where a sentence cannot.
+    """
+    sides = entry["near"]
+    if len(sides) != 2:
+        raise ValueError(f"near takes two lists: {sides!r}")
+    texts = [_phrase_text("|".join(s) if isinstance(s, list) else str(s)) for s in sides]
+    within = int(entry.get("within", 10))
+    span = entry.get("span", "sentence")
+    if span not in NEAR_STOPS:
+        raise ValueError(f"near span is one of {sorted(NEAR_STOPS)}: {span!r}")
+    gap = f"[^{NEAR_STOPS[span]}]{{0,{within}}}"
+    a, b = (_near_side(t, fillers) for t in texts)
+    core = f"(?:{a}){gap}(?:{b})"
+    order = entry.get("order", "either")
+    if order == "either":
+        core += f"|(?:{b}){gap}(?:{a})"
+    elif order != "ab":
+        raise ValueError(f"near order is either or ab: {order!r}")
+    # The prefilter looks for the side named by `anchor` (the rarer one in seller chat):
+    # all of it, so that the anchor is in every match by construction.
+    side = entry.get("anchor", 1)
+    if side not in (1, 2):
+        raise ValueError(f"near anchor is 1 or 2: {side!r}")
+    excusable = bool(entry.get("excusable", spec.get("excusable", False)))
+    return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
+                  ("", core, ""), excusable, (), (a, b)[side - 1])
+
+
+def _near_side(text: str, fillers: str) -> str:
+    """One side of a `near` pair: its alternatives, English ones on word boundaries; an
+    alternative ending in `$` only where a sentence ends ("refund? no." but not "no problem")."""
+    out = []
+    for alt in _split(_unwrap(text))[1]:
+        end = alt.endswith("$")
+        alt = alt.rstrip("$")
+        core = _core(alt, "" if alt.isascii() else fillers)
+        if _latin(alt[:1]) or (alt[:1] == "(" and alt.isascii()):
+            core = "\\b" + core
+        if _latin(alt[-1:]):
+            core += "\\b"
+        if end:
+            core += f"[{SPACE}]*(?:[{SENTENCE_END}]|\\z)"
+        out.append(core)
+    return "|".join(out)
+
+
+def _unwrap(text: str) -> str:
+    """``(a|b)`` → ``a|b``: a side written as one group."""
+    while text.startswith("(") and text.endswith(")"):
+        items, alts = _split(text)
+        if len(items) != 1 or len(alts) != 1 or items[0][1]:
+            break
+        text = text[1:-1]
+    return text
+
+
+def _hollow_pattern(text: str) -> str:
+    """A brush-off that names a rule but gives none ("read the policy", 自己看详情页)."""
+    text = _phrase_text(text)
+    core = _core(text, "")
+    return f"\\b{core}\\b" if text.isascii() else core
+
+
 def _chars(characters: str) -> str:
     return f"|[{re.escape(characters)}]" if characters else ""
 
@@ -728,6 +824,7 @@ def _core(text: str, fillers: str) -> str:
     gap = f"[{re.escape(fillers)}]?" if fillers else ""
     first = True
     depth = 0
+    prev = ""
     for i, ch in enumerate(text):
         if ch == "(":
             depth += 1
@@ -753,10 +850,15 @@ def _core(text: str, fillers: str) -> str:
             lit = re.escape(ch)
             if fillers and not first:
                 lit = gap + lit
+                # English inside Chinese is spaced as people type it (别 bb 了, 差评 whatever):
+                # spacing may come where the script changes.
+                if _latin(ch) != _latin(prev):
+                    lit = f"[{SPACE}]*" + lit
             if ch in DROPPABLE and fillers and not first and i < len(text) - 1:
                 lit = f"(?:{lit})?"
             out.append(lit)
             first = False
+            prev = ch
     if depth:
         raise ValueError(f"unbalanced parentheses in phrase {text!r}")
     return "".join(out)
@@ -879,7 +981,8 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
         phrase = lexicon.phrases[i]
         if phrase.excusable:
             if excused is None:
-                excused = lexicon.excuses.search(text) is not None
+                # "Read the policy" names a rule but gives none: not an excuse.
+                excused = lexicon.excuses.search(lexicon.hollow.sub("。", text)) is not None
             if excused:
                 continue
         return phrase.family, words.strip()
