@@ -288,6 +288,8 @@ class Phrase:
     required: tuple[str, ...]
     # The prefilter's anchor when the phrase's own text cannot give one (a `near` pair).
     anchor: str | None = None
+    # Not counted when the message also holds this (Python regex): a `near` pair's `unless`.
+    unless: str | None = None
 
     @property
     def regex(self) -> str:
@@ -675,9 +677,15 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# The end of an English word in a `near` pair. RE2 has no lookahead, so it accepts a hyphen
+# after the word (problem-solving); Python, which explains every match, does not.
+WORD_END = "\\b(?:)"
+
+
 def _py(regex: str) -> str:
     # RE2's \b is ASCII (差评\bwhatever has one); Python's, Unicode, unless told.
-    return regex.replace("\\z", "\\Z").replace("\\b", "(?a:\\b)")
+    regex = regex.replace(WORD_END, "\x00").replace("\\z", "\\Z")
+    return regex.replace("\\b", "(?a:\\b)").replace("\x00", "(?a:\\b)(?!-)")
 
 
 def _alternative(text: str, entry: dict, fillers: str,
@@ -732,7 +740,8 @@ def _latin(ch: str) -> bool:
 
 # What the gap of a `near` pair does not run across, by its `span`.
 NEAR_STOPS = {
-    "clause": ".!?;:,~～。！？；：，…、\r\n" + EMOJI,
+    # A question mark does not end the clause: 投诉？随你 is one dare.
+    "clause": ".!;:,~～。！；：，…、\r\n" + EMOJI,
     "sentence": ".!?。！？…\r\n" + EMOJI,
     "message": "\r\n",
 }
@@ -767,8 +776,12 @@ def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
     if side not in (1, 2):
         raise ValueError(f"near anchor is 1 or 2: {side!r}")
     excusable = bool(entry.get("excusable", spec.get("excusable", False)))
+    unless = entry.get("unless")
+    if unless is not None:
+        unless = _py(_near_side(_phrase_text("|".join(unless) if isinstance(unless, list)
+                                             else str(unless)), fillers))
     return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
-                  ("", core, ""), excusable, (), (a, b)[side - 1])
+                  ("", core, ""), excusable, (), (a, b)[side - 1], unless)
 
 
 def _near_side(text: str, fillers: str) -> str:
@@ -779,10 +792,12 @@ def _near_side(text: str, fillers: str) -> str:
         end = alt.endswith("$")
         alt = alt.rstrip("$")
         core = _core(alt, "" if alt.isascii() else fillers)
-        if _latin(alt[:1]) or (alt[:1] == "(" and alt.isascii()):
+        # English words on word boundaries (the letters inside the syntax decide).
+        letters = alt.strip("()?|")
+        if _latin(letters[:1]):
             core = "\\b" + core
-        if _latin(alt[-1:]):
-            core += "\\b"
+        if _latin(letters[-1:]) and not alt.endswith("?"):
+            core += WORD_END
         if end:
             core += f"[{SPACE}]*(?:[{SENTENCE_END}]|\\z)"
         out.append(core)
@@ -979,13 +994,16 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     excused = None
     for _, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
+        if phrase.unless is not None and re.search(phrase.unless, text):
+            continue
         if phrase.excusable:
             if excused is None:
                 # "Read the policy" names a rule but gives none: not an excuse.
                 excused = lexicon.excuses.search(lexicon.hollow.sub("。", text)) is not None
             if excused:
                 continue
-        return phrase.family, words.strip()
+        # A sentence end a pair needs (refund? no.) is not part of the words.
+        return phrase.family, words.strip().rstrip(".!?。！？… ")
     return None
 
 
