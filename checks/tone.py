@@ -290,6 +290,9 @@ class Phrase:
     anchor: str | None = None
     # Not counted when the message also holds this (Python regex): a `near` pair's `unless`.
     unless: str | None = None
+    # Not counted when the words that fired hold this: a `near` pair's `unless_inside`
+    # ("you're not stupid").
+    unless_inside: str | None = None
 
     @property
     def regex(self) -> str:
@@ -398,6 +401,7 @@ class Lexicon:
     excuses: re.Pattern
     repeats: str
     hollow: re.Pattern = re.compile("(?!)")
+    negated: re.Pattern = re.compile("(?!)")
 
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
@@ -480,8 +484,13 @@ def _compile(spec: dict) -> Lexicon:
     # RE2 has no back-references: which rows repeat a Chinese character of the lexicon?
     chars = sorted({ch for p in phrases for ch in p.phrase if re.match(f"[{HAN}]", ch)})
     repeats = "|".join([*(ch + ch for ch in chars), _TRIPLES])
+    # A phrase right after one of these is denied, not said: 不是不给您退.
+    negations = [re.escape(normalize_text(n)) for n in spec.get("negations", [])]
+    # (是不是 asks a question: 你是不是脑子坏掉了 denies nothing.)
+    negated = re.compile(f"(?<!是)(?:{'|'.join(negations)})[{SPACE}]*$" if negations
+                         else "(?!)")
     return Lexicon(families, tuple(phrases), _prefilter(phrases), _chunks(phrases), python,
-                   excuses, repeats, hollow)
+                   excuses, repeats, hollow, negated)
 
 
 def _phrase_text(phrase: str) -> str:
@@ -757,7 +766,7 @@ def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
     sides = entry["near"]
     if len(sides) != 2:
         raise ValueError(f"near takes two lists: {sides!r}")
-    texts = [_phrase_text("|".join(s) if isinstance(s, list) else str(s)) for s in sides]
+    texts = [_phrase_text(_joined(s)) for s in sides]
     within = int(entry.get("within", 10))
     span = entry.get("span", "sentence")
     if span not in NEAR_STOPS:
@@ -776,12 +785,14 @@ def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
     if side not in (1, 2):
         raise ValueError(f"near anchor is 1 or 2: {side!r}")
     excusable = bool(entry.get("excusable", spec.get("excusable", False)))
-    unless = entry.get("unless")
-    if unless is not None:
-        unless = _py(_near_side(_phrase_text("|".join(unless) if isinstance(unless, list)
-                                             else str(unless)), fillers))
+    unless, inside = (_py(_near_side(_phrase_text(_joined(entry[key])), fillers))
+                      if entry.get(key) else None for key in ("unless", "unless_inside"))
     return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
-                  ("", core, ""), excusable, (), (a, b)[side - 1], unless)
+                  ("", core, ""), excusable, (), (a, b)[side - 1], unless, inside)
+
+
+def _joined(side: str | list) -> str:
+    return "|".join(side) if isinstance(side, list) else str(side)
 
 
 def _near_side(text: str, fillers: str) -> str:
@@ -992,9 +1003,14 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
             found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
                          for m in lexicon.python[i].finditer(text))
     excused = None
-    for _, _, i, words in sorted(found):
+    for start, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
         if phrase.unless is not None and re.search(phrase.unless, text):
+            continue
+        if phrase.unless_inside is not None and re.search(phrase.unless_inside, words):
+            continue
+        if lexicon.negated.search(text, 0, start):
+            # 不是不给您退 / 不是退不了: the refusal (or insult) is denied, not made.
             continue
         if phrase.excusable:
             if excused is None:
