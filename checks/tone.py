@@ -749,9 +749,10 @@ def _latin(ch: str) -> bool:
 
 # What the gap of a `near` pair does not run across, by its `span`.
 NEAR_STOPS = {
-    # A question mark does not end the clause: 投诉？随你 is one dare.
+    # A question mark ends neither: a question and its retort are one move (投诉我？你随意,
+    # "Refund? No.").
     "clause": ".!;:,~～。！；：，…、\r\n" + EMOJI,
-    "sentence": ".!?。！？…\r\n" + EMOJI,
+    "sentence": ".!。！…\r\n" + EMOJI,
     "message": "\r\n",
 }
 
@@ -850,7 +851,7 @@ def _core(text: str, fillers: str) -> str:
     gap = f"[{re.escape(fillers)}]?" if fillers else ""
     first = True
     depth = 0
-    prev = ""
+    mixed = bool(fillers) and any(_latin(c) for c in text)
     for i, ch in enumerate(text):
         if ch == "(":
             depth += 1
@@ -876,15 +877,15 @@ def _core(text: str, fillers: str) -> str:
             lit = re.escape(ch)
             if fillers and not first:
                 lit = gap + lit
-                # English inside Chinese is spaced as people type it (别 bb 了, 差评 whatever):
-                # spacing may come where the script changes.
-                if _latin(ch) != _latin(prev):
+                # English inside Chinese is spaced as people type it (别 bb 了, 关我 p 事):
+                # in a phrase that mixes scripts, spacing may come between any two of its
+                # characters (where the script changes depends on the alternative taken).
+                if mixed:
                     lit = f"[{SPACE}]*" + lit
             if ch in DROPPABLE and fillers and not first and i < len(text) - 1:
                 lit = f"(?:{lit})?"
             out.append(lit)
             first = False
-            prev = ch
     if depth:
         raise ValueError(f"unbalanced parentheses in phrase {text!r}")
     return "".join(out)
@@ -911,7 +912,7 @@ _QUOTE = re.compile(
     r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
 # A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'").
 _VERB = re.compile(
-    r"(说|讲|称|问|写|回复|回了|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
+    r"(说|讲|称|问|写|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
     r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
     r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
@@ -941,9 +942,9 @@ def _strip_quoted_speech(text: str) -> str:
             verb = verbs[-1]
             speaker = before[:verb.start()]
             if _OTHER.search(speaker) or not _SELF.search(speaker):
-                return "。"
+                return "“”"
         if _POINTER.search(before) or _AFTER.match(text, m.end()):
-            return "。"
+            return "“”"
         return m.group(0)
 
     return _QUOTE.sub(repl, text)
