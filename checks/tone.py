@@ -391,6 +391,10 @@ class Lexicon:
     (its anchor), finds the few rows worth a closer look; on those, ``patterns``, the
     phrases in a few groups small enough for the automaton. ``python`` has each phrase
     for Python's re, to tell which one fired and where.
+
+    The `near` pairs are costlier per pattern and fire on few rows, so they have a third
+    step of their own: ``near_prefilter`` (their anchors) picks, among the rows the
+    prefilter kept, the ones that ``near_patterns`` look at.
     """
 
     families: dict[str, dict]
@@ -402,6 +406,8 @@ class Lexicon:
     repeats: str
     hollow: re.Pattern = re.compile("(?!)")
     negated: re.Pattern = re.compile("(?!)")
+    near_prefilter: tuple[str, ...] = ()
+    near_patterns: tuple[str, ...] = ()
 
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
@@ -489,8 +495,10 @@ def _compile(spec: dict) -> Lexicon:
     # (是不是 asks a question: 你是不是脑子坏掉了 denies nothing.)
     negated = re.compile(f"(?<!是)(?:{'|'.join(negations)})[{SPACE}]*$" if negations
                          else "(?!)")
-    return Lexicon(families, tuple(phrases), _prefilter(phrases), _chunks(phrases), python,
-                   excuses, repeats, hollow, negated)
+    near = [p for p in phrases if p.anchor is not None]
+    return Lexicon(families, tuple(phrases), _prefilter(phrases),
+                   _chunks([p for p in phrases if p.anchor is None]), python, excuses, repeats,
+                   hollow, negated, _prefilter(near) if near else (), _chunks(near))
 
 
 def _phrase_text(phrase: str) -> str:
@@ -791,16 +799,16 @@ def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
         core += f"|(?:{b}){gap}(?:{a})"
     elif order != "ab":
         raise ValueError(f"near order is either or ab: {order!r}")
-    # The prefilter looks for the side named by `anchor` (the rarer one in seller chat):
-    # all of it, so that the anchor is in every match by construction.
+    # The prefilter looks for the side named by `anchor` (the rarer one in seller chat).
     side = entry.get("anchor", 1)
     if side not in (1, 2):
         raise ValueError(f"near anchor is 1 or 2: {side!r}")
+    anchor = _side_anchor(texts[side - 1], (a, b)[side - 1], fillers)
     excusable = bool(entry.get("excusable", spec.get("excusable", False)))
     unless, inside = (_py(_near_side(_phrase_text(_joined(entry[key])), fillers))
                       if entry.get(key) else None for key in ("unless", "unless_inside"))
     return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
-                  ("", core, ""), excusable, (), (a, b)[side - 1], unless, inside)
+                  ("", core, ""), excusable, (), anchor, unless, inside)
 
 
 def _joined(side: str | list) -> str:
@@ -825,6 +833,27 @@ def _near_side(text: str, fillers: str) -> str:
             core += f"[{SPACE}]*(?:[{SENTENCE_END}]|\\z)"
         out.append(core)
     return "|".join(out)
+
+
+def _side_anchor(text: str, pattern: str, fillers: str) -> str:
+    """What every match of one side of a pair holds, kept small for the prefilter: per
+    alternative, a rare Chinese character or an uncommon English word (as for a phrase),
+    else the alternative itself (a plain Chinese one as written: a filler inside 没用 or 发了
+    is not worth the prefilter's size); the whole side's pattern if that is shorter."""
+    single, multi = set(), set()
+    for alt in _split(_unwrap(text))[1]:
+        alt = alt.rstrip("$")
+        got = _group_anchors(alt)
+        if got:
+            single.update(g for g in got if len(g) == 1)
+            multi.update(re.escape(g) for g in got if len(g) > 1)
+        elif not alt.isascii() and re.fullmatch(f"[{HAN}]+", alt):
+            multi.add(alt)
+        else:
+            multi.add(_near_side(alt, fillers))
+    parts = ([f"[{re.escape(''.join(sorted(single)))}]"] if single else []) + sorted(multi)
+    anchor = "|".join(parts)
+    return anchor if len(anchor) < len(pattern) else pattern
 
 
 def _unwrap(text: str) -> str:
@@ -1082,16 +1111,25 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
     if idx.size == 0:
         return {}
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
-    hits = np.zeros(len(idx), dtype=bool)
-    for pattern in lexicon.patterns:
-        hits |= pc.fill_null(pc.match_substring_regex(seen, pattern), False).to_numpy(
-            zero_copy_only=False)
+    hits = _any_match(seen, lexicon.patterns)
+    near = np.flatnonzero(_any_match(seen, lexicon.near_prefilter))
+    if near.size:
+        hits[near] |= _any_match(seen.take(pa.array(near)), lexicon.near_patterns)
     found = {}
     for i, text in zip(idx[hits], seen.filter(pa.array(hits)).to_pylist(), strict=True):
         verdict = _explain(text, lexicon)
         if verdict is not None:
             found[int(i)] = verdict
     return found
+
+
+def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
+    """Per row: does any of the RE2 patterns match?"""
+    out = np.zeros(len(arr), dtype=bool)
+    for pattern in patterns:
+        out |= pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(
+            zero_copy_only=False)
+    return out
 
 
 def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
