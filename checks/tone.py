@@ -30,7 +30,7 @@ import re
 import re._parser as _sre
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -293,6 +293,9 @@ class Phrase:
     # Not counted when the words that fired hold this: a `near` pair's `unless_inside`
     # ("you're not stupid").
     unless_inside: str | None = None
+    # Not counted when the text right after the words starts with this (the family's
+    # `not_followed_by`: 退不了的话 is a condition).
+    not_followed_by: str | None = None
 
     @property
     def regex(self) -> str:
@@ -465,6 +468,9 @@ def _compile(spec: dict) -> Lexicon:
             if not family.get(key):
                 raise ValueError(f"family {name!r} has no {key}")
         families[name] = {k: family[k] for k in ("meaning", "example")}
+        followed = family.get("not_followed_by")
+        followed = "|".join(map(re.escape, followed)) if followed else None
+        start = len(phrases)
         for entry in family["phrases"]:
             entry = entry if isinstance(entry, dict) else {"phrase": entry}
             if "near" in entry:
@@ -476,6 +482,9 @@ def _compile(spec: dict) -> Lexicon:
             excusable = bool(entry.get("excusable", family.get("excusable", False)))
             phrases.append(Phrase(name, text, _alternative(text, entry, fillers, softeners),
                                   excusable, _required(text)))
+        if followed:
+            phrases[start:] = [replace(p, not_followed_by=f"[{SPACE}]*(?:{followed})")
+                               for p in phrases[start:]]
     seen: set[str] = set()
     for p in phrases:
         if p.phrase in seen:
@@ -1049,6 +1058,9 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
         if phrase.unless is not None and re.search(phrase.unless, text):
             continue
         if phrase.unless_inside is not None and re.search(phrase.unless_inside, words):
+            continue
+        if phrase.not_followed_by is not None and re.match(
+                phrase.not_followed_by, text[start + len(words):]):
             continue
         if lexicon.negated.search(text, 0, start):
             # 不是不给您退 / 不是退不了: the refusal (or insult) is denied, not made.
