@@ -950,7 +950,7 @@ def _excuse_pattern(excuses: dict) -> str:
                      + "(?![不没无免])")
     for marker in excuses.get("en", []):
         body = re.escape(normalize_text(marker)).replace("\\ ", r"\s+")
-        parts.append(rf"\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
+        parts.append(rf"(?<!\bno )(?<!\bnot )(?<!\bwithout )\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
     return "|".join(parts) or "(?!)"
 
 
