@@ -296,6 +296,9 @@ class Phrase:
     # Not counted when the text right after the words starts with this (the family's
     # `not_followed_by`: 退不了的话 is a condition).
     not_followed_by: str | None = None
+    # A `near` pair's cheap test before its regex (which is costly to compile): per side,
+    # pieces of which every match holds one (empty: no test for that side).
+    any_of: tuple[tuple[str, ...], ...] = ()
 
     @property
     def regex(self) -> str:
@@ -817,7 +820,32 @@ def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
     unless, inside = (_py(_near_side(_phrase_text(_joined(entry[key])), fillers))
                       if entry.get(key) else None for key in ("unless", "unless_inside"))
     return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
-                  ("", core, ""), excusable, (), anchor, unless, inside)
+                  ("", core, ""), excusable, (), anchor, unless, inside,
+                  any_of=tuple(_side_pieces(t) for t in texts))
+
+
+def _side_pieces(text: str) -> tuple[str, ...]:
+    """Pieces of which every match of one side holds one: per alternative, a rare character
+    or word, or the first character of a plain Chinese one; empty if some alternative has
+    neither."""
+    pieces: set[str] = set()
+    for alt in _alternatives(text):
+        alt = alt.rstrip("$")
+        got = _group_anchors(alt)
+        if got:
+            pieces.update(got)
+            continue
+        # Else any character or word outside the groups (common ones included).
+        top = _top_level(alt)
+        if alt.isascii():
+            words = _whole_words(alt, top)
+            found = [max(words, key=len)] if words else []
+        else:
+            found = [ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE]
+        if not found:
+            return ()
+        pieces.add(found[0])
+    return tuple(sorted(pieces))
 
 
 def _joined(side: str | list) -> str:
@@ -828,7 +856,7 @@ def _near_side(text: str, fillers: str) -> str:
     """One side of a `near` pair: its alternatives, English ones on word boundaries; an
     alternative ending in `$` only where a sentence ends ("refund? no." but not "no problem")."""
     out = []
-    for alt in _split(_unwrap(text))[1]:
+    for alt in _alternatives(text):
         end = alt.endswith("$")
         alt = alt.rstrip("$")
         core = _core(alt, "" if alt.isascii() else fillers)
@@ -850,7 +878,7 @@ def _side_anchor(text: str, pattern: str, fillers: str) -> str:
     else the alternative itself (a plain Chinese one as written: a filler inside 没用 or 发了
     is not worth the prefilter's size); the whole side's pattern if that is shorter."""
     single, multi = set(), set()
-    for alt in _split(_unwrap(text))[1]:
+    for alt in _alternatives(text):
         alt = alt.rstrip("$")
         got = _group_anchors(alt)
         if got:
@@ -867,12 +895,40 @@ def _side_anchor(text: str, pattern: str, fillers: str) -> str:
 
 def _unwrap(text: str) -> str:
     """``(a|b)`` → ``a|b``: a side written as one group."""
-    while text.startswith("(") and text.endswith(")"):
-        items, alts = _split(text)
-        if len(items) != 1 or len(alts) != 1 or items[0][1]:
-            break
+    while text.startswith("(") and text.endswith(")") and _closing(text, 0) == len(text) - 1:
         text = text[1:-1]
     return text
+
+
+_SYNTAX = re.compile(r"[()|]")
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the group opened at ``start`` closes."""
+    depth = 0
+    for m in _SYNTAX.finditer(text, start):
+        if m.group() == "(":
+            depth += 1
+        elif m.group() == ")":
+            depth -= 1
+            if depth == 0:
+                return m.start()
+    raise ValueError(f"unbalanced parentheses: {text!r}")
+
+
+def _alternatives(text: str) -> list[str]:
+    """The top-level alternatives of a side, its outer group taken off (only the syntax
+    characters are looked at: the sides are long)."""
+    text = _unwrap(text)
+    out, depth, start = [], 0, 0
+    for m in _SYNTAX.finditer(text):
+        ch = m.group()
+        depth += (ch == "(") - (ch == ")")
+        if ch == "|" and depth == 0:
+            out.append(text[start:m.start()])
+            start = m.end()
+    out.append(text[start:])
+    return out
 
 
 def _hollow_pattern(text: str) -> str:
@@ -1049,7 +1105,9 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     text = _strip_quoted_speech(text)
     found = []
     for i, phrase in enumerate(lexicon.phrases):
-        if all(piece in text for piece in phrase.required) and lexicon.python.may_match(i, text):
+        if all(piece in text for piece in phrase.required) and all(
+                any(piece in text for piece in side) for side in phrase.any_of if side
+        ) and lexicon.python.may_match(i, text):
             found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
                          for m in lexicon.python[i].finditer(text))
     excused = None

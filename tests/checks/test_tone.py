@@ -328,6 +328,15 @@ def test_every_phrase_anchor_is_in_what_it_matches() -> None:
     assert full.sum() > 1000 and pairs.sum() > 200
     assert not (full & ~kept).any()
     assert not (pairs & ~(kept & near_kept)).any()
+    # and a pair's cheap test before its Python regex lets every match through
+    texts = [tone._collapse(t) for t in norm.tolist()]
+    for i, phrase in enumerate(lexicon.phrases):
+        if not phrase.any_of:
+            continue
+        for text in texts:
+            if lexicon.python[i].search(text):
+                assert all(any(piece in text for piece in side)
+                           for side in phrase.any_of if side), (phrase.phrase, text)
 
 
 # --------------------------------------------------------------------------- the eval set
