@@ -873,24 +873,56 @@ def _near_side(text: str, fillers: str) -> str:
 
 
 def _side_anchor(text: str, pattern: str, fillers: str) -> str:
-    """What every match of one side of a pair holds, kept small for the prefilter: per
-    alternative, a rare Chinese character or an uncommon English word (as for a phrase),
-    else the alternative itself (a plain Chinese one as written: a filler inside 没用 or 发了
-    is not worth the prefilter's size); the whole side's pattern if that is shorter."""
-    single, multi = set(), set()
+    """What every match of one side of a pair holds, kept small and specific for the
+    prefilter: a Chinese alternative as the words it can spell (不(负责|承担) → 不负责,
+    不承担: a single rare character like 承 would keep every 轴承 row; a filler inside
+    such words is not worth the prefilter's size), an English one by an uncommon word,
+    else the alternative's own pattern; the whole side's pattern if that is shorter."""
+    words: set[str] = set()
     for alt in _alternatives(text):
         alt = alt.rstrip("$")
+        spelled = None if _latin_in(alt) else _spell(alt)
+        if spelled:
+            words.update(re.escape(w) for w in spelled)
+            continue
         got = _group_anchors(alt)
-        if got:
-            single.update(g for g in got if len(g) == 1)
-            multi.update(re.escape(g) for g in got if len(g) > 1)
-        elif not alt.isascii() and re.fullmatch(f"[{HAN}]+", alt):
-            multi.add(alt)
+        if got and alt.isascii():
+            # Whole words: "no" is not in "know".
+            words.update(f"\\b{re.escape(g)}\\b" for g in got)
         else:
-            multi.add(_near_side(alt, fillers))
-    parts = ([f"[{re.escape(''.join(sorted(single)))}]"] if single else []) + sorted(multi)
-    anchor = "|".join(parts)
+            words.add(_near_side(alt, fillers))
+    anchor = "|".join(sorted(words))
     return anchor if len(anchor) < len(pattern) else pattern
+
+
+def _latin_in(text: str) -> bool:
+    return any(_latin(ch) for ch in text)
+
+
+def _spell(text: str, limit: int = 24) -> list[str] | None:
+    """The literal strings a Chinese phrase can be (optional groups both ways), or None
+    when it has a wildcard or more than ``limit`` of them."""
+    if "*" in text:
+        return None
+    out = [""]
+    for piece, optional in _split(text)[0]:
+        if piece == "?":
+            continue  # made the item before it optional
+        if piece.startswith("("):
+            options: list[str] = []
+            for alt in _split(piece[1:-1])[1]:
+                got = _spell(alt, limit)
+                if got is None:
+                    return None
+                options += got
+        else:
+            options = [piece]
+        if optional:
+            options = ["", *options]
+        out = [a + b for a in out for b in options]
+        if len(out) > limit:
+            return None
+    return out
 
 
 def _unwrap(text: str) -> str:
