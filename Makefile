@@ -54,6 +54,7 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py tests/data/tone_blind2.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind3.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind4.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_probes.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

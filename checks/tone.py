@@ -299,6 +299,9 @@ class Phrase:
     # A `near` pair's cheap test before its regex (which is costly to compile): per side,
     # pieces of which every match holds one (empty: no test for that side).
     any_of: tuple[tuple[str, ...], ...] = ()
+    # Not counted when the message also offers one of the family's `remedies` (Python
+    # regex): "You broke it? No worries, we'll send a new one." mocks no one.
+    remedy: str | None = None
 
     @property
     def regex(self) -> str:
@@ -473,6 +476,9 @@ def _compile(spec: dict) -> Lexicon:
         families[name] = {k: family[k] for k in ("meaning", "example")}
         followed = family.get("not_followed_by")
         followed = "|".join(map(re.escape, followed)) if followed else None
+        remedy = family.get("remedies")
+        remedy = _excuse_pattern({"zh": [r for r in remedy if not r.isascii()],
+                                  "en": [r for r in remedy if r.isascii()]}) if remedy else None
         start = len(phrases)
         for entry in family["phrases"]:
             entry = entry if isinstance(entry, dict) else {"phrase": entry}
@@ -488,6 +494,8 @@ def _compile(spec: dict) -> Lexicon:
         if followed:
             phrases[start:] = [replace(p, not_followed_by=f"[{SPACE}]*(?:{followed})")
                                for p in phrases[start:]]
+        if remedy:
+            phrases[start:] = [replace(p, remedy=remedy) for p in phrases[start:]]
     seen: set[str] = set()
     for p in phrases:
         if p.phrase in seen:
@@ -1146,6 +1154,8 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     for start, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
         if phrase.unless is not None and re.search(phrase.unless, text):
+            continue
+        if phrase.remedy is not None and re.search(phrase.remedy, text):
             continue
         if phrase.unless_inside is not None and re.search(phrase.unless_inside, words):
             continue

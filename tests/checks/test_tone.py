@@ -163,6 +163,10 @@ CASES = [
     ("我们会自己解决物流的问题，您不用操心", None, None),
     # a refusal denied, not made
     ("亲，不是不给您退，是系统还在处理", None, None),
+    # a jab followed by the remedy (the family's remedies)
+    ("You broke it? No worries, we'll send a new one.", None, None),
+    ("别催了亲，已经在加急了，马上发", None, None),
+    ("你烦不烦，说了在处理了", "dismissal", "烦不烦"),
 ]
 
 
@@ -369,7 +373,7 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 
 
 @pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
-                                  "tone_blind4.csv"])
+                                  "tone_blind4.csv", "tone_probes.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
     tuned on: a change that costs them precision or recall shows here, each family included."""
