@@ -52,6 +52,9 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py tests/data/tone_untouched.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind2.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind3.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind4.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_probes.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

@@ -30,7 +30,7 @@ import re
 import re._parser as _sre
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -286,6 +286,22 @@ class Phrase:
     parts: tuple[str, str, str]
     excusable: bool
     required: tuple[str, ...]
+    # The prefilter's anchor when the phrase's own text cannot give one (a `near` pair).
+    anchor: str | None = None
+    # Not counted when the message also holds this (Python regex): a `near` pair's `unless`.
+    unless: str | None = None
+    # Not counted when the words that fired hold this: a `near` pair's `unless_inside`
+    # ("you're not stupid").
+    unless_inside: str | None = None
+    # Not counted when the text right after the words starts with this (the family's
+    # `not_followed_by`: 退不了的话 is a condition).
+    not_followed_by: str | None = None
+    # A `near` pair's cheap test before its regex (which is costly to compile): per side,
+    # pieces of which every match holds one (empty: no test for that side).
+    any_of: tuple[tuple[str, ...], ...] = ()
+    # Not counted when the message also offers one of the family's `remedies` (Python
+    # regex): "You broke it? No worries, we'll send a new one." mocks no one.
+    remedy: str | None = None
 
     @property
     def regex(self) -> str:
@@ -384,6 +400,10 @@ class Lexicon:
     (its anchor), finds the few rows worth a closer look; on those, ``patterns``, the
     phrases in a few groups small enough for the automaton. ``python`` has each phrase
     for Python's re, to tell which one fired and where.
+
+    The `near` pairs are costlier per pattern and fire on few rows, so they have a third
+    step of their own: ``near_prefilter`` (their anchors) picks, among the rows the
+    prefilter kept, the ones that ``near_patterns`` look at.
     """
 
     families: dict[str, dict]
@@ -393,6 +413,10 @@ class Lexicon:
     python: _PhrasePatterns
     excuses: re.Pattern
     repeats: str
+    hollow: re.Pattern = re.compile("(?!)")
+    negated: re.Pattern = re.compile("(?!)")
+    near_prefilter: tuple[str, ...] = ()
+    near_patterns: tuple[str, ...] = ()
 
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
@@ -450,14 +474,28 @@ def _compile(spec: dict) -> Lexicon:
             if not family.get(key):
                 raise ValueError(f"family {name!r} has no {key}")
         families[name] = {k: family[k] for k in ("meaning", "example")}
+        followed = family.get("not_followed_by")
+        followed = "|".join(map(re.escape, followed)) if followed else None
+        remedy = family.get("remedies")
+        remedy = _excuse_pattern({"zh": [r for r in remedy if not r.isascii()],
+                                  "en": [r for r in remedy if r.isascii()]}) if remedy else None
+        start = len(phrases)
         for entry in family["phrases"]:
             entry = entry if isinstance(entry, dict) else {"phrase": entry}
+            if "near" in entry:
+                phrases.append(_near(name, entry, family, fillers))
+                continue
             text = _phrase_text(str(entry["phrase"]).strip())
             if not text:
                 raise ValueError(f"empty phrase in family {name!r}")
             excusable = bool(entry.get("excusable", family.get("excusable", False)))
             phrases.append(Phrase(name, text, _alternative(text, entry, fillers, softeners),
                                   excusable, _required(text)))
+        if followed:
+            phrases[start:] = [replace(p, not_followed_by=f"[{SPACE}]*(?:{followed})")
+                               for p in phrases[start:]]
+        if remedy:
+            phrases[start:] = [replace(p, remedy=remedy) for p in phrases[start:]]
     seen: set[str] = set()
     for p in phrases:
         if p.phrase in seen:
@@ -467,11 +505,20 @@ def _compile(spec: dict) -> Lexicon:
     python = _PhrasePatterns(tuple(
         f"{_py(p.parts[0])}({_py(p.parts[1])}){_py(p.parts[2])}" for p in phrases))
     excuses = re.compile(_excuse_pattern(spec.get("excuses", {})))
+    hollow = re.compile("|".join(_hollow_pattern(h) for h in spec.get("hollow_excuses", []))
+                        or "(?!)")
     # RE2 has no back-references: which rows repeat a Chinese character of the lexicon?
     chars = sorted({ch for p in phrases for ch in p.phrase if re.match(f"[{HAN}]", ch)})
     repeats = "|".join([*(ch + ch for ch in chars), _TRIPLES])
-    return Lexicon(families, tuple(phrases), _prefilter(phrases), _chunks(phrases), python,
-                   excuses, repeats)
+    # A phrase right after one of these is denied, not said: 不是不给您退.
+    negations = [re.escape(normalize_text(n)) for n in spec.get("negations", [])]
+    # (是不是 asks a question: 你是不是脑子坏掉了 denies nothing.)
+    negated = re.compile(f"(?<!是)(?:{'|'.join(negations)})[{SPACE}]*$" if negations
+                         else "(?!)")
+    near = [p for p in phrases if p.anchor is not None]
+    return Lexicon(families, tuple(phrases), _prefilter(phrases),
+                   _chunks([p for p in phrases if p.anchor is None]), python, excuses, repeats,
+                   hollow, negated, _prefilter(near) if near else (), _chunks(near))
 
 
 def _phrase_text(phrase: str) -> str:
@@ -619,7 +666,7 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
     a million messages take half a minute instead of a fraction of a second (measured), so
     the anchors are cut into slices of ``PREFILTER_BUDGET`` characters.
     """
-    anchors = sorted({_anchor(p) for p in phrases})
+    anchors = sorted({p.anchor or _anchor(p) for p in phrases})
     single = [a for a in anchors if len(a) == 1]
     rest = [a for a in anchors if len(a) > 1]
     slices: list[list[str]] = [[f"[{''.join(single)}]"]] if single else [[]]
@@ -634,13 +681,21 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
 
 
 CHUNK = 60
+# A `near` pair is two alternations with a bounded gap: RE2's automaton for it is far larger
+# than a phrase's, so only a few share a pattern, and a long one stays alone (eight pairs in
+# one pattern fell off the automaton: 5x slower on the whole check, measured).
+NEAR_CHUNK = 4
+NEAR_BUDGET = 100000
 
 
 def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
     """The phrases as a few RE2 patterns, grouped so that each keeps RE2's fast automaton."""
     groups: dict[tuple[str, str, str], list[Phrase]] = {}
     for p in phrases:
-        if p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
+        if p.anchor is not None:
+            # A pair with a gap between its sides: few per pattern (see `NEAR_CHUNK`).
+            key = ("near", "", "")
+        elif p.parts[0].startswith("(?:\\A|[" + CLAUSE[:3]):
             key = ("en-clause", p.parts[0], p.parts[2])
         else:
             # Wildcards (`*`) blow up an automaton shared with many phrases: apart.
@@ -655,13 +710,30 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
             continue
         # RE2's automaton has a fixed memory budget: past ~150 Chinese phrases it falls back
         # to the 500x slower NFA, so groups are cut into slices well below that.
+        if kind == "near":
+            batch: list[str] = []
+            for p in group:
+                if batch and (len(batch) == NEAR_CHUNK
+                              or sum(map(len, batch)) + len(p.regex) > NEAR_BUDGET):
+                    out.append("|".join(batch))
+                    batch = []
+                batch.append(p.regex)
+            out.append("|".join(batch))
+            continue
         for start in range(0, len(group), CHUNK):
             out.append("|".join(p.regex for p in group[start:start + CHUNK]))
     return tuple(out)
 
 
+# The end of an English word in a `near` pair. RE2 has no lookahead, so it accepts a hyphen
+# after the word (problem-solving); Python, which explains every match, does not.
+WORD_END = "\\b(?:)"
+
+
 def _py(regex: str) -> str:
-    return regex.replace("\\z", "\\Z")
+    # RE2's \b is ASCII (差评\bwhatever has one); Python's, Unicode, unless told.
+    regex = regex.replace(WORD_END, "\x00").replace("\\z", "\\Z")
+    return regex.replace("\\b", "(?a:\\b)").replace("\x00", "(?a:\\b)(?!-)")
 
 
 def _alternative(text: str, entry: dict, fillers: str,
@@ -710,6 +782,202 @@ def _alternative(text: str, entry: dict, fillers: str,
     return before, core, after
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+# What the gap of a `near` pair does not run across, by its `span`.
+NEAR_STOPS = {
+    # A question mark ends neither: a question and its retort are one move (投诉我？你随意,
+    # "Refund? No.").
+    "clause": ".!;:,~～。！；：，…、\r\n" + EMOJI,
+    "sentence": ".!。！…\r\n" + EMOJI,
+    "message": "\r\n",
+}
+
+
+def _near(family: str, entry: dict, spec: dict, fillers: str) -> Phrase:
+    """A `near` entry: a term from each of two lists in the same sentence (or clause), at
+    most `within` characters apart, in either order unless `order: ab`.
+
+    Sellers word a taunt a hundred ways, but nearly always with a complaint word and a
+    dare (差评 + 随便, "claim" + "good luck"): the pair generalises where a sentence cannot.
+    """
+    sides = entry["near"]
+    if len(sides) != 2:
+        raise ValueError(f"near takes two lists: {sides!r}")
+    texts = [_phrase_text(_joined(s)) for s in sides]
+    within = int(entry.get("within", 10))
+    span = entry.get("span", "sentence")
+    if span not in NEAR_STOPS:
+        raise ValueError(f"near span is one of {sorted(NEAR_STOPS)}: {span!r}")
+    gap = f"[^{NEAR_STOPS[span]}]{{0,{within}}}"
+    a, b = (_near_side(t, fillers) for t in texts)
+    core = f"(?:{a}){gap}(?:{b})"
+    order = entry.get("order", "either")
+    if order == "either":
+        core += f"|(?:{b}){gap}(?:{a})"
+    elif order != "ab":
+        raise ValueError(f"near order is either or ab: {order!r}")
+    # The prefilter looks for the side named by `anchor` (the rarer one in seller chat).
+    side = entry.get("anchor", 1)
+    if side not in (1, 2):
+        raise ValueError(f"near anchor is 1 or 2: {side!r}")
+    anchor = _side_anchor(texts[side - 1], (a, b)[side - 1], fillers)
+    excusable = bool(entry.get("excusable", spec.get("excusable", False)))
+    unless, inside = (_py(_near_side(_phrase_text(_joined(entry[key])), fillers))
+                      if entry.get(key) else None for key in ("unless", "unless_inside"))
+    return Phrase(family, f"near({texts[0]} ~ {texts[1]} /{within}{order}{span})",
+                  ("", core, ""), excusable, (), anchor, unless, inside,
+                  any_of=tuple(_side_pieces(t) for t in texts))
+
+
+def _side_pieces(text: str) -> tuple[str, ...]:
+    """Pieces of which every match of one side holds one: per alternative, a rare character
+    or word, or the first character of a plain Chinese one; empty if some alternative has
+    neither."""
+    pieces: set[str] = set()
+    for alt in _alternatives(text):
+        alt = alt.rstrip("$")
+        got = _group_anchors(alt)
+        if got:
+            pieces.update(got)
+            continue
+        # Else any character or word outside the groups (common ones included).
+        top = _top_level(alt)
+        if alt.isascii():
+            words = _whole_words(alt, top)
+            found = [max(words, key=len)] if words else []
+        else:
+            found = [ch for _, ch in top if re.match(f"[{HAN}]", ch) and ch not in DROPPABLE]
+        if not found:
+            return ()
+        pieces.add(found[0])
+    return tuple(sorted(pieces))
+
+
+def _joined(side: str | list) -> str:
+    return "|".join(side) if isinstance(side, list) else str(side)
+
+
+def _near_side(text: str, fillers: str) -> str:
+    """One side of a `near` pair: its alternatives, English ones on word boundaries; an
+    alternative ending in `$` only where a sentence ends ("refund? no." but not "no problem")."""
+    out = []
+    for alt in _alternatives(text):
+        end = alt.endswith("$")
+        alt = alt.rstrip("$")
+        core = _core(alt, "" if alt.isascii() else fillers)
+        # English words on word boundaries (the letters inside the syntax decide).
+        letters = alt.strip("()?|")
+        if _latin(letters[:1]):
+            core = "\\b" + core
+        if _latin(letters[-1:]) and not alt.endswith("?"):
+            core += WORD_END
+        if end:
+            core += f"[{SPACE}]*(?:[{SENTENCE_END}]|\\z)"
+        out.append(core)
+    return "|".join(out)
+
+
+def _side_anchor(text: str, pattern: str, fillers: str) -> str:
+    """What every match of one side of a pair holds, kept small and specific for the
+    prefilter: a Chinese alternative as the words it can spell (不(负责|承担) → 不负责,
+    不承担: a single rare character like 承 would keep every 轴承 row; a filler inside
+    such words is not worth the prefilter's size), an English one by an uncommon word,
+    else the alternative's own pattern; the whole side's pattern if that is shorter."""
+    words: set[str] = set()
+    for alt in _alternatives(text):
+        alt = alt.rstrip("$")
+        spelled = None if _latin_in(alt) else _spell(alt)
+        if spelled:
+            words.update(re.escape(w) for w in spelled)
+            continue
+        got = _group_anchors(alt)
+        if got and alt.isascii():
+            # Whole words: "no" is not in "know".
+            words.update(f"\\b{re.escape(g)}\\b" for g in got)
+        else:
+            words.add(_near_side(alt, fillers))
+    anchor = "|".join(sorted(words))
+    return anchor if len(anchor) < len(pattern) else pattern
+
+
+def _latin_in(text: str) -> bool:
+    return any(_latin(ch) for ch in text)
+
+
+def _spell(text: str, limit: int = 24) -> list[str] | None:
+    """The literal strings a Chinese phrase can be (optional groups both ways), or None
+    when it has a wildcard or more than ``limit`` of them."""
+    if "*" in text:
+        return None
+    out = [""]
+    for piece, optional in _split(text)[0]:
+        if piece == "?":
+            continue  # made the item before it optional
+        if piece.startswith("("):
+            options: list[str] = []
+            for alt in _split(piece[1:-1])[1]:
+                got = _spell(alt, limit)
+                if got is None:
+                    return None
+                options += got
+        else:
+            options = [piece]
+        if optional:
+            options = ["", *options]
+        out = [a + b for a in out for b in options]
+        if len(out) > limit:
+            return None
+    return out
+
+
+def _unwrap(text: str) -> str:
+    """``(a|b)`` → ``a|b``: a side written as one group."""
+    while text.startswith("(") and text.endswith(")") and _closing(text, 0) == len(text) - 1:
+        text = text[1:-1]
+    return text
+
+
+_SYNTAX = re.compile(r"[()|]")
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the group opened at ``start`` closes."""
+    depth = 0
+    for m in _SYNTAX.finditer(text, start):
+        if m.group() == "(":
+            depth += 1
+        elif m.group() == ")":
+            depth -= 1
+            if depth == 0:
+                return m.start()
+    raise ValueError(f"unbalanced parentheses: {text!r}")
+
+
+def _alternatives(text: str) -> list[str]:
+    """The top-level alternatives of a side, its outer group taken off (only the syntax
+    characters are looked at: the sides are long)."""
+    text = _unwrap(text)
+    out, depth, start = [], 0, 0
+    for m in _SYNTAX.finditer(text):
+        ch = m.group()
+        depth += (ch == "(") - (ch == ")")
+        if ch == "|" and depth == 0:
+            out.append(text[start:m.start()])
+            start = m.end()
+    out.append(text[start:])
+    return out
+
+
+def _hollow_pattern(text: str) -> str:
+    """A brush-off that names a rule but gives none ("read the policy", 自己看详情页)."""
+    text = _phrase_text(text)
+    core = _core(text, "")
+    return f"\\b{core}\\b" if text.isascii() else core
+
+
 def _chars(characters: str) -> str:
     return f"|[{re.escape(characters)}]" if characters else ""
 
@@ -728,6 +996,7 @@ def _core(text: str, fillers: str) -> str:
     gap = f"[{re.escape(fillers)}]?" if fillers else ""
     first = True
     depth = 0
+    mixed = bool(fillers) and any(_latin(c) for c in text)
     for i, ch in enumerate(text):
         if ch == "(":
             depth += 1
@@ -753,6 +1022,11 @@ def _core(text: str, fillers: str) -> str:
             lit = re.escape(ch)
             if fillers and not first:
                 lit = gap + lit
+                # English inside Chinese is spaced as people type it (别 bb 了, 关我 p 事):
+                # in a phrase that mixes scripts, spacing may come between any two of its
+                # characters (where the script changes depends on the alternative taken).
+                if mixed:
+                    lit = f"[{SPACE}]*" + lit
             if ch in DROPPABLE and fillers and not first and i < len(text) - 1:
                 lit = f"(?:{lit})?"
             out.append(lit)
@@ -772,7 +1046,7 @@ def _excuse_pattern(excuses: dict) -> str:
                      + "(?![不没无免])")
     for marker in excuses.get("en", []):
         body = re.escape(normalize_text(marker)).replace("\\ ", r"\s+")
-        parts.append(rf"\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
+        parts.append(rf"(?<!\bno )(?<!\bnot )(?<!\bwithout )\b{body}\b(?!['’]?t\b|\s*not\b|n['’]t\b)")
     return "|".join(parts) or "(?!)"
 
 
@@ -783,7 +1057,7 @@ _QUOTE = re.compile(
     r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
 # A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'").
 _VERB = re.compile(
-    r"(说|讲|称|问|写|回复|回了|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
+    r"(说|讲|称|问|写|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
     r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
     r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
@@ -813,9 +1087,9 @@ def _strip_quoted_speech(text: str) -> str:
             verb = verbs[-1]
             speaker = before[:verb.start()]
             if _OTHER.search(speaker) or not _SELF.search(speaker):
-                return "。"
+                return "“”"
         if _POINTER.search(before) or _AFTER.match(text, m.end()):
-            return "。"
+            return "“”"
         return m.group(0)
 
     return _QUOTE.sub(repl, text)
@@ -871,18 +1145,34 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     text = _strip_quoted_speech(text)
     found = []
     for i, phrase in enumerate(lexicon.phrases):
-        if all(piece in text for piece in phrase.required) and lexicon.python.may_match(i, text):
+        if all(piece in text for piece in phrase.required) and all(
+                any(piece in text for piece in side) for side in phrase.any_of if side
+        ) and lexicon.python.may_match(i, text):
             found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
                          for m in lexicon.python[i].finditer(text))
     excused = None
-    for _, _, i, words in sorted(found):
+    for start, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
+        if phrase.unless is not None and re.search(phrase.unless, text):
+            continue
+        if phrase.remedy is not None and re.search(phrase.remedy, text):
+            continue
+        if phrase.unless_inside is not None and re.search(phrase.unless_inside, words):
+            continue
+        if phrase.not_followed_by is not None and re.match(
+                phrase.not_followed_by, text[start + len(words):]):
+            continue
+        if lexicon.negated.search(text, 0, start):
+            # 不是不给您退 / 不是退不了: the refusal (or insult) is denied, not made.
+            continue
         if phrase.excusable:
             if excused is None:
-                excused = lexicon.excuses.search(text) is not None
+                # "Read the policy" names a rule but gives none: not an excuse.
+                excused = lexicon.excuses.search(lexicon.hollow.sub("。", text)) is not None
             if excused:
                 continue
-        return phrase.family, words.strip()
+        # A sentence end a pair needs (refund? no.) is not part of the words.
+        return phrase.family, words.strip().rstrip(".!?。！？… ")
     return None
 
 
@@ -933,16 +1223,25 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
     if idx.size == 0:
         return {}
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
-    hits = np.zeros(len(idx), dtype=bool)
-    for pattern in lexicon.patterns:
-        hits |= pc.fill_null(pc.match_substring_regex(seen, pattern), False).to_numpy(
-            zero_copy_only=False)
+    hits = _any_match(seen, lexicon.patterns)
+    near = np.flatnonzero(_any_match(seen, lexicon.near_prefilter))
+    if near.size:
+        hits[near] |= _any_match(seen.take(pa.array(near)), lexicon.near_patterns)
     found = {}
     for i, text in zip(idx[hits], seen.filter(pa.array(hits)).to_pylist(), strict=True):
         verdict = _explain(text, lexicon)
         if verdict is not None:
             found[int(i)] = verdict
     return found
+
+
+def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
+    """Per row: does any of the RE2 patterns match?"""
+    out = np.zeros(len(arr), dtype=bool)
+    for pattern in patterns:
+        out |= pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(
+            zero_copy_only=False)
+    return out
 
 
 def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:

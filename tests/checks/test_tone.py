@@ -123,6 +123,18 @@ CASES = [
     ("呵呵", "sarcasm_blame", "呵"),
     ("自己不看详情怪谁？", "sarcasm_blame", "自己不看"),
     ("Did you even read the description?", "sarcasm_blame", "did you even read"),
+    # near pairs: a target and an attitude in one sentence, either order, the words
+    # between them reported too; a question mark does not split the pair
+    ("Open an A-to-z claim, good luck.", "taunt", "a-to-z claim, good luck"),
+    ("差评随你给", "taunt", "差评随你"),
+    ("投诉我？你随意", "taunt", "投诉我？你随意"),
+    ("申请了也没用，不会通过的", "taunt", "申请了也没用"),
+    ("Refund? No.", "flat_refusal", "refund? no"),
+    ("退款？免谈", "flat_refusal", "退款？免谈"),
+    ("You're such a clown.", "insult", "you're such a clown"),
+    # English inside Chinese, spaced as typed
+    ("别 bb 了", "dismissal", "别 bb"),
+    ("关我 P 事", "indifference", "关我 p 事"),
     # innocent words that hold a trigger
     ("滚筒洗衣机已发货", None, None),
     ("请滚动页面查看详情", None, None),
@@ -141,6 +153,20 @@ CASES = [
     ("Nope, no extra charges!", None, None),
     ("No problem at all, happy to help!", None, None),
     ("Whatever size you choose, we'll exchange it.", None, None),
+    # the pairs' innocent neighbours
+    ("You can file an A-to-z claim if it does not arrive.", None, None),
+    ("Feel free to leave feedback.", None, None),
+    ("Go ahead and send it back.", None, None),
+    ("Good luck with your new phone!", None, None),
+    ("Refund? No problem.", None, None),
+    ("You are not dumb, the app is confusing.", None, None),
+    ("我们会自己解决物流的问题，您不用操心", None, None),
+    # a refusal denied, not made
+    ("亲，不是不给您退，是系统还在处理", None, None),
+    # a jab followed by the remedy (the family's remedies)
+    ("You broke it? No worries, we'll send a new one.", None, None),
+    ("别催了亲，已经在加急了，马上发", None, None),
+    ("你烦不烦，说了在处理了", "dismissal", "烦不烦"),
 ]
 
 
@@ -166,6 +192,10 @@ REFUSALS = [
     ("We can't refund.", True),
     ("Custom items are not refundable, but we can send a replacement.", False),
     ("Not refundable.", True),
+    # pointing at the policy gives no reason; a reason next to it still does
+    ("No refunds, read the policy.", True),
+    ("不退，自己看详情页", True),
+    ("No refunds on custom items, read the policy.", False),
     # not every family is excusable: 爱买不买 stays hostile whatever follows
     ("爱买不买，如有质量问题可申请售后", True),
 ]
@@ -245,31 +275,72 @@ def test_lexicon_rejects_misplaced_options(tmp_path) -> None:
     bad.write_text("families: [{name: x, example: e, phrases: [滚]}]")
     with pytest.raises(ValueError, match="meaning"):
         tone.load_lexicon(bad)
+    bad.write_text(head + "[{near: [投诉]}]}]")
+    with pytest.raises(ValueError, match="two lists"):
+        tone.load_lexicon(bad)
+    bad.write_text(head + "[{near: [投诉, 随便], span: paragraph}]}]")
+    with pytest.raises(ValueError, match="span"):
+        tone.load_lexicon(bad)
+
+
+def test_near_pairs_in_either_order_within_their_distance(tmp_path) -> None:
+    path = tmp_path / "pairs.yaml"
+    path.write_text(
+        "families: [{name: taunt, meaning: m, example: e, phrases: ["
+        "{near: [(投诉|claim), (随便|good luck)], within: 4}]}]", encoding="utf-8")
+    lexicon = tone.load_lexicon(path)
+    texts = pd.Series([
+        "投诉随便",          # target, attitude
+        "随便投诉",          # attitude, target
+        "投诉吧，随便",      # two characters apart, a comma between (one sentence)
+        "投诉我们一定认真处理，随便您",  # 10 characters apart
+        "claim, good luck",
+        "claims good luck",  # claims is another word
+        "投诉。随便",        # another sentence
+    ])
+    assert tone.hostile_mask(texts, lexicon).tolist() == [
+        True, True, True, False, True, False, False]
 
 
 def test_patterns_run_on_pyarrow_re2() -> None:
     """pyarrow's RE2 rejects lookarounds, \\Z and back-references: every pattern must pass."""
     lexicon = tone.load_lexicon()
     probe = pa.array(["滚", "not my problem", None], type=pa.large_string())
-    for pattern in (*lexicon.prefilter, lexicon.repeats, *lexicon.patterns):
+    for pattern in (*lexicon.prefilter, lexicon.repeats, *lexicon.patterns,
+                    *lexicon.near_prefilter, *lexicon.near_patterns):
         pc.match_substring_regex(probe, pattern)
 
 
 def test_every_phrase_anchor_is_in_what_it_matches() -> None:
-    """The prefilter keeps every row a phrase matches: spot-check on the families' examples
-    and the eval set's hostile messages (all of which the full patterns find)."""
-    data = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)
+    """The prefilter keeps every row a phrase matches, and the pairs' own prefilter every row
+    a pair matches: spot-check on the labelled sets (most of whose hostile messages the full
+    patterns find)."""
+    data = pd.concat([pd.read_csv(path, dtype=str, keep_default_na=False)
+                      for path in sorted(EVAL_SET.parent.glob("tone_*.csv"))])
     norm = tone.normalize(data["text"])
     arr = pa.array(norm.tolist(), type=pa.large_string())
     lexicon = tone.load_lexicon()
-    full = np.zeros(len(arr), dtype=bool)
-    for pattern in lexicon.patterns:
-        full |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-    kept = np.zeros(len(arr), dtype=bool)
-    for pattern in lexicon.prefilter:
-        kept |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-    assert full.sum() > 300
+
+    def any_match(patterns: tuple[str, ...]) -> np.ndarray:
+        out = np.zeros(len(arr), dtype=bool)
+        for pattern in patterns:
+            out |= pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+        return out
+
+    full, pairs = any_match(lexicon.patterns), any_match(lexicon.near_patterns)
+    kept, near_kept = any_match(lexicon.prefilter), any_match(lexicon.near_prefilter)
+    assert full.sum() > 1000 and pairs.sum() > 200
     assert not (full & ~kept).any()
+    assert not (pairs & ~(kept & near_kept)).any()
+    # and a pair's cheap test before its Python regex lets every match through
+    texts = [tone._collapse(t) for t in norm.tolist()]
+    for i, phrase in enumerate(lexicon.phrases):
+        if not phrase.any_of:
+            continue
+        for text in texts:
+            if lexicon.python[i].search(text):
+                assert all(any(piece in text for piece in side)
+                           for side in phrase.any_of if side), (phrase.phrase, text)
 
 
 # --------------------------------------------------------------------------- the eval set
@@ -301,10 +372,11 @@ def test_precision_and_recall_on_the_eval_set() -> None:
     assert recall >= 0.90, recall
 
 
-@pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv"])
+@pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
+                                  "tone_blind4.csv", "tone_probes.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
-    """The batches written without (then with) the phrase file: a change that costs them
-    precision or recall shows here, each family included."""
+    """The batches written without (then with) the phrase file, each run once before it was
+    tuned on: a change that costs them precision or recall shows here, each family included."""
     data = pd.read_csv(EVAL_SET.parent / name, dtype=str, keep_default_na=False)
     assert data["text"].is_unique
     flagged = tone.hostile_mask(data["text"]).to_numpy()
