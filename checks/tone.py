@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import re._parser as _sre
 import sys
 import unicodedata
 from dataclasses import dataclass, replace
@@ -345,12 +344,29 @@ class _PhrasePatterns:
 
 def _gate(source: str) -> tuple[str, ...] | None:
     """Literal strings one of which every match of the regex ``source`` contains; None
-    when there are none (or the regex ignores case)."""
+    when there are none (or the regex ignores case).
+
+    The gate reads the regex's parse tree from ``re._parser``, a private module of the
+    standard library: on a Python where it is missing or different, there is no gate (every
+    text is tried by the regex itself), which changes the time, never the verdict."""
+    try:
+        return _gate_from_tree(source)
+    except Exception:  # an optimisation: no gate is always correct
+        return None
+
+
+def _gate_from_tree(source: str) -> tuple[str, ...] | None:
+    global _sre
+    import re._parser as _sre
+
     parsed = _sre.parse(source)
     if parsed.state.flags & re.IGNORECASE:
         return None
     found = _needed(list(parsed))
     return tuple(sorted(found)) if found else None
+
+
+_sre = None  # re._parser, imported by the first _gate
 
 
 def _needed(items: list) -> frozenset[str] | None:
