@@ -286,9 +286,10 @@ def _write_into(result, opts: Options, out_dir: Path, log: logging.Logger) -> di
 
 def record(result, opts: Options) -> Any:
     """Append the run to the history store, replacing earlier rows of the same audit."""
+    from flows.settings import Settings
     from reports.history import append_run
 
-    return append_run(opts.store, result)
+    return append_run(opts.store, result, keep_days=Settings().history_keep_days or None)
 
 
 def publish(result, opts: Options) -> None:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Run-history store: a SQLAlchemy URL (postgresql+psycopg://…); empty: an SQLite file
     # history.sqlite next to the output folders (<out_root>/history.sqlite).
     history_url: str | None = Field(None, repr=False)
+    # Days a run's findings stay in the history store (for diffs); older runs keep their
+    # KPIs and counts (trends) only. 0: keep every run's findings.
+    history_keep_days: int = Field(400, ge=0)
     # How `refund-audit run` runs: None (default) as a Prefect flow only when a Prefect server
     # is configured (PREFECT_API_URL), else in-process without Prefect; True / False force
     # it (docs/scheduling.md). `--prefect` / `--no-prefect` override it per run.

@@ -17,7 +17,13 @@ from typing import Any
 import pandas as pd
 
 from checks.result import FINDING_COLUMNS, AuditResult
-from reports.history import FINDING_KEY, list_runs, read_findings, resolve_run
+from reports.history import (
+    FINDING_KEY,
+    FindingsPruned,
+    list_runs,
+    read_findings,
+    resolve_run,
+)
 from reports.outputs import findings_frame
 
 _SHOWN = ["rule_id", "status", "severity", "platform", "shop_id", "order_id", "refund_id",
@@ -116,8 +122,11 @@ def report_diff(store: str | Path, result: AuditResult, limit: int | None = 200
     if same.empty:
         return None
     base = same.iloc[0].to_dict()  # list_runs: newest as_of, then newest recorded, first
-    out = diff_findings(read_findings(store, base["run_id"]), findings_frame(result.findings),
-                        limit)
+    try:
+        before = read_findings(store, base["run_id"])
+    except FindingsPruned:  # the last run is older than the store keeps findings for
+        return None
+    out = diff_findings(before, findings_frame(result.findings), limit)
     after = {"run_id": run["run_id"], "audit_key": run["audit_key"], "as_of": run["as_of"],
              "source": run["source"], "window_days": run["window_days"]}
     return {"kind": kind, "before": _run_info(base), "after": after, **out}

@@ -281,12 +281,20 @@ def _content_digest(f: pd.DataFrame, k: pd.DataFrame, c_rows: list[dict]) -> str
     return digest.hexdigest()
 
 
-def append_run(store: str | Path, result: AuditResult) -> dict:
-    """Record one run; return ``{"run_id", "audit_key", "replaced": [...], "kept": [...]}``.
+class FindingsPruned(KeyError):
+    """A run whose findings the store no longer holds (``prune_findings``)."""
+
+
+def append_run(store: str | Path, result: AuditResult, *, keep_days: int | None = None
+               ) -> dict:
+    """Record one run; return ``{"run_id", "audit_key", "replaced": [...], "kept": [...],
+    "pruned": [...]}``.
 
     Earlier runs of the same ``audit_key`` are replaced (their rows deleted, their ids kept
     resolvable, pointing at this run) when their content is the same, and kept as superseded
-    versions when it differs (see the module docstring).
+    versions when it differs (see the module docstring). With ``keep_days``, the findings of
+    runs whose as-of is more than that many days before this run's are dropped in the same
+    transaction (``prune_findings``).
     """
     run = result.run
     run_id, key = run["run_id"], run["audit_key"]
@@ -330,7 +338,35 @@ def append_run(store: str | Path, result: AuditResult) -> dict:
         db.run("DELETE FROM history_run_ids WHERE run_id = ?", (run_id,))
         db.run(_insert("history_run_ids", ["run_id", "audit_key", "recorded_at", "replaced_by"]),
                (run_id, key, now, None))
-    return {**tag, "replaced": replaced, "kept": kept}
+        pruned = _prune(db, pd.Timestamp(run["as_of"]), keep_days) if keep_days else []
+    return {**tag, "replaced": replaced, "kept": kept, "pruned": pruned}
+
+
+def _prune(db: _Db, as_of: pd.Timestamp, keep_days: int) -> list[str]:
+    """Drop the finding sets of runs with an as-of over ``keep_days`` before ``as_of``.
+
+    Only the findings go: they are the store's bulk (a blob per run, ~1 MB for 50k
+    findings) and only a diff reads them. A run's row, its KPIs and counts stay, so trends
+    and ``refund-audit runs`` keep the whole history; a diff against a pruned run says so.
+    """
+    rows = db.rows("SELECT r.run_id, r.as_of FROM history_runs r "
+                   "JOIN history_finding_sets f ON f.run_id = r.run_id")
+    if not rows:
+        return []
+    t = pd.to_datetime(pd.Series([a for _, a in rows]), utc=True, format="ISO8601")
+    cutoff = as_of.tz_convert("UTC") - pd.Timedelta(days=int(keep_days))
+    ids = [rid for (rid, _), old in zip(rows, (t < cutoff).tolist(), strict=True) if old]
+    if ids:
+        db.run(f"DELETE FROM history_finding_sets WHERE run_id IN ({_marks(ids)})", ids)
+    return sorted(ids)
+
+
+def prune_findings(store: str | Path, as_of: pd.Timestamp, keep_days: int) -> list[str]:
+    """``_prune`` on its own (one transaction); returns the run ids whose findings went."""
+    if not exists(store):
+        return []
+    with _connect(store, create=True) as store_db, store_db.transaction() as db:
+        return _prune(db, as_of, keep_days)
 
 
 def _insert(table: str, columns: list[str]) -> str:
@@ -407,9 +443,15 @@ def resolve_run(store: str | Path, ref: str) -> dict:
 
 
 def read_findings(store: str | Path, run_id: str) -> pd.DataFrame:
-    """One run's findings as written to findings.csv (text columns)."""
+    """One run's findings as written to findings.csv (text columns). Raises
+    ``FindingsPruned`` when the run is in the store but its findings were pruned."""
     with _connect(store, create=True) as db:
         got = db.rows("SELECT data FROM history_finding_sets WHERE run_id = ?", (run_id,))
+        if not got and db.rows("SELECT as_of FROM history_runs WHERE run_id = ?", (run_id,)):
+            raise FindingsPruned(
+                f"the findings of run {run_id} are no longer in the history store (runs "
+                "older than history_keep_days keep their KPIs and counts only); its output "
+                "folder's findings.csv has them if it was kept")
     blob = got[0][0] if got else None
     if blob is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})

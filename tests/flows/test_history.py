@@ -44,7 +44,8 @@ def test_same_audit_replaces_its_rows_and_a_changed_rerun_keeps_the_earlier_vers
 
     late = rerun(base, "run-c", findings=base.findings.iloc[3:].reset_index(drop=True))
     rec = history.append_run(store, late)
-    assert rec == {"run_id": "run-c", "audit_key": "key-1", "replaced": [], "kept": ["run-b"]}
+    assert rec == {"run_id": "run-c", "audit_key": "key-1", "replaced": [], "kept": ["run-b"],
+                   "pruned": []}
     runs = history.list_runs(store).set_index("run_id")
     assert runs.loc["run-b", "superseded_by"] == "run-c"
     assert pd.isna(runs.loc["run-c", "superseded_by"])
@@ -254,6 +255,39 @@ def test_hand_made_run_reads_back_exactly(store):
     other = hand_result("h3", key="hand-key-3", as_of="2026-11-20T18:00:00+00:00",
                         source_key="sk-other")
     assert history.load_history(store, other) is None
+
+
+def test_findings_older_than_the_kept_days_are_pruned_kpis_stay(store):
+    """Three nightly audits of one source, a year and more apart. Recording the third
+    (as of 2026-03-01) keeping 365 days: the cut is 2025-03-01 (2026 is no leap year back to
+    that day: 2025-03-01 + 365 days = 2026-03-01), so the run of 2025-01-01 loses its
+    findings and the run of 2025-06-01 keeps them. Every run keeps its row and KPIs."""
+    first = hand_result("p1", key="k-p1", as_of="2025-01-01T18:00:00+00:00")
+    second = hand_result("p2", key="k-p2", as_of="2025-06-01T18:00:00+00:00")
+    third = hand_result("p3", key="k-p3", as_of="2026-03-01T18:00:00+00:00")
+    assert history.append_run(store, first, keep_days=365)["pruned"] == []
+    assert history.append_run(store, second, keep_days=365)["pruned"] == []
+    assert history.append_run(store, third, keep_days=365)["pruned"] == ["p1"]
+    with pytest.raises(history.FindingsPruned, match="history_keep_days"):
+        history.read_findings(store, "p1")
+    assert history.read_findings(store, "p2").values.tolist() == HAND_CSV_ROWS
+    assert sorted(history.list_runs(store)["run_id"]) == ["p1", "p2", "p3"]
+    later = hand_result("p4", key="k-p4", as_of="2026-03-02T18:00:00+00:00")
+    assert sorted(set(history.load_history(store, later)["run_id"])) == ["p1", "p2", "p3"]
+    # a diff against the pruned run says why instead of showing every finding as new
+    with pytest.raises(KeyError, match="no longer in the history store"):
+        diff_runs(store, "p1", "p3")
+    # the report's "changes since the last run" has no baseline rather than a wrong one
+    # (another source, whose only earlier run is as of 2024-01-01)
+    lone = hand_result("q2", key="k-q2", source="q-source", source_key="sk-q",
+                       as_of="2026-03-01T18:00:00+00:00")
+    history.append_run(store, hand_result("q1", key="k-q1", source="q-source",
+                                          source_key="sk-q", as_of="2024-01-01T18:00:00+00:00"))
+    assert report_diff(store, lone)["before"]["run_id"] == "q1"  # before the pruning
+    history.append_run(store, lone, keep_days=365)
+    assert report_diff(store, lone) is None
+    # keeping for ever (no keep_days) prunes nothing
+    assert history.append_run(store, later)["pruned"] == []
 
 
 def test_rerun_replaces_rows_and_the_old_id_stays_resolvable(store):
