@@ -153,10 +153,15 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
 
 
 def _owners(frames: dict[str, pd.DataFrame], table: str,
-            pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pos: np.ndarray, order_pos: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """(platform, shop_id) of the quarantined rows at ``pos``: an order's own columns; a
     refund's or message's through its ``order_id``; an address book entry's ``shop_id``
-    (platform through the shop's orders). Only the quarantined rows are looked up."""
+    (platform through the shop's orders). Only the quarantined rows are looked up.
+
+    ``order_pos``: each row's first order row (``positions`` of its ``order_id`` among the
+    orders), when validation has it already: the owners are then taken by position instead
+    of through an index of every order id (~0.5 s per 250k orders)."""
     raw = frames[table]
     none = np.full(len(pos), None, dtype=object)
     orders = frames.get("orders")
@@ -168,6 +173,16 @@ def _owners(frames: dict[str, pd.DataFrame], table: str,
                 cols["shop_id"].iloc[pos].to_numpy(dtype=object))
     if not {"platform", "shop_id"} <= set(orders.columns):
         return none, none.copy()
+    if order_pos is not None and "order_id" in raw.columns and "order_id" in orders.columns:
+        at = order_pos[pos]
+        # An empty order_id meets the first order row whose order_id is empty too, as an
+        # index of the order ids (the lookup below) matches it.
+        empty = raw["order_id"].iloc[pos].isna().to_numpy()
+        if empty.any():
+            blank = np.flatnonzero(orders["order_id"].isna().to_numpy())
+            at = np.where(empty, blank[0] if len(blank) else -1, at)
+        return (_take(orders["platform"], at, pd.RangeIndex(len(at))).to_numpy(dtype=object),
+                _take(orders["shop_id"], at, pd.RangeIndex(len(at))).to_numpy(dtype=object))
     if "order_id" in raw.columns and "order_id" in orders.columns:
         owner = orders.drop_duplicates("order_id").set_index("order_id")[["platform", "shop_id"]]
         hit = owner.reindex(raw["order_id"].iloc[pos].to_numpy())
@@ -422,12 +437,16 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     orphans = {"refunds": (f_cons, f_valid)}
     if "messages" in frames:
         orphans["messages"] = (~results["messages"][2], valid[len(f):])
+    order_pos = {"refunds": f_first}
+    if "messages" in frames:
+        order_pos["messages"] = first[len(f):]
     if row_numbers is not None:  # one partition: the whole-source checks are the merge's
-        out = _assemble(frames, results, warnings, check_types, row_numbers, keep_pos)
+        out = _assemble(frames, results, warnings, check_types, row_numbers, keep_pos,
+                        order_pos)
         out.usability = _usability(frames, results["orders"], ~o_bad, orphans, row_numbers)
         return out
     unusable = _check_orders_usable(frames, results["orders"], ~o_bad, orphans, warnings)
-    out = _assemble(frames, results, warnings, check_types, None, keep_pos)
+    out = _assemble(frames, results, warnings, check_types, None, keep_pos, order_pos)
     out.unusable = unusable
     return out
 
@@ -671,7 +690,7 @@ def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
 
 
 def _assemble(frames, results, warnings, check_types, row_numbers=None,
-              keep_pos=False) -> Validated:
+              keep_pos=False, order_pos: dict[str, np.ndarray] | None = None) -> Validated:
     tables: dict[str, pd.DataFrame] = {}
     q_parts = []
     counts: dict[str, dict[str, int]] = {}
@@ -687,7 +706,8 @@ def _assemble(frames, results, warnings, check_types, row_numbers=None,
             number = (row_numbers or {}).get(t)
             rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy(), number))
             rf.insert(0, "table", t)
-            rf["platform"], rf["shop_id"] = _owners(frames, t, rf["_pos"].to_numpy())
+            rf["platform"], rf["shop_id"] = _owners(frames, t, rf["_pos"].to_numpy(),
+                                                    (order_pos or {}).get(t))
             if number is not None:  # a partition: positions in the whole table
                 rf["_pos"] = number[rf["_pos"].to_numpy()]
             q_parts.append(rf)
