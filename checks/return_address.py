@@ -7,6 +7,8 @@ goes astray, and the platform rules against the seller.
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 
 from checks.address_quality import address_defects, division_notes
@@ -100,10 +102,30 @@ def ra003(data: AuditData, rule: Rule) -> pd.DataFrame:
                          evidence=[*_EVIDENCE, "valid_from", "valid_to"])
 
 
+#: RA004's and RA006's verdicts on the address book, by the book's content. A partitioned
+#: audit checks every partition with the same whole book: judging its phones and divisions
+#: once per process instead of once per partition saves ~0.3 s a partition (41 partitions
+#: at ten million orders). A few books at most are kept.
+_BOOK_MEMO: dict[tuple[str, bytes], pd.Series] = {}
+
+
+def _per_entry(kind: str, judge, book: pd.DataFrame) -> pd.Series:
+    """``judge(book)`` (a Series by position), memoised by the book's content, indexed like
+    ``book``."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr([(c, str(t)) for c, t in book.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(book, index=False).to_numpy().tobytes())
+    key = (kind, digest.digest())
+    if key not in _BOOK_MEMO:
+        if len(_BOOK_MEMO) >= 8:
+            _BOOK_MEMO.pop(next(iter(_BOOK_MEMO)))
+        _BOOK_MEMO[key] = judge(book.reset_index(drop=True))
+    return _BOOK_MEMO[key].set_axis(book.index)
+
+
 def _defects(data: AuditData) -> pd.Series:
     if "ra_defects" not in data.cache:
-        data.cache["ra_defects"] = address_defects(data.addresses.reset_index(drop=True)) \
-            .set_axis(data.addresses.index)
+        data.cache["ra_defects"] = _per_entry("defects", address_defects, data.addresses)
     return data.cache["ra_defects"]
 
 
@@ -183,8 +205,8 @@ def ra006(data: AuditData, rule: Rule) -> pd.DataFrame:
     if j.empty:
         return empty_findings()
     if "ra_nest" not in data.cache:
-        data.cache["ra_nest"] = division_notes(data.addresses.reset_index(drop=True))[
-            "nests"].set_axis(data.addresses.index)
+        data.cache["ra_nest"] = _per_entry(
+            "nests", lambda book: division_notes(book)["nests"], data.addresses)
     ok = j["return_address_id"].map(data.cache["ra_nest"]).fillna(True).astype(bool)
     j = j[(j["country"] == "CN").fillna(False) & ~ok]
     if j.empty:
