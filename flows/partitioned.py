@@ -337,7 +337,10 @@ class ProcessExecutor:
         keys = [("audit-part", k) for k in ks]
         try:
             with dask.config.set({"multiprocessing.context": context}):
-                return list(get(graph, keys, num_workers=workers, optimize_graph=False))
+                # chunksize=1: one partition per submission (Dask's default batches six
+                # tasks into one, which would run four partitions in one process).
+                return list(get(graph, keys, num_workers=workers, optimize_graph=False,
+                                chunksize=1))
         except InputError:
             raise
         except Exception as exc:
