@@ -30,7 +30,15 @@ from factories import address, message, order, refund, tables
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones
 from checks.result import AuditResult
-from flows.partitioned import DaskExecutor, Options, PartitionFailed, run_partitioned
+from flows.partitioned import (
+    DaskExecutor,
+    Options,
+    PartitionFailed,
+    ProcessExecutor,
+    SequentialExecutor,
+    default_executor,
+    run_partitioned,
+)
 from reports.outputs import write_csvs
 from schemas.validate import validate_tables
 from sources.base import open_source
@@ -215,6 +223,78 @@ def test_a_failing_task_is_a_clear_error_not_a_partial_result():
     """A partition that raises on the cluster (after its retry) stops the run."""
     with pytest.raises(PartitionFailed, match="Partition 1 of 1 could not be audited"):
         DaskExecutor(workers=1, retries=1).map(max, None, [0], None, None)
+
+
+# ------------------------------------------------------------------ parallel on this machine
+
+
+def test_parallel_run_writes_the_same_bytes_as_the_sequential_run(generated, reference,
+                                                                  tmp_path):
+    """The default of a partitioned run on a machine with two cores or more: the partitions
+    on Dask's multiprocessing scheduler, in worker processes of their own. Same bytes as
+    one partition after another, and as one run over everything."""
+    import multiprocessing
+
+    seq = part_run(generated["csv"], tmp_path / "seq", 4, SequentialExecutor())
+    par = part_run(generated["csv"], tmp_path / "par", 4, ProcessExecutor(workers=2))
+    same_files(tmp_path / "seq", tmp_path / "par")
+    same_files(reference["csv"][0], tmp_path / "par")
+    assert par.validated.quarantine.to_csv(index=False) == \
+        seq.validated.quarantine.to_csv(index=False)
+    assert par.validated.counts == seq.validated.counts
+    assert par.validated.warnings == seq.validated.warnings
+    assert par.info["executor"] == "processes" and par.info["workers"] == 2
+    # the partitions really ran in other processes than this one, two at a time
+    assert par.info["pid"] == os.getpid()
+    assert multiprocessing.active_children() == []  # the pool is gone after the run
+
+
+def test_parallel_partitions_run_in_worker_processes(generated):
+    """Each partition is audited in a worker process, not here, and two workers share
+    the four partitions."""
+    pids = ProcessExecutor(workers=2).map(_pid_of_partition, None, [0, 1, 2, 3], None, None)
+    assert [k for k, _ in pids] == [0, 1, 2, 3]
+    workers = {pid for _, pid in pids}
+    assert os.getpid() not in workers
+    assert 1 <= len(workers) <= 2
+
+
+def _pid_of_partition(source, k, book, o):
+    time.sleep(0.2)  # long enough for the second worker to take the next partition
+    return k, os.getpid()
+
+
+def _fail_on_two(source, k, book, o):
+    if k == 2:
+        raise ValueError("partition two is broken")
+    return k
+
+
+def test_a_failing_partition_in_a_worker_process_stops_the_run():
+    with pytest.raises(PartitionFailed, match="partition two is broken"):
+        ProcessExecutor(workers=2).map(_fail_on_two, None, [0, 1, 2, 3], None, None)
+
+
+def test_the_default_executor(monkeypatch):
+    """Parallel by default when the run is partitioned and two cores are usable; one after
+    another with REFUND_AUDIT_PARALLEL=false, one core, or one partition."""
+    import flows.partitioned as fp
+
+    monkeypatch.delenv("REFUND_AUDIT_PARALLEL", raising=False)
+    monkeypatch.setattr(fp, "usable_cores", lambda: 2)
+    ex = default_executor(4)
+    assert isinstance(ex, ProcessExecutor) and ex.workers == 2
+    monkeypatch.setattr(fp, "usable_cores", lambda: 8)
+    assert default_executor(3).workers == 3  # never more workers than partitions
+    assert isinstance(default_executor(1), SequentialExecutor)
+    monkeypatch.setattr(fp, "usable_cores", lambda: 1)
+    assert isinstance(default_executor(4), SequentialExecutor)
+    monkeypatch.setattr(fp, "usable_cores", lambda: 2)
+    for off in ("false", "0", "no", "off", " False "):
+        monkeypatch.setenv("REFUND_AUDIT_PARALLEL", off)
+        assert isinstance(default_executor(4), SequentialExecutor), off
+    monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
+    assert isinstance(default_executor(4), ProcessExecutor)
 
 
 # ------------------------------------------------------------------ a real Dask cluster
