@@ -69,6 +69,43 @@ def test_rejected_forms_are_malformed(text):
     assert pd.isna(value)
 
 
+@pytest.mark.parametrize(("text", "utc"), [
+    # month ends and leap days (Gregorian: 2024 and 2000 are leap years, 1900 and 2100 not)
+    ("2024-02-29T12:00:00Z", "2024-02-29T12:00:00"),
+    ("2000-02-29T00:00:00Z", "2000-02-29T00:00:00"),
+    ("2026-01-31T00:00:00Z", "2026-01-31T00:00:00"),
+    ("2026-04-30T00:00:00Z", "2026-04-30T00:00:00"),
+    ("2026-12-31T23:59:59+08:00", "2026-12-31T15:59:59"),
+    ("2026-03-01T00:30:00+01:00", "2026-02-28T23:30:00"),
+    # a fraction below a microsecond is cut off, towards the past, before 1970 too
+    ("1965-01-01T00:00:00.0000005Z", "1965-01-01T00:00:00"),
+    ("1969-12-31T23:59:59.9999999Z", "1969-12-31T23:59:59.999999"),
+    ("2026-11-10T10:00:00.9999995Z", "2026-11-10T10:00:00.999999"),
+])
+def test_calendar_edges(text, utc):
+    value, malformed, out = one(text)
+    assert (malformed, out) == (False, False)
+    assert value == pd.Timestamp(utc, tz="UTC")
+
+
+@pytest.mark.parametrize("text", [
+    "2023-02-29", "1900-02-29T00:00:00Z", "2100-02-29 10:00", "2026-04-31",
+    "2026-06-31T10:00:00+08:00", "2026-09-31", "2026-11-31T00:00", "2026-02-30T10:00:00Z",
+])
+def test_days_past_the_end_of_their_month_are_malformed(text):
+    value, malformed, out = one(text)
+    assert (malformed, out) == (True, False)
+    assert pd.isna(value)
+
+
+def test_an_impossible_date_among_valid_values_spoils_only_itself():
+    p = parse_column(pd.Series(["2026-02-28T10:00:00Z", "2026-02-30T10:00:00Z",
+                                "2026-03-01", "2023-02-29 10:00", None], dtype="str"), SH)
+    assert p.malformed.tolist() == [False, True, False, True, False]
+    assert p.values.iloc[0] == pd.Timestamp("2026-02-28T10:00:00", tz="UTC")
+    assert p.values.iloc[2] == pd.Timestamp("2026-02-28T16:00:00", tz="UTC")  # +08:00 midnight
+
+
 @pytest.mark.parametrize("text", [
     "9999-12-31 23:59:59", "9999-12-31T23:59:59Z", "0001-01-01", "0001-01-01T00:00:00",
     "1899-12-31T23:59:59Z", "2262-01-01", "2262-04-12T00:00:00",
