@@ -100,7 +100,9 @@ class Merged:
 def _shops(df: pd.DataFrame | None, strip: bool = False) -> set[tuple[str, str]]:
     if df is None or not {"platform", "shop_id"} <= set(df.columns) or not len(df):
         return set()
-    pairs = df[["platform", "shop_id"]].dropna().astype("str")
+    # The distinct pairs first (a few hundred among a partition's rows): stripping and
+    # dropping the empty ones then works on those only, with the same set as the result.
+    pairs = df[["platform", "shop_id"]].drop_duplicates().dropna().astype("str")
     if strip:
         pairs = pairs.apply(lambda s: s.str.strip())
         pairs = pairs[(pairs["platform"] != "") & (pairs["shop_id"] != "")]
