@@ -360,10 +360,14 @@ def usable_cores() -> int:
 
 
 def parallel_enabled() -> bool:
-    """``REFUND_AUDIT_PARALLEL`` (default on): false/0/no runs the partitions of a run
-    without ``--workers`` one after another in this process, as before."""
-    value = os.environ.get("REFUND_AUDIT_PARALLEL", "").strip().lower()
-    return value not in ("0", "false", "no", "off")
+    """The ``parallel`` setting (``REFUND_AUDIT_PARALLEL``, or ``.env``; default on): false
+    runs the partitions of a run without ``--workers`` one after another in this process."""
+    from flows.settings import Settings
+
+    try:
+        return bool(Settings().parallel)
+    except Exception:  # settings the CLI would have refused already: the default
+        return True
 
 
 def default_executor(partitions: int):

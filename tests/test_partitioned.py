@@ -290,7 +290,7 @@ def test_the_default_executor(monkeypatch):
     monkeypatch.setattr(fp, "usable_cores", lambda: 1)
     assert isinstance(default_executor(4), SequentialExecutor)
     monkeypatch.setattr(fp, "usable_cores", lambda: 2)
-    for off in ("false", "0", "no", "off", " False "):
+    for off in ("false", "0", "no", "off", "False"):
         monkeypatch.setenv("REFUND_AUDIT_PARALLEL", off)
         assert isinstance(default_executor(4), SequentialExecutor), off
     monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
