@@ -366,7 +366,8 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     # messages in one lookup per set: hashing ten million order ids is the cost (~2.5 s).
     f = frames["refunds"]
     kids = [f["order_id"]] + ([frames["messages"]["order_id"]] if "messages" in frames else [])
-    first, valid = positions(kids, o["order_id"]), positions(kids, valid_ids)
+    first = positions(kids, o["order_id"])
+    valid = _valid_positions(kids, first, ~o_bad, o_rep, valid_ids)
     f_first, f_valid = first[: len(f)], valid[: len(f)]
 
     # refunds ----------------------------------------------------------------------------
@@ -660,6 +661,27 @@ def _first_rows(keys: pd.Series, values: pd.Series) -> np.ndarray:
     same = pc.index_in(_arrow(keys), value_set=_arrow(keys), skip_nulls=True).fill_null(-1)
     same = same.to_numpy(zero_copy_only=False).astype(np.int64)
     return np.where(same >= 0, row_of[np.maximum(same, 0)], -1)
+
+
+def _valid_positions(keys: list[pd.Series], first: np.ndarray, valid: np.ndarray,
+                     repeated: np.ndarray, valid_ids: pd.Series) -> np.ndarray:
+    """``positions(keys, valid_ids)`` from ``first`` (``positions(keys, order ids)``)
+    without hashing the order ids a second time (~0.2 s per 250k orders).
+
+    ``valid``: which order rows are valid (``valid_ids`` are their ids, in order);
+    ``repeated``: which order rows share their id with another row. A key whose first order
+    row has an id of its own is at that row's rank among the valid rows when the row is
+    valid, and nowhere otherwise; a key whose id repeats among the orders (copies, duplicate
+    keys: a few rows) is looked up among the valid ids as before."""
+    rank = np.cumsum(valid) - 1
+    at = np.maximum(first, 0)
+    out = np.where((first >= 0) & valid[at], rank[at], -1)
+    redo = np.flatnonzero((first >= 0) & repeated[at])
+    if len(redo):
+        flat = pd.concat(keys, ignore_index=True) if len(keys) > 1 else \
+            keys[0].reset_index(drop=True)
+        out[redo] = positions(flat.iloc[redo], valid_ids)
+    return out.astype(np.int64)
 
 
 def _take(col: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
