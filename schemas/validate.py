@@ -673,6 +673,8 @@ def _valid_positions(keys: list[pd.Series], first: np.ndarray, valid: np.ndarray
     row has an id of its own is at that row's rank among the valid rows when the row is
     valid, and nowhere otherwise; a key whose id repeats among the orders (copies, duplicate
     keys: a few rows) is looked up among the valid ids as before."""
+    if not len(valid):  # no orders: no key has an order
+        return np.full(len(first), -1, dtype=np.int64)
     rank = np.cumsum(valid) - 1
     at = np.maximum(first, 0)
     out = np.where((first >= 0) & valid[at], rank[at], -1)
