@@ -325,6 +325,7 @@ class ProcessExecutor:
         self.info: dict = {}
 
     def map(self, fn, source, ks: list[int], book, o: Options) -> list[PartOutput]:
+        import gc
         import multiprocessing
 
         import dask
@@ -337,6 +338,17 @@ class ProcessExecutor:
         self.info = {"workers": workers, "start_method": context}
         graph = {("audit-part", k): (fn, source, k, book, o) for k in ks}
         keys = [("audit-part", k) for k in ks]
+        # What this process holds now (modules, caches, the routing pass's objects) is moved
+        # out of the collector's reach before the workers are forked: a worker's garbage
+        # collections would otherwise walk, and so copy page by page, the inherited heap.
+        gc.collect()
+        gc.freeze()
+        try:  # and memory Arrow keeps for reuse is handed back rather than inherited twice
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
+        except Exception:  # pragma: no cover - an allocator without it
+            pass
         try:
             with dask.config.set({"multiprocessing.context": context}):
                 # chunksize=1: one partition per submission (Dask's default batches six
@@ -349,6 +361,8 @@ class ProcessExecutor:
             raise PartitionFailed(
                 f"A partition could not be audited in a worker process "
                 f"({type(exc).__name__}: {str(exc)[:300]}); nothing was written.") from exc
+        finally:
+            gc.unfreeze()
 
 
 def usable_cores() -> int:
