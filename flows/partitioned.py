@@ -298,6 +298,11 @@ class SequentialExecutor:
         return [fn(source, k, book, o) for k in ks]
 
 
+def _ready() -> int:
+    """A no-op task: submitting it makes the process pool fork its workers."""
+    return os.getpid()
+
+
 class ProcessExecutor:
     """The partitions in parallel on this machine's cores: Dask's multiprocessing scheduler
     (``dask.multiprocessing.get``) over ``workers`` processes, one partition per task.
@@ -305,14 +310,17 @@ class ProcessExecutor:
     Why not a ``LocalCluster``: on a small machine its scheduler, nanny and worker processes
     each start a fresh interpreter and import pandas, pandera and the rules (~3 s of CPU per
     worker), which eats most of what two cores save at a million orders. Where the platform
-    allows it the pool's processes are forked from this one (``multiprocessing.context``
-    ``fork``): they start in milliseconds with every module imported and every cache this
-    process has warmed (profiles, holiday calendars, the tone lexicon). Elsewhere Dask's
-    default (``spawn``) is used. Each task reads its own partition (spill files or a
-    ``WHERE``), so only the source's description, the address book and the options travel
-    to a worker, and only partial outputs come back; the merge is the same as for the other
-    executors, so the written files are byte-identical. Peak memory is about ``workers``
-    partitions at once (~0.5 GB each at 250k orders) instead of one.
+    allows it the worker processes are forked from this one (``fork``): they start in
+    milliseconds with every module imported. ``start`` forks them before the routing pass,
+    while this process holds little more than its modules, so the workers do not inherit
+    (and count in their resident memory) the routing pass's buffers; the pool is then handed
+    to Dask's scheduler. Elsewhere Dask's default (``spawn``) is used.
+
+    Each task reads its own partition (spill files or a ``WHERE``), so only the source's
+    description, the address book and the options travel to a worker, and only partial
+    outputs come back; the merge is the same as for the other executors, so the written
+    files are byte-identical. Peak memory is about ``workers`` partitions at once (~0.5 GB
+    each at 250k orders) plus this process.
 
     A task that raises stops the run (Dask re-raises it here); an ``InputError`` keeps its
     message, anything else becomes ``PartitionFailed``: nothing is merged or written.
@@ -323,38 +331,58 @@ class ProcessExecutor:
     def __init__(self, workers: int = 2) -> None:
         self.workers = max(1, int(workers))
         self.info: dict = {}
+        self._pool = None
 
-    def map(self, fn, source, ks: list[int], book, o: Options) -> list[PartOutput]:
-        import gc
+    @staticmethod
+    def _context() -> str:
         import multiprocessing
 
+        return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+    def start(self) -> None:
+        """Fork the worker processes now (see the class docstring)."""
+        if self._pool is not None or self._context() != "fork":
+            return
+        import gc
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # What this process holds is moved out of the collector's reach first: a worker's
+        # garbage collections would otherwise walk, and so copy page by page, the heap it
+        # shares with this process.
+        gc.collect()
+        gc.freeze()
+        try:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool.submit(_ready)  # a fork pool starts all its workers on the first task
+        finally:
+            gc.unfreeze()
+
+    def close(self) -> None:
+        """Stop workers started by ``start`` that no ``map`` used (a run that stopped early)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    def map(self, fn, source, ks: list[int], book, o: Options) -> list[PartOutput]:
         import dask
         from dask.multiprocessing import get
 
         from schemas.errors import InputError
 
-        context = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = self._context()
         workers = min(self.workers, len(ks)) or 1
         self.info = {"workers": workers, "start_method": context}
         graph = {("audit-part", k): (fn, source, k, book, o) for k in ks}
         keys = [("audit-part", k) for k in ks]
-        # What this process holds now (modules, caches, the routing pass's objects) is moved
-        # out of the collector's reach before the workers are forked: a worker's garbage
-        # collections would otherwise walk, and so copy page by page, the inherited heap.
-        gc.collect()
-        gc.freeze()
-        try:  # and memory Arrow keeps for reuse is handed back rather than inherited twice
-            import pyarrow as pa
-
-            pa.default_memory_pool().release_unused()
-        except Exception:  # pragma: no cover - an allocator without it
-            pass
+        pool, self._pool = self._pool, None
         try:
             with dask.config.set({"multiprocessing.context": context}):
                 # chunksize=1: one partition per submission (Dask's default batches six
                 # tasks into one, which would run four partitions in one process).
                 return list(get(graph, keys, num_workers=workers, optimize_graph=False,
-                                chunksize=1))
+                                chunksize=1, pool=pool))
         except InputError:
             raise
         except Exception as exc:
@@ -362,7 +390,8 @@ class ProcessExecutor:
                 f"A partition could not be audited in a worker process "
                 f"({type(exc).__name__}: {str(exc)[:300]}); nothing was written.") from exc
         finally:
-            gc.unfreeze()
+            if pool is not None:
+                pool.shutdown()
 
 
 def usable_cores() -> int:
@@ -509,6 +538,10 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
                          "column mapping); run it without --partitions.")
     try:
         n = n_partitions or choose_partitions(src.estimate_orders())
+        if executor == "auto":
+            executor = default_executor(n)
+        if isinstance(executor, ProcessExecutor):  # its workers, before the routing pass
+            executor.start()
         t = time.perf_counter()
         plan = src.prepare(n)
         timings["partition.prepare"] = time.perf_counter() - t
@@ -519,8 +552,6 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
         book = validate_address_book(raw_book, shop_zones(first_shops, options.timezones),
                                      keep_pos=True)
         timings["partition.book"] = time.perf_counter() - t
-        if executor == "auto":
-            executor = default_executor(n)
         executor = executor or SequentialExecutor()
         t = time.perf_counter()
         parts = executor.map(run_part, src, list(range(n)), book.tables["return_addresses"],
@@ -538,6 +569,8 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
                     f"{t}: {got} of {n_rows}" for t, (n_rows, got) in lost.items())
                 + "); nothing was written.")
     finally:
+        if isinstance(executor, ProcessExecutor):
+            executor.close()
         src.cleanup()
     merged.timings = {**{f"part.{k}": v for k, v in merged.timings.items()}, **timings,
                       "partition.total": time.perf_counter() - t0}

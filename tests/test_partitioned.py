@@ -275,6 +275,18 @@ def test_a_failing_partition_in_a_worker_process_stops_the_run():
         ProcessExecutor(workers=2).map(_fail_on_two, None, [0, 1, 2, 3], None, None)
 
 
+def test_workers_started_early_are_stopped_when_the_run_stops_early():
+    """``start`` forks the workers before the routing pass; a run that stops before the
+    partitions (unusable input, a lost spill file) must not leave them behind."""
+    import multiprocessing
+
+    ex = ProcessExecutor(workers=2)
+    ex.start()
+    assert len(multiprocessing.active_children()) == 2
+    ex.close()
+    assert multiprocessing.active_children() == []
+
+
 def test_the_default_executor(monkeypatch):
     """Parallel by default when the run is partitioned and two cores are usable; one after
     another with REFUND_AUDIT_PARALLEL=false, one core, or one partition."""
