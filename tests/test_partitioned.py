@@ -287,13 +287,16 @@ def test_workers_started_early_are_stopped_when_the_run_stops_early():
     assert multiprocessing.active_children() == []
 
 
-def test_the_default_executor(monkeypatch):
-    """Parallel by default when the run is partitioned and two cores are usable; one after
-    another with REFUND_AUDIT_PARALLEL=false, one core, or one partition."""
+def test_the_default_executor(monkeypatch, tmp_path):
+    """One partition after another unless REFUND_AUDIT_PARALLEL=true; then in parallel when
+    the run is partitioned and two cores are usable (not with one core or one partition)."""
     import flows.partitioned as fp
 
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
     monkeypatch.delenv("REFUND_AUDIT_PARALLEL", raising=False)
     monkeypatch.setattr(fp, "usable_cores", lambda: 2)
+    assert isinstance(default_executor(4), SequentialExecutor)
+    monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
     ex = default_executor(4)
     assert isinstance(ex, ProcessExecutor) and ex.workers == 2
     monkeypatch.setattr(fp, "usable_cores", lambda: 8)
