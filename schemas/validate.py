@@ -174,17 +174,14 @@ def _owners(frames: dict[str, pd.DataFrame], table: str,
     if not {"platform", "shop_id"} <= set(orders.columns):
         return none, none.copy()
     if order_pos is not None and "order_id" in raw.columns and "order_id" in orders.columns:
-        at = order_pos[pos]
-        # An empty order_id meets the first order row whose order_id is empty too, as an
-        # index of the order ids (the lookup below) matches it.
-        empty = raw["order_id"].iloc[pos].isna().to_numpy()
-        if empty.any():
-            blank = np.flatnonzero(orders["order_id"].isna().to_numpy())
-            at = np.where(empty, blank[0] if len(blank) else -1, at)
+        # A row without an order_id belongs to no shop (an order row with an empty id is
+        # no evidence of whose it is): no owner, so only the overview shows it.
+        at = np.where(raw["order_id"].iloc[pos].isna().to_numpy(), -1, order_pos[pos])
         return (_take(orders["platform"], at, pd.RangeIndex(len(at))).to_numpy(dtype=object),
                 _take(orders["shop_id"], at, pd.RangeIndex(len(at))).to_numpy(dtype=object))
     if "order_id" in raw.columns and "order_id" in orders.columns:
         owner = orders.drop_duplicates("order_id").set_index("order_id")[["platform", "shop_id"]]
+        owner = owner[owner.index.notna()]  # an empty order_id has no owner (see above)
         hit = owner.reindex(raw["order_id"].iloc[pos].to_numpy())
         return hit["platform"].to_numpy(dtype=object), hit["shop_id"].to_numpy(dtype=object)
     if "shop_id" in raw.columns:

@@ -176,3 +176,21 @@ def test_offsets_are_honoured_and_naive_times_are_platform_local():
     paid = dict(zip(v.tables["orders"]["order_id"], v.tables["orders"]["paid_at"], strict=True))
     assert paid["O1"] == paid["O2"] == paid["O4"] == pd.Timestamp("2026-11-01T02:00:00Z")
     assert paid["O3"] == pd.Timestamp("2026-11-01T18:00:00Z")  # PST from 11-01 02:00
+
+
+def test_a_row_without_an_order_id_belongs_to_no_shop():
+    """Shop S9 exported an order with an empty order_id; a refund and a message without an
+    order_id are quarantined with no owner (only the overview shows them), not handed to
+    S9's page because both ids happen to be empty. A refund naming O1 belongs to S1."""
+    v = check(tables(
+        orders=[order(), order(order_id=None, shop_id="S9")],
+        refunds=[refund(refund_id="R-none", order_id=None), refund(refund_id="R-o1",
+                                                                    order_id="O1")],
+        messages=[message(message_id="M-none", order_id=None)]))
+    q = v.quarantine
+    owner = {(t, k): (p, s) for t, k, p, s in zip(q["table"], q["row_key"], q["platform"],
+                                                   q["shop_id"], strict=True)}
+    assert owner[("orders", "row 2")] == ("tmall_global", "S9")  # the order itself is S9's
+    assert pd.isna(owner[("refunds", "R-none")][1])
+    assert pd.isna(owner[("messages", "M-none")][1])
+    assert "R-o1" not in set(q["row_key"])  # valid: O1 exists
