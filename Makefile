@@ -55,6 +55,8 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py tests/data/tone_blind3.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind4.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_probes.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_probes2.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind5.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
