@@ -57,6 +57,7 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py tests/data/tone_probes.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_probes2.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind5.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind6.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md

@@ -907,7 +907,7 @@ def _side_anchor(text: str, pattern: str, fillers: str) -> str:
         alt = alt.rstrip("$")
         spelled = None if _latin_in(alt) else _spell(alt)
         if spelled:
-            words.update(re.escape(w) for w in spelled)
+            words.update(_spelled_anchor(w, fillers) for w in spelled)
             continue
         got = _group_anchors(alt)
         if got and alt.isascii():
@@ -917,6 +917,19 @@ def _side_anchor(text: str, pattern: str, fillers: str) -> str:
             words.add(_near_side(alt, fillers))
     anchor = "|".join(sorted(words))
     return anchor if len(anchor) < len(pattern) else pattern
+
+
+def _spelled_anchor(word: str, fillers: str) -> str:
+    """A spelled Chinese word as the prefilter looks for it: a filler may stand between two
+    of its characters and a droppable one may be missing, as in the pair itself (别说您了
+    reaches the pair 别 ~ 说了 that the full pattern matches)."""
+    if len(word) < 2 or not fillers:
+        return re.escape(word)
+    gap = f"[{re.escape(fillers)}]?"
+    out = [re.escape(word[0])]
+    for ch in word[1:]:
+        out.append(gap + (f"{re.escape(ch)}?" if ch in DROPPABLE else re.escape(ch)))
+    return "".join(out)
 
 
 def _latin_in(text: str) -> bool:
@@ -1079,6 +1092,7 @@ _VERB = re.compile(
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
 _AFTER = re.compile(
     r"\s*(?:这|那)?(?:句|种|样的|个|几个)?(?:话|字|词|回复|说法)|\s*(?:不|并不)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
+    r"|\s*(?:这|那)(?:句|种)(?:话)?(?:是|为)[^，。！？]{0,12}(?:说法|原话|回复|用语|话)"
     r"|\s*(?:was|were|is|are)\s+(?:what|said|written|not|never|wrong|rude|unacceptable)"
     r"|\s*,?\s*(?:he|she|they|the|your|our|my|a|an)\s+[a-z ]{0,20}(?:said|wrote|replied)")
 # Before the quote: words pointing at the quote as words ("那句“…”", "the phrase '…'").
@@ -1166,7 +1180,6 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
         ) and lexicon.python.may_match(i, text):
             found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
                          for m in lexicon.python[i].finditer(text))
-    excused = None
     for start, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
         if phrase.unless is not None and re.search(phrase.unless, text):
@@ -1182,10 +1195,11 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
             # 不是不给您退 / 不是退不了: the refusal (or insult) is denied, not made.
             continue
         if phrase.excusable:
-            if excused is None:
-                # "Read the policy" names a rule but gives none: not an excuse.
-                excused = lexicon.excuses.search(lexicon.hollow.sub("。", text)) is not None
-            if excused:
+            # The refused thing is no way forward: in 换货？不可能 or "replacement? no" the
+            # words that fired are set aside before looking for a reason or an offer, and
+            # "read the policy" names a rule but gives none.
+            rest = lexicon.hollow.sub("。", f"{text[:start]}。{text[start + len(words):]}")
+            if lexicon.excuses.search(rest) is not None:
                 continue
         # A sentence end a pair needs (refund? no.) is not part of the words.
         return phrase.family, words.strip().rstrip(".!?。！？… ")

@@ -167,6 +167,23 @@ CASES = [
     ("You broke it? No worries, we'll send a new one.", None, None),
     ("别催了亲，已经在加急了，马上发", None, None),
     ("你烦不烦，说了在处理了", "dismissal", "烦不烦"),
+    # rhetorical questions at the buyer's competence, with no blame word; a polite
+    # question, or one followed by help, is not one
+    ("你不会 check 一下 size 吗？", "sarcasm_blame", "你不会 check 一下 size 吗"),
+    ("Do you know how to use a ruler?", "sarcasm_blame", "do you know how to use a ruler"),
+    ("您是不会用优惠券吗？我教您", None, None),
+    ("Could you check the tracking number again, please?", None, None),
+    ("Do you know the model number? It helps us find the part.", None, None),
+    # mock praise around a breakage; praise alone is praise
+    ("厉害了，一天就摔坏", "sarcasm_blame", "厉害了，一天就摔坏"),
+    ("厉害了，这么快就装好了！", None, None),
+    # dares with no complaint word; an offer of a choice is no dare
+    ("你能把我怎么着？", "taunt", "把我怎么着"),
+    ("See where that gets you.", "taunt", "see where that gets you"),
+    ("随您方便，退款或换货都可以", None, None),
+    # English indifference without a subject, and the shop owning the problem
+    ("Don't care.", "indifference", "don't care"),
+    ("That's on us — we'll send a new one today.", None, None),
 ]
 
 
@@ -198,6 +215,11 @@ REFUSALS = [
     ("No refunds on custom items, read the policy.", False),
     # not every family is excusable: 爱买不买 stays hostile whatever follows
     ("爱买不买，如有质量问题可申请售后", True),
+    # the refused thing is not the way forward: 换货 in 换货？不可能 offers nothing
+    ("换货？不可能", True),
+    ("换货？可以的，马上安排", False),
+    ("不退差价", True),
+    ("不退差价，但可以送您一张优惠券", False),
 ]
 
 
@@ -212,6 +234,8 @@ QUOTES = [
     ("同事之前回了句『爱买不买』，向您道歉", False),
     ("「滚」这个字是我们同事打错了", False),
     ("您截图里那句“随便投诉”不是我们说的", False),
+    # "that line is the courier's wording": the quote is pointed at as someone's words
+    ("「我们不负责」这句是快递公司的说法，包裹丢了我们先赔给您", False),
     ('You said "not my problem" was the reply you got, sorry.', False),
     ("The previous rep told you 'no refunds' — that was wrong.", False),
     # the seller quoting themself is the seller's own hostility
@@ -373,7 +397,8 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 
 
 @pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
-                                  "tone_blind4.csv", "tone_blind5.csv", "tone_probes.csv",
+                                  "tone_blind4.csv", "tone_blind5.csv", "tone_blind6.csv",
+                                  "tone_probes.csv",
                                   "tone_probes2.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
