@@ -168,14 +168,14 @@ def _kill_while_writing(cli, source: Path, out: Path) -> None:
             staging = list(out.parent.glob(".latest.writing-*")) if out.parent.exists() \
                 else []
             if staging and any(staging[0].iterdir()):  # files are being written
-                time.sleep(0.3)
+                # killed at once: writing the whole folder takes well under a second now
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
                 return
             if proc.poll() is not None:
                 pytest.fail("the run ended before it could be killed while writing: "
                             + proc.stderr.read().decode()[-2000:])
-            time.sleep(0.01)
+            time.sleep(0.002)
         pytest.fail("the run never started writing")
     finally:
         if proc.poll() is None:
