@@ -403,20 +403,20 @@ def usable_cores() -> int:
 
 
 def parallel_enabled() -> bool:
-    """The ``parallel`` setting (``REFUND_AUDIT_PARALLEL``, or ``.env``; default off): true
+    """The ``parallel`` setting (``REFUND_AUDIT_PARALLEL``, or ``.env``; default on): true
     runs the partitions of a run without ``--workers`` in parallel on this machine's cores."""
     from flows.settings import Settings
 
     try:
         return bool(Settings().parallel)
     except Exception:  # settings the CLI would have refused already: the default
-        return False
+        return True
 
 
 def default_executor(partitions: int):
     """The executor of a partitioned run without ``--workers`` / ``--dask-address``: the
-    partitions in parallel on this machine's cores (``ProcessExecutor``) when parallel runs
-    are turned on and there are at least two cores and two partitions; else one after
+    partitions in parallel on this machine's cores (``ProcessExecutor``) unless parallel runs
+    are turned off, when there are at least two cores and two partitions; else one after
     another here (``SequentialExecutor``)."""
     cores = usable_cores()
     if partitions >= 2 and cores >= 2 and parallel_enabled():

@@ -67,12 +67,12 @@ class Settings(BaseSettings):
     # Buyers' personal data is masked in everything a person reads (pages, mails, CSV
     # detail, attachments). false: shown as it is, for internal use on trusted machines.
     mask_personal_data: bool = True
-    # true: a partitioned run (large data) audits its partitions in parallel, one worker
-    # process per usable core, when the machine has two or more; false (default): one after
-    # another in the run's process (docs/partitioning.md, docs/performance.md: on this
-    # project's shared 2-core machine the parallel run did not pay). --workers /
-    # --dask-address use Dask instead.
-    parallel: bool = False
+    # true (default): a partitioned run (large data) audits its partitions in parallel, one
+    # worker process per usable core, when the machine has two or more; false: one after
+    # another in the run's process, for a machine whose other cores are busy with other work
+    # (docs/performance.md: on a quiet 2-core machine, 1M orders took 11 s instead of 13 s,
+    # for ~4 s more CPU and ~0.8 GB more memory). --workers / --dask-address use Dask instead.
+    parallel: bool = True
     email: bool = False
     recipients_file: Path | None = None
     smtp: SmtpSettings = SmtpSettings()

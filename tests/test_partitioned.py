@@ -288,14 +288,16 @@ def test_workers_started_early_are_stopped_when_the_run_stops_early():
 
 
 def test_the_default_executor(monkeypatch, tmp_path):
-    """One partition after another unless REFUND_AUDIT_PARALLEL=true; then in parallel when
-    the run is partitioned and two cores are usable (not with one core or one partition)."""
+    """In parallel by default when the run is partitioned and two cores are usable (not
+    with one core or one partition); one partition after another with
+    REFUND_AUDIT_PARALLEL=false."""
     import flows.partitioned as fp
 
     monkeypatch.chdir(tmp_path)  # no .env of the checkout
     monkeypatch.delenv("REFUND_AUDIT_PARALLEL", raising=False)
     monkeypatch.setattr(fp, "usable_cores", lambda: 2)
-    assert isinstance(default_executor(4), SequentialExecutor)
+    ex = default_executor(4)
+    assert isinstance(ex, ProcessExecutor) and ex.workers == 2
     monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
     ex = default_executor(4)
     assert isinstance(ex, ProcessExecutor) and ex.workers == 2
