@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -426,23 +424,19 @@ def test_nesting_keeps_the_index() -> None:
 
 
 @pytest.mark.slow
-def test_a_million_entries_take_distinct_values_time() -> None:
+def test_a_million_entries_judged_by_their_distinct_values() -> None:
+    """(Its time is measured by bench/rules_speed.py.)"""
     rng = np.random.default_rng(3)
     distinct = book(
         {}, {"phone": "12345"}, {"city": "苏州市", "district": "鼓楼区", "province": "江苏省"},
         {"base": "US"}, {"base": "HK", "postcode": "999077"}, {"postcode": "1000"},
     )  # fmt: skip
     entries = distinct.iloc[rng.integers(0, len(distinct), 1_000_000)].reset_index(drop=True)
-    start = time.perf_counter()
     nests = divisions_nest(entries)
     defects = address_defects(entries)
-    elapsed = time.perf_counter() - start
-    assert (~nests).sum() == (entries["city"] == "苏州市").sum()
-    assert (
-        defects.str.len().gt(0).sum()
-        == entries["phone"].eq("12345").sum() + entries["postcode"].eq("1000").sum()
-    )
-    assert elapsed < 5
+    assert ((~nests) == (entries["city"] == "苏州市")).all()
+    assert (defects.str.len().gt(0)
+            == (entries["phone"].eq("12345") | entries["postcode"].eq("1000"))).all()
 
 
 def test_empty_book() -> None:
@@ -493,9 +487,10 @@ def test_ra006_in_the_audit_flags_only_real_non_nesting() -> None:
     assert pd.isna(notes["suggestion"].iloc[1])
 
 
-def test_nesting_100k_rows_of_many_distinct_entries_is_fast() -> None:
+def test_nesting_100k_rows_of_many_distinct_entries() -> None:
     """An address book of 100,000 rows over ~30,000 distinct triples (every official triple,
-    and each with its district moved to another entry's city)."""
+    and each with its district moved to another entry's city). (Its time is measured by
+    bench/rules_speed.py.)"""
     areas = pd.read_csv(DIVISIONS_DIR / "areas.csv", dtype=str)
     cities = pd.read_csv(DIVISIONS_DIR / "cities.csv", dtype=str)
     provinces = pd.read_csv(DIVISIONS_DIR / "provinces.csv", dtype=str)
@@ -509,10 +504,6 @@ def test_nesting_100k_rows_of_many_distinct_entries_is_fast() -> None:
     moved = rng.random(100_000) < 0.5
     picks.loc[moved, "district"] = rng.choice(triples["district"].to_numpy(), moved.sum())
     entries = picks.assign(country="CN")
-    aq._divisions()  # loaded once per process, not part of the per-run cost
-    start = time.perf_counter()
     notes = division_notes(entries)
-    elapsed = time.perf_counter() - start
     assert len(notes) == 100_000
     assert notes.loc[~moved, "nests"].all()  # the official triples, as published
-    assert elapsed < 10, elapsed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -309,21 +307,17 @@ def test_business_days_equal_24_business_hours_each(starts, days, profile) -> No
     ],
     ids=["calendar_days", "business_days_US", "business_days_CN"],
 )
-def test_a_million_due_times_in_well_under_a_second(compute) -> None:
+def test_a_million_due_times_agree_with_the_first_thousand(compute) -> None:
+    """A million start times at once give, row by row, what the same rows give in a small
+    batch (the vectorised path has no size-dependent shortcut). (Its time is measured by
+    bench/rules_speed.py.)"""
     rng = np.random.default_rng(7)
     offsets = rng.integers(0, 3 * 365 * 86_400, 1_000_000).astype("timedelta64[s]")
     ts = pd.Series(pd.DatetimeIndex(np.datetime64("2024-01-01", "s") + offsets, tz="UTC"))
-    compute(ts.head(10))  # calendars built and cached outside the timing
-    best = min(_timed(compute, ts) for _ in range(3))
-    assert best < 1.0
-
-
-def _timed(compute, ts: pd.Series) -> float:
-    start = time.perf_counter()
     result = compute(ts)
-    elapsed = time.perf_counter() - start
-    assert len(result) == len(ts)
-    return elapsed
+    assert len(result) == len(ts) and (result > ts).all()
+    head = compute(ts.head(1000))
+    assert (result.head(1000).to_numpy() == head.to_numpy()).all()
 
 
 @pytest.mark.parametrize("values", [[], [None, None]], ids=["empty", "all NaT"])

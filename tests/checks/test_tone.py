@@ -4,7 +4,6 @@ the labelled evaluation set (tests/data/tone_eval.csv)."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -436,8 +435,9 @@ def test_everyday_replies_do_not_reach_the_pairs() -> None:
 
 
 @pytest.mark.slow
-def test_one_million_messages_in_under_two_seconds() -> None:
-    """Seller talk as the demo generator writes it, 0.2 % hostile, one text in ten unique."""
+def test_one_million_messages_judged_row_by_row_right() -> None:
+    """Seller talk as the demo generator writes it, 0.2 % hostile, one text in ten unique:
+    exactly the planted rows are flagged. (Its time is measured by bench/rules_speed.py.)"""
     rng = np.random.default_rng(5)
     innocent = [
         "亲，您好，退款已经为您处理，请注意查收，有问题随时联系我们哦",
@@ -457,12 +457,9 @@ def test_one_million_messages_in_under_two_seconds() -> None:
     texts[unique & ~bad] = [f"{t} 订单号{i}" for i, t in zip(
         np.flatnonzero(unique & ~bad), texts[unique & ~bad], strict=True)]
     series = pd.Series(texts, dtype="str")
-    tone.judge(series.head(1000))  # build the lexicon and the character tables
-    start = time.perf_counter()
     got = tone.judge(series)
-    elapsed = time.perf_counter() - start
-    assert got["hostile"].sum() == bad.sum()
-    assert elapsed < 2, elapsed
+    assert (got["hostile"].to_numpy() == bad).all()
+    assert got.loc[bad, "family"].notna().all()
 
 
 # --------------------------------------------------------------------------- gates

@@ -6,8 +6,6 @@ mail HTML body ≤ 100 KB (Gmail clips at ~102 KB) and a page a browser opens at
 
 from __future__ import annotations
 
-import time
-
 from reports.mail_body import MAX_HTML_BYTES, MailBuilder
 from reports.render import write_reports
 
@@ -27,10 +25,7 @@ def test_mail_bodies_stay_under_100_kb_with_a_50k_findings_shop(synthetic, tmp_p
     big = builder.build(BIG)
     assert "50000" in big.text.replace(",", "")  # all findings counted, pointed to the CSV
     assert "findings-big-shop.csv" in big.html and "big-shop.html" in big.html
-    started = time.perf_counter()
     paths = write_reports(result, tmp_path, history=history)
-    elapsed = time.perf_counter() - started
     page = (tmp_path / "shops" / "big-shop.html").stat().st_size
     assert page < 500_000, page
     assert max(p.stat().st_size for p in paths) < 1_000_000
-    assert elapsed < 60, elapsed  # seconds on an idle 2-core machine; room for a busy one
