@@ -75,6 +75,9 @@ SENTENCE_END = ".!?。！？（）…\r\n\"'“”‘’「」『』()\\[\\]【�
 SENTENCE_STOP = "。.!！\r\n"
 # Sentence-final particles a bare Chinese reply may end with (不行啊, 不同意哈).
 PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟"
+# Chinese words that open a clause of their own after a spaced English one ("go away 别再发",
+# "clown 一个", "whatever 随你"): pronouns, don't/not, questions, 一个, 随/滚/好.
+OPENERS = "吗么你您我别不没随滚好一就还真"
 WORD = "a-z0-9_"
 SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
@@ -778,9 +781,13 @@ def _alternative(text: str, entry: dict, fillers: str,
             lead = f"(?:(?:{soft})[{SPACE},]+)*" if soft else ""
             tail = f"(?:[{SPACE},]+(?:{soft}))*" if soft else ""
             edge = f"[{CLAUSE}{HAN}]"
-            end = f"[{SENTENCE_END}{HAN}]" if entry.get("sentence") else edge
+            # On the right, a Chinese character ends the clause when it touches the phrase
+            # (go away啊); after a space, only a particle or a word that opens a clause
+            # (你, 别, 好吗, 一个) does: otherwise the English word is part of a Chinese
+            # sentence ("stop 使用吧" is "stop using it", "whatever 颜色" "whichever colour").
+            end = SENTENCE_END if entry.get("sentence") else CLAUSE
             return (f"(?:\\A|{edge})[{SPACE}]*{lead}", core,
-                    f"{tail}[{SPACE}]*(?:{end}|\\z)")
+                    f"{tail}(?:[{SPACE}]*(?:[{end}{PARTICLES}{OPENERS}]|\\z)|[{HAN}])")
         return f"(?:\\A|[^{WORD}])", core, f"(?:[^{WORD}\\-]|\\z)"
     before, after = "", ""
     if entry.get("standalone"):

@@ -183,6 +183,20 @@ CASES = [
     # English indifference without a subject, and the shop owning the problem
     ("Don't care.", "indifference", "don't care"),
     ("That's on us — we'll send a new one today.", None, None),
+    # an English word inside a Chinese sentence is not a clause of its own; one touching
+    # the Chinese, or followed by a word that opens a clause, is
+    ("亲，stop 加热吧，我们给您换新的", None, None),
+    ("Whatever 尺码都有货", None, None),
+    ("whatever 你自己看着办", "indifference", "whatever"),
+    ("Whatever吧", "indifference", "whatever"),
+    # code-switched refusals and insults
+    ("return 不支持", "flat_refusal", "return 不支持"),
+    ("Are you 瞎?", "insult", "are you 瞎"),
+    # mock agreement and a scare-quoted excuse
+    ("行行行，您说的全对", "sarcasm_blame", "您说的全对"),
+    ("Sure, it just cracked on its own.", "sarcasm_blame", "cracked on its own"),
+    # 没有 denies the refusal that follows
+    ("我们从来没有不退的说法，寄回即可", None, None),
 ]
 
 
@@ -397,7 +411,7 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 
 @pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
                                   "tone_blind4.csv", "tone_blind5.csv", "tone_blind6.csv",
-                                  "tone_probes.csv",
+                                  "tone_blind7.csv", "tone_probes.csv",
                                   "tone_probes2.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
