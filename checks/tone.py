@@ -76,8 +76,9 @@ SENTENCE_STOP = "。.!！\r\n"
 # Sentence-final particles a bare Chinese reply may end with (不行啊, 不同意哈).
 PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟"
 # Chinese words that open a clause of their own after a spaced English one ("go away 别再发",
-# "clown 一个", "whatever 随你"): pronouns, don't/not, questions, 一个, 随/滚/好.
-OPENERS = "吗么你您我别不没随滚好一就还真"
+# "clown 一个", "whatever 随你"): 你/我 (not the polite 您: "whatever 您选" offers a
+# choice), don't/not, questions, 一个, 随/滚/好.
+OPENERS = "吗么你我别不没随滚好一就还真"
 WORD = "a-z0-9_"
 SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.

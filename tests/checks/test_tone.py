@@ -187,11 +187,14 @@ CASES = [
     # the Chinese, or followed by a word that opens a clause, is
     ("亲，stop 加热吧，我们给您换新的", None, None),
     ("Whatever 尺码都有货", None, None),
+    ("whatever 您选哪个都行", None, None),
     ("whatever 你自己看着办", "indifference", "whatever"),
     ("Whatever吧", "indifference", "whatever"),
     # code-switched refusals and insults
     ("return 不支持", "flat_refusal", "return 不支持"),
     ("Are you 瞎?", "insult", "are you 瞎"),
+    ("不受理 returns", "flat_refusal", "不受理 returns"),
+    ("不支持 return，因为是定制商品", None, None),
     # mock agreement and a scare-quoted excuse
     ("行行行，您说的全对", "sarcasm_blame", "您说的全对"),
     ("Sure, it just cracked on its own.", "sarcasm_blame", "cracked on its own"),
