@@ -198,6 +198,12 @@ CASES = [
     # mock agreement and a scare-quoted excuse
     ("行行行，您说的全对", "sarcasm_blame", "您说的全对"),
     ("Sure, it just cracked on its own.", "sarcasm_blame", "cracked on its own"),
+    # mock agreement taking the blame, the fault handed over; the sincere ones are not
+    ("嗯嗯，全是我们的锅", "sarcasm_blame", "嗯，全是我们的锅"),
+    ("非常抱歉，都是我们的错", None, None),
+    ("So the weather is our fault now?", "sarcasm_blame", "is our fault now"),
+    ("We love how you styled it!", None, None),
+    ("Honestly, instructions are overrated, right?", "sarcasm_blame", "instructions are overrated"),
     # 没有 denies the refusal that follows
     ("我们从来没有不退的说法，寄回即可", None, None),
 ]
