@@ -204,6 +204,10 @@ CASES = [
     ("So the weather is our fault now?", "sarcasm_blame", "is our fault now"),
     ("We love how you styled it!", None, None),
     ("Honestly, instructions are overrated, right?", "sarcasm_blame", "instructions are overrated"),
+    # code-switched dares and dismissals
+    ("Go ahead, 投诉 us", "taunt", "go ahead, 投诉"),
+    ("别再 ping 我了", "dismissal", "别再 ping 我"),
+    ("想换货？下辈子吧", "flat_refusal", "换货？下辈子"),
     # 没有 denies the refusal that follows
     ("我们从来没有不退的说法，寄回即可", None, None),
 ]
