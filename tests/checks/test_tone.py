@@ -208,6 +208,12 @@ CASES = [
     ("Go ahead, 投诉 us", "taunt", "go ahead, 投诉"),
     ("别再 ping 我了", "dismissal", "别再 ping 我"),
     ("想换货？下辈子吧", "flat_refusal", "换货？下辈子"),
+    # mock wishes and mock concern; the sincere ones are not
+    ("您高兴就好", "sarcasm_blame", "您高兴就好"),
+    ("您高兴就好，有问题随时找我们", None, None),
+    ("Must be nice to have all that free time.", "sarcasm_blame", "must be nice to have all that free time"),
+    ("It must be nice to have it back", None, None),
+    ("Take it up with somebody who cares.", "indifference", "take it up with somebody who cares"),
     # 没有 denies the refusal that follows
     ("我们从来没有不退的说法，寄回即可", None, None),
 ]
