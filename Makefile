@@ -59,6 +59,7 @@ eval-tone: $(STAMP)
 	$(PY) scripts/eval_tone.py tests/data/tone_blind5.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind6.csv
 	$(PY) scripts/eval_tone.py tests/data/tone_blind7.csv
+	$(PY) scripts/eval_tone.py tests/data/tone_blind8.csv
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
