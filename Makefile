@@ -45,21 +45,10 @@ bench: $(STAMP)
 bench-large: $(STAMP)
 	$(PY) bench/run.py --case 10m
 
-# PC002's precision and recall on the labelled messages, per family and language.
+# PC002's precision and recall on every labelled set (tests/data/tone_*.csv), per family
+# and language.
 eval-tone: $(STAMP)
-	$(PY) scripts/eval_tone.py
-	$(PY) scripts/eval_tone.py tests/data/tone_holdout.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_untouched.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind2.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind3.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind4.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_probes.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_probes2.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind5.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind6.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind7.csv
-	$(PY) scripts/eval_tone.py tests/data/tone_blind8.csv
+	for f in tests/data/tone_*.csv; do $(PY) scripts/eval_tone.py "$$f" || exit 1; done
 
 docs: $(STAMP)
 	$(VENV)/bin/refund-audit rules --markdown > docs/rules.md
