@@ -149,30 +149,17 @@ def test_diff_and_history_commands(tmp_path, base):
 
 
 @pytest.mark.service
-def test_postgresql_store(base):
-    schema = f"history_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as db:
-            db.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({exc}); run "
-                    "scripts/ensure-postgres.sh")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
-        history.append_run(url, base)
-        history.append_run(url, rerun(base, "run-b"))
-        assert history.list_runs(url)["run_id"].tolist() == ["run-b"]
-        later = dataclasses.replace(base, run={**base.run, "run_id": "run-c",
-                                               "audit_key": "key-2",
-                                               "as_of": "2026-11-21T00:00:00+00:00"})
-        h = history.load_history(url, later)
-        assert set(h["run_id"]) == {"run-b"} and len(h) == len(base.kpis)
-        assert diff_runs(url, "run-b", "run-b")["counts"]["unchanged"] == len(base.findings)
-    finally:
-        with admin.begin() as db:
-            db.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+def test_postgresql_store(base, pg_store):
+    url = pg_store
+    history.append_run(url, base)
+    history.append_run(url, rerun(base, "run-b"))
+    assert history.list_runs(url)["run_id"].tolist() == ["run-b"]
+    later = dataclasses.replace(base, run={**base.run, "run_id": "run-c",
+                                           "audit_key": "key-2",
+                                           "as_of": "2026-11-21T00:00:00+00:00"})
+    h = history.load_history(url, later)
+    assert set(h["run_id"]) == {"run-b"} and len(h) == len(base.kpis)
+    assert diff_runs(url, "run-b", "run-b")["counts"]["unchanged"] == len(base.findings)
 
 
 # --------------------------------------------------------------------------- hand-made runs
@@ -215,12 +202,9 @@ HAND_CSV_ROWS = [  # the two findings as findings.csv shows them
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
-def store(request, tmp_path):
-    """An empty store: an SQLite file, or a fresh schema of the test PostgreSQL database."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "h.sqlite")
-        return
+@pytest.fixture
+def pg_store():
+    """A fresh schema of the test PostgreSQL database, as a store URL; dropped afterwards."""
     schema = f"history_test_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_URL)
     try:
@@ -235,6 +219,14 @@ def store(request, tmp_path):
         with admin.begin() as db:
             db.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def store(request, tmp_path):
+    """An empty store: an SQLite file, or a fresh schema of the test PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "h.sqlite")
+    return request.getfixturevalue("pg_store")
 
 
 def test_hand_made_run_reads_back_exactly(store):
