@@ -266,7 +266,9 @@ def run(
                                      "partitions on an existing Dask scheduler, e.g. "
                                      "tcp://host:8786."),
     partitions: int = typer.Option(None, "--partitions", min=0, max=100_000, help="Audit "
-                                   "in N partitions by order, one after another or on Dask "
+                                   "in N partitions by order, in parallel on this machine's "
+                                   "cores (one after another with REFUND_AUDIT_PARALLEL="
+                                   "false) or on Dask "
                                    "(bounded memory; 1 = never; default: chosen from the "
                                    "data size, ~250k orders each; docs/partitioning.md)."),
     email: bool = typer.Option(None, "--email/--no-email", help="Email each shop's report "

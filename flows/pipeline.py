@@ -355,9 +355,13 @@ def run(opts: Options, steps: Steps = PLAIN, log: logging.Logger = LOG) -> Done:
 
     n = partition_count(opts)
     if n > 1:  # large data or a Dask cluster: docs/partitioning.md
+        from flows.partitioned import default_executor
+
+        how = ("on Dask" if opts.workers or opts.dask_address
+               else "in parallel" if default_executor(n).name == "processes"
+               else "one after another")
         log.info("[1-3/5] load, validate, check: %s in %d partitions by order (%s)",
-                 opts.source, n, "on Dask" if opts.workers or opts.dask_address
-                 else "one after another")
+                 opts.source, n, how)
         with clock("partitioned"):
             checked, outcome, failures = steps.partitioned(opts, profiles, timezones(profiles),
                                                            n, log)
