@@ -190,9 +190,37 @@ _SPACED_RE2 = f"[{HAN}][{SEP}]+[{HAN}]"
 _SPACED_PAIR = f"([{HAN}])[{SEP}]+([{HAN}])"
 
 
+# Written Cantonese (Hong Kong and Guangdong sellers) spells its grammar words with characters
+# Mandarin does not use: 唔 for 不, 冇 for 没, 咗 for 了, 係 for 是, 睇 for 看 ("唔關我事",
+# "你係咪傻㗎"). OpenCC converts the script, not the dialect, and no maintained package maps
+# Cantonese words to Mandarin ones; these few grammar words (not vocabulary) are mapped
+# here after OpenCC, so one phrase list covers both: 唔退钱 is 不退钱. Longer forms first
+# (唔好意思 is 不好意思, 唔好 alone is "don't"). 係/系 is mapped only in the forms that are
+# Cantonese (系咪, 系唔系, 真系); 关系 stays 关系.
+CANTONESE = {
+    "唔好意思": "不好意思", "唔该": "谢谢", "唔使": "不用", "唔系": "不是", "唔好": "不要",
+    "系唔系": "是不是", "系咪": "是不是", "真系": "真是", "就系": "就是", "都系": "都是",
+    "唔": "不", "冇": "没", "咗": "了", "嚟": "来", "嘅": "的", "睇": "看", "佢哋": "他们", "哋": "们",
+    "佢": "他", "喺": "在", "啲": "些", "乜嘢": "什么", "咩": "吗", "咁样": "这样", "咁": "这么",
+    "畀": "给", "谂": "想", "搞掂": "搞定", "㗎": "的", "喎": "啊", "㖞": "啊",
+}
+# RE2: a row that holds any of them (係 is traditional, so such rows are picked anyway).
+_CANTONESE_RE2 = "[唔冇咗嚟嘅睇佢哋喺啲咩咁畀谂掂㗎喎㖞]|系[咪唔]"
+# A 系 that starts 系统 / 系列 / 系数 (就系统问题) is Mandarin.
+_CANTONESE = re.compile("|".join(
+    k + "(?![统列数谱])" if k.endswith("系") else k
+    for k in sorted(CANTONESE, key=len, reverse=True)))
+
+
+def _cantonese(text: str) -> str:
+    """Cantonese grammar words in their Mandarin spelling (唔关我事 → 不关我事)."""
+    return _CANTONESE.sub(lambda m: CANTONESE[m.group(0)], text)
+
+
 def _fold(text: str) -> str:
-    """NFKC, then traditional → simplified (OpenCC's tables are for NFKC text)."""
-    return _converter().convert(unicodedata.normalize("NFKC", text))
+    """NFKC, then traditional → simplified (OpenCC's tables are for NFKC text), then
+    Cantonese grammar words in Mandarin."""
+    return _cantonese(_converter().convert(unicodedata.normalize("NFKC", text)))
 
 
 def _unspace(text: str) -> str:
@@ -242,11 +270,13 @@ def _prepare(arr: pa.Array) -> pa.Array:
     """
     arr = pc.utf8_lower(arr)
     rare = pc.fill_null(pc.match_substring_regex(
-        arr, f"{_nfkc_class()}|{_traditional_class()}|{_SPACED_RE2}"), False)
+        arr, f"{_nfkc_class()}|{_traditional_class()}|{_SPACED_RE2}|{_CANTONESE_RE2}"),
+        False)
     if not pc.any(rare).as_py():
         return arr
     picked = pc.utf8_lower(pc.utf8_normalize(arr.filter(rare), "NFKC"))
     picked = _rewrite(picked, _traditional_class(), _converter().convert)
+    picked = _rewrite(picked, _CANTONESE_RE2, _cantonese)
     # Vectorised: each pass closes every other gap of a run (the match consumes the
     # character after the gap), so a run of n gaps needs about log2(n) passes.
     while pc.any(pc.match_substring_regex(picked, _SPACED_RE2)).as_py():
@@ -1094,12 +1124,12 @@ _QUOTE = re.compile(
     r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
 # A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'").
 _VERB = re.compile(
-    r"(说|讲|称|问|写|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
+    r"(说|讲|称|问|写|转述|转达|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
     r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
     r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
 _AFTER = re.compile(
-    r"\s*(?:这|那)?(?:句|种|样的|个|几个)?(?:话|字|词|回复|说法)|\s*(?:不|并不)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
+    r"\s*(?:这|那)?(?:句|种|样的|个|几个)?(?:话|字|词|回复|说法)|\s*(?:不|并不|确实|的确|就|都)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
     r"|\s*(?:这|那)(?:句|种)(?:话)?(?:是|为)[^，。！？]{0,12}(?:说法|原话|回复|用语|话)"
     r"|\s*(?:was|were|is|are)\s+(?:what|said|written|not|never|wrong|rude|unacceptable)"
     r"|\s*,?\s*(?:he|she|they|the|your|our|my|a|an)\s+[a-z ]{0,20}(?:said|wrote|replied)")
