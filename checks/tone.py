@@ -73,8 +73,8 @@ CLAUSE = ".!?;:,~～（）。！？；：，…、\r\n\"'“”‘’「」『�
 SENTENCE_END = ".!?。！？（）…\r\n\"'“”‘’「」『』()\\[\\]【】" + EMOJI
 # What a `*` inside a Chinese phrase does not run across: the end of a sentence.
 SENTENCE_STOP = "。.!！\r\n"
-# Sentence-final particles a bare Chinese reply may end with (不行啊, 不同意哈).
-PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟"
+# Particles a bare Chinese reply may end or open with (不行啊, 不同意哈, 嗯，然后呢).
+PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟嗯"
 # Chinese words that open a clause of their own after a spaced English one ("go away 别再发",
 # "clown 一个", "whatever 随你"): 你/我 (not the polite 您: "whatever 您选" offers a
 # choice), don't/not, questions, 一个, 随/滚/好.
@@ -198,7 +198,7 @@ _SPACED_PAIR = f"([{HAN}])[{SEP}]+([{HAN}])"
 # (唔好意思 is 不好意思, 唔好 alone is "don't"). 係/系 is mapped only in the forms that are
 # Cantonese (系咪, 系唔系, 真系); 关系 stays 关系.
 CANTONESE = {
-    "唔好意思": "不好意思", "唔该": "谢谢", "唔使": "不用", "唔系": "不是", "唔好": "不要",
+    "唔好意思": "不好意思", "唔该": "谢谢", "唔使": "不用", "唔系": "不是", "唔好": "不要", "唔明": "不懂",
     "系唔系": "是不是", "系咪": "是不是", "真系": "真是", "就系": "就是", "都系": "都是",
     "唔": "不", "冇": "没", "咗": "了", "嚟": "来", "嘅": "的", "睇": "看", "佢哋": "他们", "哋": "们",
     "佢": "他", "喺": "在", "啲": "些", "乜嘢": "什么", "咩": "吗", "咁样": "这样", "咁": "这么",
@@ -241,7 +241,8 @@ def _collapse(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """One message, normalised: NFKC, traditional → simplified, Chinese runs closed up
+    """One message, normalised: NFKC, traditional → simplified, Cantonese grammar words in
+    Mandarin (唔 → 不), Chinese runs closed up
     (不 . 退 → 不退) and repeats collapsed (滚滚滚 → 滚), lower case."""
     return _collapse(_unspace(_fold(text))).lower()
 
@@ -265,8 +266,8 @@ def _prepare(arr: pa.Array) -> pa.Array:
     matter, see `judge`).
 
     One RE2 pass finds the rows that need more than lower-casing: a character NFKC would
-    rewrite (bar `FULL_WIDTH_KEPT`), a traditional character, a spaced-out Chinese run.
-    They are usually few; only they are rewritten.
+    rewrite (bar `FULL_WIDTH_KEPT`), a traditional character, a Cantonese grammar word, a
+    spaced-out Chinese run. They are usually few; only they are rewritten.
     """
     arr = pc.utf8_lower(arr)
     rare = pc.fill_null(pc.match_substring_regex(
@@ -730,7 +731,7 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
     return tuple("|".join(s) for s in slices if s)
 
 
-CHUNK = 60
+CHUNK = 64
 # A `near` pair is two alternations with a bounded gap: RE2's automaton for it is far larger
 # than a phrase's, so only a few share a pattern, and a long one stays alone (eight pairs in
 # one pattern fell off the automaton: 5x slower on the whole check, measured).
@@ -803,7 +804,9 @@ def _alternative(text: str, entry: dict, fillers: str,
         # The whole message, bar punctuation, emoji, softeners and particles: a bare "No."
         pad = f"[{SPACE}{CLAUSE}]*"
         if not ascii_:
-            return f"\\A{pad}", core, f"[{SPACE}{CLAUSE}{PARTICLES}]*\\z"
+            # A particle may open the reply too: 嗯，然后呢？ / 哦，随便.
+            edge = f"[{SPACE}{CLAUSE}{PARTICLES}]*"
+            return f"\\A{edge}", core, f"{edge}\\z"
         soft = "|".join(_core(s, "") for s in softeners)
         return (f"\\A{pad}(?:(?:{soft}){pad})*", core, f"(?:{pad}(?:{soft}))*{pad}\\z")
     if ascii_:

@@ -36,6 +36,12 @@ NORMALISED = [
     ("letter typed three times or more", "nooo waaay", "no way"),
     ("double letters kept", "too bad, sorry", "too bad, sorry"),
     ("emoji kept (a clause boundary for the matcher)", "滚😡", "滚😡"),
+    ("Cantonese grammar words", "唔關我事", "不关我事"),
+    ("Cantonese grammar words", "你係咪傻㗎", "你是不是傻的"),
+    ("Cantonese grammar words", "講咗幾多次", "讲了几多次"),
+    ("Cantonese politeness stays polite", "唔好意思，唔該", "不好意思,谢"),  # 谢谢 collapses
+    ("Mandarin 系 untouched", "關係", "关系"),
+    ("Mandarin 系 untouched", "這就係統問題", "这就系统问题"),
 ]
 
 
@@ -216,6 +222,26 @@ CASES = [
     ("Take it up with somebody who cares.", "indifference", "take it up with somebody who cares"),
     # 没有 denies the refusal that follows
     ("我们从来没有不退的说法，寄回即可", None, None),
+    # written Cantonese, through its Mandarin spelling
+    ("冇得退", "flat_refusal", "没得退"),
+    ("唔該晒，我哋聽日寄出", None, None),
+    # a particle may open a bare reply
+    ("嗯，然后呢？", "indifference", "然后呢"),
+    ("嗯嗯，好的", None, None),
+    # blocking; the buyer's blocking is not the seller's
+    ("拉黑了，拜拜", "dismissal", "拉黑了"),
+    ("您是不是把我们拉黑了？消息发不出去", None, None),
+    # a request stamped refused; a denied one is not
+    ("退货申请已驳回。", "flat_refusal", "退货申请已驳回"),
+    ("您的退款不是被拒，是还在审核", None, None),
+    # scare quotes round a courtesy word; a quoted instruction is not
+    ("我们一定“认真”考虑", "sarcasm_blame", "“认真”"),
+    ("请在备注里写“加急”", None, None),
+    # the blame stretched to absurdity; owning a fault with an apology is not
+    ("那下雨要不要也怪我们", "sarcasm_blame", "要不要也怪我们"),
+    ("这也怪我们没提前说明，抱歉", None, None),
+    # a dare ends at "claim 我"; "claim 我们已经回复了" goes on
+    ("您的 A-to-z claim 我们已经回复了，请耐心等待", None, None),
 ]
 
 
@@ -263,6 +289,7 @@ def test_excused_refusals(text: str, hostile: bool) -> None:
 QUOTES = [
     ("您说客服回复“滚”，我们非常抱歉", False),
     ("客服说「爱买不买」，这是我们的错", False),
+    ("您转述的“爱买不买”确实是我们同事说的，向您道歉", False),
     ("同事之前回了句『爱买不买』，向您道歉", False),
     ("「滚」这个字是我们同事打错了", False),
     ("您截图里那句“随便投诉”不是我们说的", False),
@@ -430,8 +457,9 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 
 @pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
                                   "tone_blind4.csv", "tone_blind5.csv", "tone_blind6.csv",
-                                  "tone_blind7.csv", "tone_probes.csv",
-                                  "tone_probes2.csv"])
+                                  "tone_blind7.csv", "tone_blind10.csv",
+                                  "tone_probes.csv", "tone_probes2.csv",
+                                  "tone_probes4.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
     tuned on: a change that costs them precision or recall shows here, each family included."""
