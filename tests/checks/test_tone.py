@@ -228,6 +228,7 @@ CASES = [
     # a particle may open a bare reply
     ("嗯，然后呢？", "indifference", "然后呢"),
     ("嗯嗯，好的", None, None),
+    ("嗯嗯", None, None),
     # blocking; the buyer's blocking is not the seller's
     ("拉黑了，拜拜", "dismissal", "拉黑了"),
     ("您是不是把我们拉黑了？消息发不出去", None, None),
@@ -237,9 +238,12 @@ CASES = [
     # scare quotes round a courtesy word; a quoted instruction is not
     ("我们一定“认真”考虑", "sarcasm_blame", "“认真”"),
     ("请在备注里写“加急”", None, None),
+    ("我们有“专业”和“标准”两个版本", None, None),
     # the blame stretched to absurdity; owning a fault with an apology is not
     ("那下雨要不要也怪我们", "sarcasm_blame", "要不要也怪我们"),
     ("这也怪我们没提前说明，抱歉", None, None),
+    ("那算我们的，运费不用您出", None, None),
+    ("打印机的 head 坏了可以寄回维修", None, None),
     # a dare ends at "claim 我"; "claim 我们已经回复了" goes on
     ("您的 A-to-z claim 我们已经回复了，请耐心等待", None, None),
 ]
