@@ -38,6 +38,8 @@ import opencc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from checks import tone_model
 import yaml
 
 from checks import disk_cache
@@ -1133,6 +1135,28 @@ def _strip_quoted_speech(text: str) -> str:
     return _QUOTE.sub(repl, text)
 
 
+_QUOTE_CHARS_RE2 = "[“「『‘\"']"
+
+
+def model_view(norm: pa.Array) -> list[str]:
+    """The normalised texts as the wording model reads them (`checks.tone_model`): quoted
+    speech attributed to someone else blanked out, as for the phrases; missing text is "".
+
+    Training (scripts/train_tone_model.py) reads the labelled sets through this same
+    function, so the model scores what it was trained on.
+    """
+    texts = norm.to_pylist()
+    quoted = pc.fill_null(pc.match_substring_regex(norm, _QUOTE_CHARS_RE2), False)
+    for i in np.flatnonzero(quoted.to_numpy(zero_copy_only=False)):
+        texts[i] = _strip_quoted_speech(texts[i])
+    return [t or "" for t in texts]
+
+
+def prepared(texts: pd.Series) -> pa.Array:
+    """The column normalised as matching starts (`_prepare`): what `model_view` takes."""
+    return _prepare(_arrow(texts))
+
+
 # --------------------------------------------------------------------------- judging
 
 
@@ -1214,13 +1238,20 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     return None
 
 
-def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
-    """Per message: ``hostile`` (bool), ``family`` and ``phrase`` (the words that fired, as
-    normalised). Missing text is not hostile; the message itself is the evidence.
+def judge(texts: pd.Series, lexicon: Lexicon | None = None,
+          model: tone_model.Model | None | bool = None) -> pd.DataFrame:
+    """Per message: ``hostile`` (bool), ``family``, ``phrase`` (the words that fired, as
+    normalised) and ``score`` (the wording model's probability when the model, not a
+    phrase, found it; else missing). Missing text is not hostile; the message itself is the
+    evidence.
 
-    Each distinct text is judged once: seller chat is full of templates.
+    ``model``: the wording model (`checks.tone_model`); None is the shipped one, False
+    judges by the phrases alone. Each distinct text is judged once: seller chat is full of
+    templates.
     """
     lexicon = lexicon or _shipped()
+    if model is None:
+        model = tone_model.shipped()
     arr = _arrow(texts)
     # Hashing a million distinct strings costs more than it saves: look at a sample first.
     sample = arr.slice(0, 20_000)
@@ -1230,17 +1261,20 @@ def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
     else:
         encoded = pc.dictionary_encode(arr)
         distinct, codes = encoded.dictionary, encoded.indices
-    found = _judge_distinct(distinct, lexicon) if len(distinct) else {}
+    found = _judge_distinct(distinct, lexicon, model or None) if len(distinct) else {}
     family = [None] * len(distinct)
     phrase = [None] * len(distinct)
-    for i, (f, w) in found.items():
-        family[i], phrase[i] = f, w
+    score = [None] * len(distinct)
+    for i, (f, w, p) in found.items():
+        family[i], phrase[i], score[i] = f, w, p
     family = pa.array(family, type=pa.string()).take(codes)
     phrase = pa.array(phrase, type=pa.string()).take(codes)
+    score = pa.array(score, type=pa.float64()).take(codes)
     return pd.DataFrame({
         "hostile": pc.is_valid(family).to_numpy(zero_copy_only=False),
         "family": _string_series(family),
         "phrase": _string_series(phrase),
+        "score": score.to_numpy(zero_copy_only=False),
     }, index=texts.index)
 
 
@@ -1248,9 +1282,29 @@ def _string_series(arr: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr)).astype("string").array
 
 
-def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str]]:
-    """{position: (family, words)} of the hostile texts among distinct ones."""
+def _judge_distinct(texts: pa.Array, lexicon: Lexicon, model: tone_model.Model | None,
+                    ) -> dict[int, tuple[str, str, float | None]]:
+    """{position: (family, words, model probability or None)} of the hostile texts among
+    distinct ones: the phrases first, then the wording model on the rest."""
     norm = _prepare(texts)
+    found = _judge_phrases(norm, lexicon)
+    if model is None:
+        return found
+    rest = np.array(pc.is_valid(norm).to_numpy(zero_copy_only=False), dtype=bool)
+    rest[list(found)] = False
+    idx = np.flatnonzero(rest)
+    if idx.size == 0:
+        return found
+    view = model_view(norm.take(pa.array(idx)) if idx.size < len(norm) else norm)
+    probability = model.probability(view)
+    for k in np.flatnonzero(probability >= model.threshold):
+        text = view[k]
+        found[int(idx[k])] = (model.family(text), model.words(text), float(probability[k]))
+    return found
+
+
+def _judge_phrases(norm: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str, None]]:
+    """{position: (family, words, None)} of the texts a phrase of the lexicon finds."""
     # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
     # the prefilter keeps.
     maybe = np.zeros(len(norm), dtype=bool)
@@ -1269,7 +1323,7 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
     for i, text in zip(idx[hits], seen.filter(pa.array(hits)).to_pylist(), strict=True):
         verdict = _explain(text, lexicon)
         if verdict is not None:
-            found[int(i)] = verdict
+            found[int(i)] = (*verdict, None)
     return found
 
 
