@@ -1287,24 +1287,35 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon, model: tone_model.Model |
     """{position: (family, words, model probability or None)} of the hostile texts among
     distinct ones: the phrases first, then the wording model on the rest."""
     norm = _prepare(texts)
-    found = _judge_phrases(norm, lexicon)
+    found, matched = _judge_phrases(norm, lexicon)
     if model is None:
         return found
-    rest = np.array(pc.is_valid(norm).to_numpy(zero_copy_only=False), dtype=bool)
-    rest[list(found)] = False
+    # The model reads only what no phrase matched: where a phrase matched and the message
+    # was then excused (a reason, a remedy, a denial, quoted speech, 财源滚滚), the list has
+    # judged wording it knows, and its exceptions stand.
+    rest = pc.fill_null(pc.greater_equal(pc.count_substring_regex(
+        norm, tone_model.UNITS_RE2), tone_model.MIN_UNITS), False)
+    rest = np.array(rest.to_numpy(zero_copy_only=False), dtype=bool)
+    rest[matched] = False
     idx = np.flatnonzero(rest)
     if idx.size == 0:
         return found
-    view = model_view(norm.take(pa.array(idx)) if idx.size < len(norm) else norm)
-    probability = model.probability(view)
-    for k in np.flatnonzero(probability >= model.threshold):
-        text = view[k]
+    rest = norm.take(pa.array(idx)) if idx.size < len(norm) else norm
+    # Templates that differ only by an order number or an amount read the same to the model
+    # (it folds digits): each shape is scored once.
+    shapes = pc.dictionary_encode(pc.replace_substring_regex(rest, "[1-9]", "0"))
+    probability = model.probability(model_view(shapes.dictionary))[
+        shapes.indices.to_numpy(zero_copy_only=False)]
+    hits = np.flatnonzero(probability >= model.threshold)
+    for k, text in zip(hits, model_view(rest.take(pa.array(hits))), strict=True):
         found[int(idx[k])] = (model.family(text), model.words(text), float(probability[k]))
     return found
 
 
-def _judge_phrases(norm: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str, None]]:
-    """{position: (family, words, None)} of the texts a phrase of the lexicon finds."""
+def _judge_phrases(norm: pa.Array, lexicon: Lexicon,
+                   ) -> tuple[dict[int, tuple[str, str, None]], np.ndarray]:
+    """{position: (family, words, None)} of the texts a phrase of the lexicon finds, and
+    the positions where any phrase matched (found, or excused)."""
     # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
     # the prefilter keeps.
     maybe = np.zeros(len(norm), dtype=bool)
@@ -1313,7 +1324,7 @@ def _judge_phrases(norm: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str
             zero_copy_only=False)
     idx = np.flatnonzero(maybe)
     if idx.size == 0:
-        return {}
+        return {}, idx
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
     hits = _any_match(seen, lexicon.patterns)
     near = np.flatnonzero(_any_match(seen, lexicon.near_prefilter))
@@ -1324,7 +1335,7 @@ def _judge_phrases(norm: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str
         verdict = _explain(text, lexicon)
         if verdict is not None:
             found[int(i)] = (*verdict, None)
-    return found
+    return found, idx[hits]
 
 
 def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
@@ -1336,14 +1347,16 @@ def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
+def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None,
+                 model: tone_model.Model | None | bool = None) -> pd.Series:
     """True where a message is hostile or a flat refusal; missing text is False."""
-    return judge(texts, lexicon)["hostile"].rename(texts.name)
+    return judge(texts, lexicon, model)["hostile"].rename(texts.name)
 
 
-def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
-    """The lexicon phrase that made each message hostile, else NA."""
-    return judge(texts, lexicon)["phrase"].rename(texts.name)
+def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None,
+                   model: tone_model.Model | None | bool = None) -> pd.Series:
+    """The words that made each message hostile, else NA."""
+    return judge(texts, lexicon, model)["phrase"].rename(texts.name)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look from the shell

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ def view(texts: pd.Series) -> list[str]:
 def design(texts: list[str]):
     import scipy.sparse as sp
 
-    row, bucket, weight = tone_model.features(texts)
+    row, bucket = tone_model.ngrams(texts)
+    weight = tone_model.scale(row, len(texts))[row]
     x = sp.csr_matrix((weight, (row, bucket)), shape=(len(texts), 1 << tone_model.BITS))
     x.sum_duplicates()
     return x
@@ -110,12 +112,12 @@ def loso() -> None:
         hostile, fam = fit(all_data[keep].reset_index(drop=True),
                            [t for t, k in zip(all_view, keep, strict=True) if k])
         model = to_model(hostile, fam, "loso")
-        phrases = tone.judge(test["text"], model=False)["hostile"].to_numpy()
-        p = model.probability(view(test["text"]))
         truth = (test["label"] == "hostile").to_numpy()
         cells = []
         for t in thresholds:
-            flagged = phrases | (p >= t)
+            # Judged as PC002 judges: phrases first, the model on what they did not match.
+            flagged = tone.judge(test["text"], model=replace(model, threshold=t))[
+                "hostile"].to_numpy()
             worst = min(flagged[truth & (test["family"] == f).to_numpy()].mean()
                         for f in sorted(set(test.loc[truth, "family"])))
             cells.append(f"P{(flagged & truth).sum() / max(flagged.sum(), 1):.3f} "
