@@ -38,11 +38,9 @@ import opencc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from checks import tone_model
 import yaml
 
-from checks import disk_cache
+from checks import disk_cache, tone_model
 
 __all__ = [
     "LEXICON_PATH",
