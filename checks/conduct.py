@@ -6,6 +6,7 @@ evidence against the seller in the platform's ruling.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from checks.context import AuditData
@@ -44,8 +45,8 @@ def pc001(data: AuditData, rule: Rule) -> pd.DataFrame:
       action="Review the message with the agent; apologise to the buyer if needed",
       policy="Seller messages stay civil: no dismissal, insult, indifference, taunt, sarcasm "
              "or blame, and no flat refusal (a refusal with no reason and no way forward), "
-             "such as 爱买不买, 滚, \"not my problem\" (judged by phrase, not by a character "
-             "inside a word).",
+             "such as 爱买不买, 滚, \"not my problem\" (judged by phrase and by a wording "
+             "model trained on labelled seller messages, never by a character inside a word).",
       source="淘宝 辱骂/不文明用语 rules; Amazon Communication Guidelines",
       needs_messages=True)
 def pc002(data: AuditData, rule: Rule) -> pd.DataFrame:
@@ -62,12 +63,20 @@ def pc002(data: AuditData, rule: Rule) -> pd.DataFrame:
     verdict = judge(m["text"])
     hit = verdict["hostile"].to_numpy()
     m = m[hit].assign(family=verdict.loc[hit, "family"].to_numpy(),
-                      phrase=verdict.loc[hit, "phrase"].to_numpy())
+                      phrase=verdict.loc[hit, "phrase"].to_numpy(),
+                      score=verdict.loc[hit, "score"].to_numpy())
     if m.empty:
         return empty_findings()
-    detail = ("Seller message at " + fmt_ts(m["sent_at"]) + " contains \u201c"
-              + m["phrase"].astype(str) + "\u201d ("
-              + m["family"].astype(str).str.replace("_", " ", regex=False) + ").")
+    family = m["family"].astype(str).str.replace("_", " ", regex=False).to_numpy(dtype=object)
+    phrase = m["phrase"].astype(str).to_numpy(dtype=object)
+    score = m["score"].to_numpy(dtype=float)
+    # A phrase names itself; the wording model says how sure it is and which words weighed.
+    by_phrase = " contains \u201c" + phrase + "\u201d (" + family + ")."
+    by_model = (" reads as " + family + " (wording model, "
+                + np.array([f"{p:.2f}" for p in score], dtype=object) + "): \u201c"
+                + phrase + "\u201d.")
+    detail = ("Seller message at " + fmt_ts(m["sent_at"])
+              + np.where(np.isnan(score), by_phrase, by_model))
     return make_findings(rule, m, status="violation", detail=detail,
                          evidence=["sent_at", "text", "family", "phrase"],
                          message_id=m["message_id"])

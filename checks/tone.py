@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from checks import disk_cache
+from checks import disk_cache, tone_model
 
 __all__ = [
     "LEXICON_PATH",
@@ -1166,6 +1166,28 @@ def _strip_quoted_speech(text: str) -> str:
     return _QUOTE.sub(repl, text)
 
 
+_QUOTE_CHARS_RE2 = "[“「『‘\"']"
+
+
+def model_view(norm: pa.Array) -> list[str]:
+    """The normalised texts as the wording model reads them (`checks.tone_model`): quoted
+    speech attributed to someone else blanked out, as for the phrases; missing text is "".
+
+    Training (scripts/train_tone_model.py) reads the labelled sets through this same
+    function, so the model scores what it was trained on.
+    """
+    texts = norm.to_pylist()
+    quoted = pc.fill_null(pc.match_substring_regex(norm, _QUOTE_CHARS_RE2), False)
+    for i in np.flatnonzero(quoted.to_numpy(zero_copy_only=False)):
+        texts[i] = _strip_quoted_speech(texts[i])
+    return [t or "" for t in texts]
+
+
+def prepared(texts: pd.Series) -> pa.Array:
+    """The column normalised as matching starts (`_prepare`): what `model_view` takes."""
+    return _prepare(_arrow(texts))
+
+
 # --------------------------------------------------------------------------- judging
 
 
@@ -1247,13 +1269,20 @@ def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
     return None
 
 
-def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
-    """Per message: ``hostile`` (bool), ``family`` and ``phrase`` (the words that fired, as
-    normalised). Missing text is not hostile; the message itself is the evidence.
+def judge(texts: pd.Series, lexicon: Lexicon | None = None,
+          model: tone_model.Model | None | bool = None) -> pd.DataFrame:
+    """Per message: ``hostile`` (bool), ``family``, ``phrase`` (the words that fired, as
+    normalised) and ``score`` (the wording model's probability when the model, not a
+    phrase, found it; else missing). Missing text is not hostile; the message itself is the
+    evidence.
 
-    Each distinct text is judged once: seller chat is full of templates.
+    ``model``: the wording model (`checks.tone_model`); None is the shipped one, False
+    judges by the phrases alone. Each distinct text is judged once: seller chat is full of
+    templates.
     """
     lexicon = lexicon or _shipped()
+    if model is None:
+        model = tone_model.shipped()
     arr = _arrow(texts)
     # Hashing a million distinct strings costs more than it saves: look at a sample first.
     sample = arr.slice(0, 20_000)
@@ -1263,17 +1292,20 @@ def judge(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.DataFrame:
     else:
         encoded = pc.dictionary_encode(arr)
         distinct, codes = encoded.dictionary, encoded.indices
-    found = _judge_distinct(distinct, lexicon) if len(distinct) else {}
+    found = _judge_distinct(distinct, lexicon, model or None) if len(distinct) else {}
     family = [None] * len(distinct)
     phrase = [None] * len(distinct)
-    for i, (f, w) in found.items():
-        family[i], phrase[i] = f, w
+    score = [None] * len(distinct)
+    for i, (f, w, p) in found.items():
+        family[i], phrase[i], score[i] = f, w, p
     family = pa.array(family, type=pa.string()).take(codes)
     phrase = pa.array(phrase, type=pa.string()).take(codes)
+    score = pa.array(score, type=pa.float64()).take(codes)
     return pd.DataFrame({
         "hostile": pc.is_valid(family).to_numpy(zero_copy_only=False),
         "family": _string_series(family),
         "phrase": _string_series(phrase),
+        "score": score.to_numpy(zero_copy_only=False),
     }, index=texts.index)
 
 
@@ -1281,9 +1313,40 @@ def _string_series(arr: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr)).astype("string").array
 
 
-def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, str]]:
-    """{position: (family, words)} of the hostile texts among distinct ones."""
+def _judge_distinct(texts: pa.Array, lexicon: Lexicon, model: tone_model.Model | None,
+                    ) -> dict[int, tuple[str, str, float | None]]:
+    """{position: (family, words, model probability or None)} of the hostile texts among
+    distinct ones: the phrases first, then the wording model on the rest."""
     norm = _prepare(texts)
+    found, matched = _judge_phrases(norm, lexicon)
+    if model is None:
+        return found
+    # The model reads only what no phrase matched: where a phrase matched and the message
+    # was then excused (a reason, a remedy, a denial, quoted speech, 财源滚滚), the list has
+    # judged wording it knows, and its exceptions stand.
+    rest = pc.fill_null(pc.greater_equal(pc.count_substring_regex(
+        norm, tone_model.UNITS_RE2), tone_model.MIN_UNITS), False)
+    rest = np.array(rest.to_numpy(zero_copy_only=False), dtype=bool)
+    rest[matched] = False
+    idx = np.flatnonzero(rest)
+    if idx.size == 0:
+        return found
+    rest = norm.take(pa.array(idx)) if idx.size < len(norm) else norm
+    # Templates that differ only by an order number or an amount read the same to the model
+    # (it folds digits): each shape is scored once.
+    shapes = pc.dictionary_encode(pc.replace_substring_regex(rest, "[1-9]", "0"))
+    probability = model.probability(model_view(shapes.dictionary))[
+        shapes.indices.to_numpy(zero_copy_only=False)]
+    hits = np.flatnonzero(probability >= model.threshold)
+    for k, text in zip(hits, model_view(rest.take(pa.array(hits))), strict=True):
+        found[int(idx[k])] = (model.family(text), model.words(text), float(probability[k]))
+    return found
+
+
+def _judge_phrases(norm: pa.Array, lexicon: Lexicon,
+                   ) -> tuple[dict[int, tuple[str, str, None]], np.ndarray]:
+    """{position: (family, words, None)} of the texts a phrase of the lexicon finds, and
+    the positions where any phrase matched (found, or excused)."""
     # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
     # the prefilter keeps.
     maybe = np.zeros(len(norm), dtype=bool)
@@ -1292,7 +1355,7 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
             zero_copy_only=False)
     idx = np.flatnonzero(maybe)
     if idx.size == 0:
-        return {}
+        return {}, idx
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
     hits = _any_match(seen, lexicon.patterns)
     near = np.flatnonzero(_any_match(seen, lexicon.near_prefilter))
@@ -1302,8 +1365,8 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon) -> dict[int, tuple[str, s
     for i, text in zip(idx[hits], seen.filter(pa.array(hits)).to_pylist(), strict=True):
         verdict = _explain(text, lexicon)
         if verdict is not None:
-            found[int(i)] = verdict
-    return found
+            found[int(i)] = (*verdict, None)
+    return found, idx[hits]
 
 
 def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
@@ -1315,14 +1378,16 @@ def _any_match(arr: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
+def hostile_mask(texts: pd.Series, lexicon: Lexicon | None = None,
+                 model: tone_model.Model | None | bool = None) -> pd.Series:
     """True where a message is hostile or a flat refusal; missing text is False."""
-    return judge(texts, lexicon)["hostile"].rename(texts.name)
+    return judge(texts, lexicon, model)["hostile"].rename(texts.name)
 
 
-def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None) -> pd.Series:
-    """The lexicon phrase that made each message hostile, else NA."""
-    return judge(texts, lexicon)["phrase"].rename(texts.name)
+def matched_phrase(texts: pd.Series, lexicon: Lexicon | None = None,
+                   model: tone_model.Model | None | bool = None) -> pd.Series:
+    """The words that made each message hostile, else NA."""
+    return judge(texts, lexicon, model)["phrase"].rename(texts.name)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look from the shell
