@@ -119,6 +119,130 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
                               "error": describe(exc)}]
 
 
+# -- the pages written by two processes at once ---------------------------------------------
+#: below this many shops the pages cost less than starting a second process saves
+PARALLEL_MIN_SHOPS = 40
+#: the share of the shop pages the forked process writes: this process also writes the CSV
+#: files, the overview and rules.html meanwhile (measured at 1M orders / 500 shops)
+CHILD_SHARE = 0.6
+
+_JOB: dict | None = None  # what the forked page writer writes (inherited by fork, not pickled)
+
+
+def _child_pages(conn) -> None:
+    """In the forked process: the pages of its share of the shops; nothing logged. Sends
+    ("ok", pages written) or ("error", the error named)."""
+    from reports.render import write_shop_pages
+
+    try:
+        job = _JOB
+        assert job is not None
+        conn.send(("ok", len(write_shop_pages(**job))))
+    except BaseException as exc:
+        conn.send(("error", describe(exc)))
+    finally:
+        conn.close()
+
+
+def pages_in_parallel(n_shops: int) -> bool:
+    """Whether a run's pages are split between this process and a forked one: the
+    ``parallel`` setting is on, two cores are usable, fork is available, and there are
+    enough shops for it to pay."""
+    import multiprocessing
+
+    from flows.partitioned import parallel_enabled, usable_cores
+
+    return (n_shops >= PARALLEL_MIN_SHOPS and usable_cores() >= 2
+            and "fork" in multiprocessing.get_all_start_methods() and parallel_enabled())
+
+
+def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang: str,
+                           diff: dict | None = None, report_tz: str | None = None,
+                           meanwhile=None, own_rows: bool = True):
+    """``write_reports_isolated`` with a forked process writing a share of the shop pages
+    while this one runs ``meanwhile()`` (the CSV files) and writes the other pages, the
+    overview and rules.html. Returns ``((pages, failures), meanwhile's result)``.
+
+    Each shop's page is the same bytes whichever process writes it (``reports.render.
+    write_shop_pages``). The forked process only renders and writes files: no logging, no
+    Prefect, no network; it is forked after the run's data is in memory, so nothing is
+    pickled to it, and only a count comes back. When either share fails for any reason,
+    the whole report is written again here by ``write_reports_isolated``, with its usual
+    per-shop isolation, so a failure looks exactly as it does without the second process.
+    ``own_rows=False``: this process builds its pages from the whole audit (the mail bodies
+    written later reuse that work). Falls back to one process when ``pages_in_parallel``
+    says no.
+    """
+    global _JOB
+    import contextlib
+    import gc
+    import multiprocessing
+    import sys
+
+    from reports.render import write_reports
+    from reports.shared import shop_keys, shop_page_names
+
+    keys = shop_keys(result)
+    if not pages_in_parallel(len(keys)):
+        done = meanwhile() if meanwhile else None
+        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
+                                      report_tz=report_tz), done
+    names = shop_page_names(keys)
+    # every shop whose position crosses a multiple of 1 / CHILD_SHARE: spread evenly
+    theirs = [k for i, k in enumerate(keys)
+              if int((i + 1) * CHILD_SHARE) > int(i * CHILD_SHARE)]
+    taken = set(theirs)
+    ours = [k for k in keys if k not in taken]
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    _JOB = {"result": result, "out_dir": Path(out_dir), "shops": theirs, "page_names": names,
+            "history": history, "lang": lang, "diff": diff, "report_tz": report_tz}
+    for stream in (sys.stdout, sys.stderr):  # no buffered text copied into the child
+        with contextlib.suppress(Exception):  # a closed or odd stream
+            stream.flush()
+    gc.collect()
+    gc.freeze()  # the child's collections would otherwise touch (copy) every shared page
+    child = ctx.Process(target=_child_pages, args=(send,), name="refund-audit-pages",
+                        daemon=True)
+    try:
+        child.start()
+    except OSError:  # no process to be had (memory, limits): all of it here
+        receive.close()
+        done = meanwhile() if meanwhile else None
+        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
+                                      report_tz=report_tz), done
+    finally:
+        gc.unfreeze()
+        _JOB = None
+        send.close()  # the child holds its own copy: a child that dies ends recv() here
+    try:
+        done = meanwhile() if meanwhile else None
+        try:
+            paths = write_reports(result, out_dir, history=history, lang=lang, diff=diff,
+                                  report_tz=report_tz, shops=ours, own_rows=own_rows)
+            ok = True
+        except OSError:
+            raise
+        except Exception:  # written again below, shop by shop where needed
+            ok = False
+        try:
+            ok = receive.recv()[0] == "ok" and ok
+        except EOFError:  # the child died without a word: the same fallback
+            ok = False
+    except BaseException:
+        child.kill()  # nothing of it may write into a folder about to be discarded
+        raise
+    finally:
+        child.join()
+        receive.close()
+    if not ok:
+        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
+                                      report_tz=report_tz), done
+    folder = Path(out_dir) / "shops"
+    pages = [paths[0], *(folder / f"{names[k]}.html" for k in keys), paths[-1]]
+    return (pages, []), done
+
+
 def describe(exc: BaseException) -> str:
     """One line naming an error, for warnings and run.json (no traceback)."""
     return f"{type(exc).__name__}: {exc}"[:500]

@@ -35,7 +35,7 @@ from flows.partition import (
     describe,
     shops_of,
     unaudited_shops,
-    write_reports_isolated,
+    write_reports_parallel,
 )
 from flows.partitioned import restrict
 from flows.retry import with_retries
@@ -262,7 +262,6 @@ def _write_into(result, opts: Options, out_dir: Path, log: logging.Logger) -> di
     from reports.outputs import write_csvs, write_run_json
 
     store = opts.store
-    paths = write_csvs(result, out_dir)
     history = diff = None  # None: the report says there are no trends / no earlier run
     try:
         history = load_history(store, result)
@@ -276,8 +275,13 @@ def _write_into(result, opts: Options, out_dir: Path, log: logging.Logger) -> di
     t = time.perf_counter()
     from flows.settings import Settings  # the overview's zone, as for --as-of dates
 
-    pages, failures = write_reports_isolated(result, out_dir, history=history, lang=opts.lang,
-                                             diff=diff, report_tz=Settings().report_timezone)
+    # The pages of many shops are written by two processes, this one writing the CSV files
+    # meanwhile (flows.partition.write_reports_parallel); the mails reuse this process's
+    # per-audit work when it built its pages from the whole audit (own_rows=False).
+    (pages, failures), paths = write_reports_parallel(
+        result, out_dir, history=history, lang=opts.lang, diff=diff,
+        report_tz=Settings().report_timezone, meanwhile=lambda: write_csvs(result, out_dir),
+        own_rows=not opts.email)
     result.trends, result.diff = history, diff  # the mails show the same trends and changes
     result.run["timings"]["report"] = round(time.perf_counter() - t, 3)
     write_run_json(result.run, out_dir)

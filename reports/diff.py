@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from checks.result import FINDING_COLUMNS, AuditResult
+from checks.result import AuditResult
 from reports.history import (
     FINDING_KEY,
     FindingsPruned,
@@ -73,7 +73,9 @@ def diff_findings(a: pd.DataFrame, b: pd.DataFrame, limit: int | None = None
 
 
 def _keyed(f: pd.DataFrame) -> pd.DataFrame:
-    f = f[FINDING_COLUMNS].astype("object").where(f[FINDING_COLUMNS].notna(), "")
+    # Only the columns a diff shows or compares (the other columns' text conversion was
+    # half of a re-run's diff at 40k findings).
+    f = f[_SHOWN].astype("object").where(f[_SHOWN].notna(), "")
     return f.astype("str").drop_duplicates(FINDING_KEY, keep="first")
 
 

@@ -10,6 +10,8 @@ times), ``reports.i18n`` (gettext catalogs), ``reports.page`` (pages on disk) an
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,8 @@ def write_reports(
     caps: int = 30,
     diff: dict[str, Any] | None = None,
     report_tz: str | None = None,
+    shops: Collection[tuple[str, str]] | None = None,
+    own_rows: bool = True,
 ) -> list[Path]:
     """Write ``report.html``, ``shops/<name>.html`` for every shop and ``rules.html``;
     return their paths (``report.html`` first, ``rules.html`` last).
@@ -88,6 +92,11 @@ def write_reports(
     every table can mark what is new), None when there is no earlier run. ``report_tz``:
     the zone of the overview (default Asia/Shanghai); shop pages use their platform's zone.
     ``caps`` bounds the at-risk table of a page; the other tables have their own caps.
+
+    ``shops``: write the pages of these shops only (the overview and ``rules.html`` are
+    written all the same); another process writes the others (``write_shop_pages``).
+    ``own_rows``: their pages are built from those shops' rows only (cheaper); False builds
+    them from the whole audit's, whose per-audit work the mail bodies then reuse.
     """
     out_dir = Path(out_dir)
     (out_dir / "shops").mkdir(parents=True, exist_ok=True)
@@ -98,15 +107,67 @@ def write_reports(
     paths = [out_dir / "report.html"]
     paths[0].write_text(renderer.page(overview_view(shared, caps_, links=True)),
                         encoding="utf-8")
-    for key in shared.shop_keys:
-        path = out_dir / "shops" / f"{shared.page_names[key]}.html"
-        ctx = shop_context(shared, *key, links=True, caps=caps_)
-        path.write_text(renderer.page(ctx), encoding="utf-8")
-        paths.append(path)
+    if shops is not None and own_rows:
+        paths += write_shop_pages(result, out_dir, shops, page_names=shared.page_names,
+                                  history=history, lang=lang, caps=caps, diff=diff,
+                                  report_tz=report_tz)
+    else:
+        wanted = None if shops is None else set(shops)
+        paths += _shop_pages(shared, renderer, caps_, out_dir,
+                             [k for k in shared.shop_keys if wanted is None or k in wanted])
     rules = out_dir / "rules.html"
     rules.write_text(renderer.page(rules_view(shared)), encoding="utf-8")
     paths.append(rules)
     return paths
+
+
+def write_shop_pages(result: AuditResult, out_dir: Path, shops: Iterable[tuple[str, str]], *,
+                     page_names: dict[tuple[str, str], str],
+                     history: pd.DataFrame | None = None, lang: str = "zh", caps: int = 30,
+                     diff: dict[str, Any] | None = None, report_tz: str | None = None
+                     ) -> list[Path]:
+    """The pages of ``shops`` only, byte for byte as ``write_reports`` writes them, built
+    from those shops' findings, KPIs and set-aside rows: what one of several processes
+    writing an audit's pages at once does. ``page_names``: the whole audit's
+    (``Shared.page_names``: a shop's file name depends on the other shops' ids).
+
+    A shop page shows only its own shop's rows plus what the whole run shares (header,
+    warnings, diff, history, address-book notes, the rule catalog), so the rows of the
+    other shops can be left out of the per-audit work (choosing and formatting rows, KPI
+    cards, set-aside reasons) without changing a byte of these pages."""
+    out_dir = Path(out_dir)
+    (out_dir / "shops").mkdir(parents=True, exist_ok=True)
+    keys = list(shops)
+    mine = _only_shops(result, set(keys))
+    shared = Shared.of(mine, lang=lang, caps=caps, diff=diff, report_tz=report_tz,
+                       history=history)
+    shared.page_names = page_names
+    return _shop_pages(shared, Renderer(lang), page_caps(caps), out_dir, keys)
+
+
+def _shop_pages(shared: Shared, renderer: Renderer, caps: Caps, out_dir: Path,
+                keys: list[tuple[str, str]]) -> list[Path]:
+    paths = []
+    for key in keys:
+        path = out_dir / "shops" / f"{shared.page_names[key]}.html"
+        ctx = shop_context(shared, *key, links=True, caps=caps)
+        path.write_text(renderer.page(ctx), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _only_shops(result: AuditResult, keys: set[tuple[str, str]]) -> AuditResult:
+    """``result`` with the findings, KPIs, shop list and (when it says whose they are)
+    set-aside rows of ``keys`` only; everything the run shares is kept whole."""
+    def cut(df: pd.DataFrame) -> pd.DataFrame:
+        if not len(df) or not {"platform", "shop_id"} <= set(df.columns):
+            return df
+        pairs = pd.MultiIndex.from_arrays([df["platform"].astype("str"),
+                                           df["shop_id"].astype("str")])
+        return df[pairs.isin(list(keys))].reset_index(drop=True)
+
+    return dataclasses.replace(result, findings=cut(result.findings), kpis=cut(result.kpis),
+                               shops=cut(result.shops), quarantine=cut(result.quarantine))
 
 
 def overview_context(shared: Shared, *, links: bool) -> dict[str, Any]:
@@ -118,5 +179,5 @@ def overview_context(shared: Shared, *, links: bool) -> dict[str, Any]:
 __all__ = [
     "NOT_GIVEN", "MailBody", "MailBuilder", "Renderer", "Shared", "build_context", "build_mail",
     "group_findings", "group_history", "overview_context", "redact_source", "shared_for",
-    "shop_context", "shop_keys", "shop_page_names", "write_reports",
+    "shop_context", "shop_keys", "shop_page_names", "write_reports", "write_shop_pages",
 ]
