@@ -30,12 +30,12 @@ def _files(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _audit(synthetic):
+def _audit(synthetic, n_shops: int = 48, n_findings: int = 1_500):
     """48 shops (enough for the run to split its pages), with what makes a page depend on
     more than its own rows: a shop id on two platforms (its file name says the platform), a
     shop without findings, set-aside rows with owners, and a diff against an earlier run
     with new, gone and changed findings."""
-    result, history = synthetic(48, 1_500, seed=5, history_runs=3)
+    result, history = synthetic(n_shops, n_findings, seed=5, history_runs=3)
     f = result.findings
     twin = f[f["shop_id"] == "shop-001"].head(7).copy()
     assert (twin["platform"] != "amazon_us").all()
@@ -115,7 +115,9 @@ def test_the_run_splits_its_pages_with_a_forked_process(synthetic, tmp_path, mon
 
 def test_a_page_failing_in_the_forked_process_fails_as_it_does_in_one(synthetic, tmp_path,
                                                                        monkeypatch):
-    result, history, diff = _audit(synthetic)
+    # 10 shops (the per-shop retry writes every shop's pages on its own: keep it small)
+    result, history, diff = _audit(synthetic, 8, 400)
+    monkeypatch.setattr(partition, "PARALLEL_MIN_SHOPS", 4)
     monkeypatch.setattr("flows.partitioned.usable_cores", lambda: 2)
     monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
     real = reports.render.shop_context
