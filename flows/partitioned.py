@@ -382,7 +382,8 @@ class ProcessExecutor:
                 # chunksize=1: one partition per submission (Dask's default batches six
                 # tasks into one, which would run four partitions in one process).
                 return list(get(graph, keys, num_workers=workers, optimize_graph=False,
-                                chunksize=1, pool=pool))
+                                chunksize=1,
+                                pool=_AllQueued(pool, len(ks)) if pool is not None else None))
         except InputError:
             raise
         except Exception as exc:
@@ -392,6 +393,21 @@ class ProcessExecutor:
         finally:
             if pool is not None:
                 pool.shutdown()
+
+
+class _AllQueued:
+    """The forked pool as Dask's scheduler sees it: one slot per partition, so every
+    partition is handed to the pool at once and a worker that finishes one starts the next
+    from the pool's queue, instead of idling while the scheduler takes the result back and
+    sends the next task (~0.15 s a partition at 1M orders). The pool still runs its
+    ``workers`` processes, one partition each at a time; Dask reads ``_max_workers`` of the
+    executor it is given as its number of slots."""
+
+    def __init__(self, pool, slots: int) -> None:
+        self._pool, self._max_workers = pool, max(1, int(slots))
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._pool.submit(fn, *args, **kwargs)
 
 
 def usable_cores() -> int:
