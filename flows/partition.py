@@ -124,7 +124,7 @@ def write_reports_isolated(result: AuditResult, out_dir: Path, *, history, lang:
 PARALLEL_MIN_SHOPS = 40
 #: the share of the shop pages the forked process writes: this process also writes the CSV
 #: files, the overview and rules.html meanwhile (measured at 1M orders / 500 shops)
-CHILD_SHARE = 0.6
+CHILD_SHARE = 0.65
 
 _JOB: dict | None = None  # what the forked page writer writes (inherited by fork, not pickled)
 
@@ -167,8 +167,9 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     write_shop_pages``). The forked process only renders and writes files: no logging, no
     Prefect, no network; it is forked after the run's data is in memory, so nothing is
     pickled to it, and only a count comes back. When either share fails for any reason,
-    the whole report is written again here by ``write_reports_isolated``, with its usual
-    per-shop isolation, so a failure looks exactly as it does without the second process.
+    the pages both wrote are removed and the whole report is written again here by
+    ``write_reports_isolated``, with its usual per-shop isolation, so a failure looks
+    exactly as it does without the second process.
     ``own_rows=False``: this process builds its pages from the whole audit (the mail bodies
     written later reuse that work). Falls back to one process when ``pages_in_parallel``
     says no.
@@ -179,6 +180,7 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     import multiprocessing
     import sys
 
+    from reports.page import load_page_templates
     from reports.render import write_reports
     from reports.shared import shop_keys, shop_page_names
 
@@ -200,7 +202,7 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     for stream in (sys.stdout, sys.stderr):  # no buffered text copied into the child
         with contextlib.suppress(Exception):  # a closed or odd stream
             stream.flush()
-    gc.collect()
+    load_page_templates(lang)  # once, inherited by the child
     gc.freeze()  # the child's collections would otherwise touch (copy) every shared page
     child = ctx.Process(target=_child_pages, args=(send,), name="refund-audit-pages",
                         daemon=True)
@@ -236,6 +238,10 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
         child.join()
         receive.close()
     if not ok:
+        # What either share wrote goes first: without the failing shops, another shop's
+        # page may get another file name (a shop id no longer on two platforms).
+        for stale in ["report.html", "rules.html", *(f"shops/{n}.html" for n in names.values())]:
+            (Path(out_dir) / stale).unlink(missing_ok=True)
         return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
                                       report_tz=report_tz), done
     folder = Path(out_dir) / "shops"

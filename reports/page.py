@@ -72,6 +72,15 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
+def load_page_templates(lang: str) -> None:
+    """Load the shop page's templates (and the stylesheet) now: a process about to fork
+    page writers loads them once for all of them."""
+    env = environment(lang)
+    for name in ("page/base.html", "page/macros.html", "page/shop.html"):
+        env.get_template(name)
+    stylesheet()
+
+
 @lru_cache(maxsize=1)
 def stylesheet() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")

@@ -113,15 +113,18 @@ def test_the_run_splits_its_pages_with_a_forked_process(synthetic, tmp_path, mon
     assert not multiprocessing.active_children()
 
 
-def test_a_page_failing_in_the_forked_process_fails_as_it_does_in_one(synthetic, tmp_path,
-                                                                       monkeypatch):
+@pytest.mark.parametrize("which", [0, 1], ids=["in-this-process", "in-the-forked-one"])
+def test_a_failing_page_fails_as_it_does_in_one_process(synthetic, tmp_path, monkeypatch,
+                                                         which):
     # 10 shops (the per-shop retry writes every shop's pages on its own: keep it small)
     result, history, diff = _audit(synthetic, 8, 400)
     monkeypatch.setattr(partition, "PARALLEL_MIN_SHOPS", 4)
     monkeypatch.setattr("flows.partitioned.usable_cores", lambda: 2)
     monkeypatch.setenv("REFUND_AUDIT_PARALLEL", "true")
+    # the first shop stays with the run's process, the second goes to the forked one
+    assert 0.5 <= partition.CHILD_SHARE < 1
+    broken = shop_keys(result)[which]
     real = reports.render.shop_context
-    broken = ("jd_worldwide", "shop-002")  # the second shop in order: the child's share
 
     def failing(shared, platform, shop_id, *args, **kwargs):
         if (platform, shop_id) == broken:
@@ -138,7 +141,9 @@ def test_a_page_failing_in_the_forked_process_fails_as_it_does_in_one(synthetic,
     assert failed == failures
     assert got == [split / p.relative_to(serial) for p in pages]
     assert _files(split) == _files(serial)
-    assert not (split / "shops" / "shop-002.html").exists()
+    name = shop_page_names(shop_keys(result))[broken]
+    assert not (split / "shops" / f"{name}.html").exists()
+    assert len(list((split / "shops").iterdir())) == len(shop_keys(result)) - 1
     assert not multiprocessing.active_children()
 
 
