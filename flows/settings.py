@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # another in the run's process, for a machine whose other cores are busy with other work
     # (docs/performance.md: on a quiet 2-core machine, 1M orders took 11 s instead of 13 s,
     # for ~4 s more CPU and ~0.8 GB more memory). --workers / --dask-address use Dask instead.
+    # The same setting lets a run with 40 shops or more write its pages in two processes
+    # (docs/decisions-report.md, Speed); false keeps them in the run's process.
     parallel: bool = True
     email: bool = False
     recipients_file: Path | None = None
