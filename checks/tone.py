@@ -25,6 +25,7 @@ example, phrases in a small syntax described there.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import sys
@@ -562,32 +563,90 @@ class _Narrowing:
     """
 
     def __init__(self) -> None:
-        self.parts: dict[tuple[str, ...], tuple[tuple[tuple[str, Gates], ...], ...]] = {}
+        # Per tuple of patterns, a `_Cut` of them.
+        self.parts: dict[tuple[str, ...], _Cut] = {}
 
     def build(self, lexicon: Lexicon) -> None:
         for patterns in (lexicon.prefilter, lexicon.patterns, lexicon.near_prefilter,
                          lexicon.near_patterns):
-            self.of(patterns)
+            self._cut(patterns)
 
-    def of(self, patterns: tuple[str, ...]) -> tuple[tuple[tuple[str, Gates], ...], ...]:
+    def _cut(self, patterns: tuple[str, ...]) -> _Cut:
         got = self.parts.get(patterns)
         if got is None:
-            got = self.parts[patterns] = tuple(
-                tuple((alt, _gates(_re2_for_python(alt))) for alt in _top_alternatives(p))
-                for p in patterns)
+            got = self.parts[patterns] = _Cut(patterns)
         return got
+
+    def of(self, patterns: tuple[str, ...]) -> list[list[tuple[str, Gates]]]:
+        """Per pattern, its alternatives with their gates."""
+        return self._cut(patterns).alternatives(patterns)
 
     def narrow(self, patterns: tuple[str, ...], batch: str | None) -> tuple[str, ...]:
         """``patterns`` as a batch whose texts, joined, are ``batch`` needs them (None: a
         large batch, all of them as they are)."""
         if batch is None:
             return patterns
+        cut = self._cut(patterns)
+        ok = cut.passing(batch)
         out = []
-        for pattern, alts in zip(patterns, self.of(patterns), strict=True):
-            kept = [alt for alt, gates in alts if _passes(gates, batch)]
-            if kept:
-                out.append(pattern if len(kept) == len(alts) else "|".join(kept))
+        for pattern, ends, first in zip(patterns, cut.ends, cut.first, strict=True):
+            kept = np.flatnonzero(ok[first:first + len(ends)])
+            if len(kept) == len(ends):
+                out.append(pattern)
+            elif len(kept):
+                out.append("|".join(pattern[ends[k - 1] + 1 if k else 0:ends[k]]
+                                    for k in kept.tolist()))
         return tuple(out)
+
+
+class _Cut:
+    """Some RE2 patterns as their alternatives (where each ends in its pattern) and the
+    alternatives' gates as arrays, so that a batch tests each distinct literal once and
+    the rest is vectorised (a loop over the ~3,000 alternatives costs ~10 ms)."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.ends: list[tuple[int, ...]] = []
+        self.first: list[int] = []  # each pattern's first alternative, counted over all
+        pieces: dict[str, int] = {}
+        piece_ids: list[int] = []
+        gate_starts: list[int] = []  # per gate, where its pieces start in piece_ids
+        alt_gates: list[int] = [0]  # per alternative, where its gates start
+        for pattern in patterns:
+            alts = _top_alternatives(pattern)
+            self.first.append(len(alt_gates) - 1)
+            self.ends.append(tuple(e - 1 for e in itertools.accumulate(len(a) + 1 for a in alts)))
+            for alt in alts:
+                for gate in _gates(_re2_for_python(alt)):
+                    gate_starts.append(len(piece_ids))
+                    piece_ids += [pieces.setdefault(piece, len(pieces)) for piece in gate]
+                alt_gates.append(len(gate_starts))
+        self.pieces = tuple(pieces)
+        self.piece_ids = np.array(piece_ids, dtype=np.int32)
+        self.gate_starts = np.array(gate_starts, dtype=np.int64)
+        self.alt_gates = np.array(alt_gates, dtype=np.int64)
+
+    def passing(self, batch: str) -> np.ndarray:
+        """Per alternative: may it match in the batch (do all its gates pass)?"""
+        found = np.fromiter((piece in batch for piece in self.pieces), dtype=bool,
+                            count=len(self.pieces))
+        if not len(self.gate_starts):
+            return np.ones(len(self.alt_gates) - 1, dtype=bool)
+        gate_ok = np.logical_or.reduceat(found[self.piece_ids], self.gate_starts)
+        failed = np.concatenate(([0], np.cumsum(~gate_ok)))
+        return failed[self.alt_gates[1:]] == failed[self.alt_gates[:-1]]
+
+    def alternatives(self, patterns: tuple[str, ...]) -> list[list[tuple[str, Gates]]]:
+        out = []
+        for pattern, ends, first in zip(patterns, self.ends, self.first, strict=True):
+            alts = []
+            for k, end in enumerate(ends):
+                a, b = self.alt_gates[first + k], self.alt_gates[first + k + 1]
+                gates = tuple(tuple(self.pieces[i] for i in self.piece_ids[
+                    self.gate_starts[g]:self.gate_starts[g + 1] if g + 1 < len(
+                        self.gate_starts) else len(self.piece_ids)]) for g in range(a, b))
+                alts.append((pattern[ends[k - 1] + 1 if k else 0:end], gates))
+            out.append(alts)
+        return out
 
 
 # A batch is small when its texts hold at most this many characters: testing every gate
