@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,13 @@ class Rule:
 
 
 def empty_findings() -> pd.DataFrame:
+    """No findings, with the findings' columns: each call its own copy of one frame built
+    once (building it costs ~3 ms, and a small audit's rules return it ~10 times)."""
+    return _empty_findings().copy()
+
+
+@lru_cache(maxsize=1)
+def _empty_findings() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in OUT_COLUMNS})
 
 

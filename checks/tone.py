@@ -25,10 +25,12 @@ example, phrases in a small syntax described there.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import sys
 import unicodedata
+import warnings
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -347,14 +349,14 @@ class _PhrasePatterns:
     of them costs about a second, and a small audit's few candidate texts need a handful.
 
     ``may_match`` says whether a text can match at all before anything is compiled: each
-    pattern's gate is a set of literal strings one of which every match holds, read off
-    the parsed pattern (so it holds for any phrase syntax), or none when no such set
-    exists. A phrase whose required words a text lacks is not compiled for it either.
+    pattern's gates are sets of literal strings such that every match holds one string of
+    each set (`_gates`), read off the parsed pattern (so they hold for any phrase syntax).
+    A phrase whose required words a text lacks is not compiled for it either.
     """
 
     def __init__(self, sources: tuple[str, ...]) -> None:
         self.sources = sources
-        self.gates = tuple(_gate(src) for src in sources)
+        self.gates = tuple(_gates(src) for src in sources)
         self._compiled: dict[int, re.Pattern] = {}
 
     def __len__(self) -> int:
@@ -373,72 +375,101 @@ class _PhrasePatterns:
         self.sources, self.gates, self._compiled = state["sources"], state["gates"], {}
 
     def may_match(self, i: int, text: str) -> bool:
-        gate = self.gates[i]
-        return gate is None or any(piece in text for piece in gate)
+        return _passes(self.gates[i], text)
+
+
+# A regex's gates: sets of literal strings such that every match holds one string of each
+# set (a conjunction of alternatives); () when nothing is known.
+Gates = tuple[tuple[str, ...], ...]
+# At most this many gates per regex, the most selective first: testing more costs more
+# than the few compiles it would still spare.
+MAX_GATES = 6
+
+
+def _passes(gates: Gates, text: str) -> bool:
+    """May a regex with these gates match in ``text``? (False: it cannot.)"""
+    return all(any(piece in text for piece in gate) for gate in gates)
 
 
 def _gate(source: str) -> tuple[str, ...] | None:
     """Literal strings one of which every match of the regex ``source`` contains; None
-    when there are none (or the regex ignores case).
+    when there are none (or the regex ignores case). The most selective of `_gates`."""
+    gates = _gates(source)
+    return gates[0] if gates else None
 
-    The gate reads the regex's parse tree from ``re._parser``, a private module of the
-    standard library: on a Python where it is missing or different, there is no gate (every
-    text is tried by the regex itself), which changes the time, never the verdict."""
+
+def _gates(source: str) -> Gates:
+    """Sets of literal strings such that every match of the regex ``source`` holds one
+    string of each set, the most selective first; () when there are none (or the regex
+    ignores case).
+
+    The gates read the regex's parse tree from ``re._parser``, a private module of the
+    standard library: on a Python where it is missing or different, there are no gates
+    (every text is tried by the regex itself), which changes the time, never the verdict."""
     try:
-        return _gate_from_tree(source)
+        return _gates_from_tree(source)
     except Exception:  # an optimisation: no gate is always correct
-        return None
+        return ()
 
 
-def _gate_from_tree(source: str) -> tuple[str, ...] | None:
+def _gates_from_tree(source: str) -> Gates:
     global _sre
     import re._parser as _sre
 
-    parsed = _sre.parse(source)
+    with warnings.catch_warnings():  # ("possible nested set" and the like: not ours)
+        warnings.simplefilter("ignore")
+        parsed = _sre.parse(source)
     if parsed.state.flags & re.IGNORECASE:
-        return None
-    found = _needed(list(parsed))
-    return tuple(sorted(found)) if found else None
+        return ()
+    # Ties keep the order of the pattern (a stable sort, duplicates dropped).
+    found = sorted(dict.fromkeys(_needed_all(list(parsed))), key=_selectivity, reverse=True)
+    return tuple(tuple(sorted(gate)) for gate in found[:MAX_GATES])
 
 
-_sre = None  # re._parser, imported by the first _gate
+_sre = None  # re._parser, imported by the first _gates
+
+
+def _selectivity(gate: frozenset[str]) -> tuple[int, int]:
+    """Longer pieces, then fewer of them, rule out more texts."""
+    return min(map(len, gate)), -len(gate)
 
 
 def _needed(items: list) -> frozenset[str] | None:
-    """``_gate`` of a parsed sequence: each item's gate is one for the whole sequence (a
-    run of literal characters is one string); the most selective is kept."""
-    best: frozenset[str] | None = None
+    """The most selective gate of a parsed sequence, or None."""
+    return max(_needed_all(items), key=_selectivity, default=None)
+
+
+def _needed_all(items: list) -> list[frozenset[str]]:
+    """The gates of a parsed sequence: each mandatory item's gates are gates of the whole
+    sequence (a run of literal characters is one string)."""
+    found: list[frozenset[str]] = []
     run: list[str] = []
-
-    def consider(cand: frozenset[str] | None) -> None:
-        nonlocal best
-        if cand and (best is None or (min(map(len, cand)), -len(cand))
-                     > (min(map(len, best)), -len(best))):
-            best = cand
-
     for op, av in items:
         if op is _sre.LITERAL:
             run.append(chr(av))
             continue
-        consider(frozenset({"".join(run)}) if run else None)
+        if run:
+            found.append(frozenset({"".join(run)}))
         run = []
         if op is _sre.SUBPATTERN:
             if not av[1] & re.IGNORECASE:
-                consider(_needed(list(av[3])))
+                found += _needed_all(list(av[3]))
         elif op is _sre.ATOMIC_GROUP:
-            consider(_needed(list(av)))
+            found += _needed_all(list(av))
         elif op is _sre.BRANCH:
+            # One of the alternatives matches: the union of their best gates.
             alternatives = [_needed(list(alt)) for alt in av[1]]
             if all(alternatives):
-                consider(frozenset().union(*alternatives))
+                found.append(frozenset().union(*alternatives))
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
             if av[0] >= 1:
-                consider(_needed(list(av[2])))
+                found += _needed_all(list(av[2]))
         elif op is _sre.IN and len(av) <= 4 and all(o is _sre.LITERAL for o, _ in av):
-            consider(frozenset(chr(c) for _, c in av))  # a small class such as [,，]
+            found.append(frozenset(chr(c) for _, c in av))  # a small class such as [,，]
         # anything else (positions, lookarounds, classes, any character) holds no literal
-    consider(frozenset({"".join(run)}) if run else None)
-    return best
+    if run:
+        found.append(frozenset({"".join(run)}))
+    return found
 
 
 @dataclass(frozen=True)
@@ -468,6 +499,9 @@ class Lexicon:
     negated: re.Pattern = re.compile("(?!)")
     near_prefilter: tuple[str, ...] = ()
     near_patterns: tuple[str, ...] = ()
+    # The RE2 patterns above cut into gated alternatives, for small batches (`_Narrowing`).
+    narrowing: _Narrowing = dataclasses.field(default_factory=lambda: _Narrowing(),
+                                              compare=False, repr=False)
 
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
@@ -485,6 +519,7 @@ def _shipped() -> Lexicon:
     lexicon = disk_cache.load("lexicon", key)
     if not isinstance(lexicon, Lexicon):
         lexicon = _compile(yaml.load(text.decode("utf-8"), Loader=_SAFE_LOADER))
+        lexicon.narrowing.build(lexicon)  # (~0.2 s, kept in the cache with the rest)
         # Its whole-lexicon regexes (the excuses …) are kept as text, compiled when a run
         # first needs one: most small audits never do, and compiling them costs ~15 ms.
         disk_cache.store("lexicon", key, dataclasses.replace(lexicon, **{
@@ -512,6 +547,166 @@ class _LazyPattern:
 
     def __setstate__(self, state: tuple[str, int]) -> None:
         self.pattern, self.flags, self._compiled = *state, None
+
+
+class _Narrowing:
+    """Each RE2 pattern of a lexicon as its top-level alternatives with their gates.
+
+    pyarrow compiles an RE2 pattern on every call, ~2-5 ms for one of the lexicon's
+    slices: on a batch of a few dozen texts, compiling the 50-odd patterns is most of the
+    judge's time. Few of the thousands of alternatives can match so few texts, and an
+    alternative whose gates (`_gates`: literal strings every match holds) fail on every
+    text of the batch cannot match any of them; so a small batch runs each pattern cut down
+    to the alternatives that may match, and skips a pattern where none may. The rows that
+    match are the same (an alternation matches where one of its alternatives does).
+    Built on first use; the shipped lexicon keeps it in the per-machine cache.
+    """
+
+    def __init__(self) -> None:
+        # Per tuple of patterns, a `_Cut` of them.
+        self.parts: dict[tuple[str, ...], _Cut] = {}
+
+    def build(self, lexicon: Lexicon) -> None:
+        for patterns in (lexicon.prefilter, lexicon.patterns, lexicon.near_prefilter,
+                         lexicon.near_patterns):
+            self._cut(patterns)
+
+    def _cut(self, patterns: tuple[str, ...]) -> _Cut:
+        got = self.parts.get(patterns)
+        if got is None:
+            got = self.parts[patterns] = _Cut(patterns)
+        return got
+
+    def of(self, patterns: tuple[str, ...]) -> list[list[tuple[str, Gates]]]:
+        """Per pattern, its alternatives with their gates."""
+        return self._cut(patterns).alternatives(patterns)
+
+    def narrow(self, patterns: tuple[str, ...], batch: str | None) -> tuple[str, ...]:
+        """``patterns`` as a batch whose texts, joined, are ``batch`` needs them (None: a
+        large batch, all of them as they are)."""
+        if batch is None:
+            return patterns
+        cut = self._cut(patterns)
+        ok = cut.passing(batch)
+        out = []
+        for pattern, ends, first in zip(patterns, cut.ends, cut.first, strict=True):
+            kept = np.flatnonzero(ok[first:first + len(ends)])
+            if len(kept) == len(ends):
+                out.append(pattern)
+            elif len(kept):
+                out.append("|".join(pattern[ends[k - 1] + 1 if k else 0:ends[k]]
+                                    for k in kept.tolist()))
+        return tuple(out)
+
+
+class _Cut:
+    """Some RE2 patterns as their alternatives (where each ends in its pattern) and the
+    alternatives' gates as arrays, so that a batch tests each distinct literal once and
+    the rest is vectorised (a loop over the ~3,000 alternatives costs ~10 ms)."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.ends: list[tuple[int, ...]] = []
+        self.first: list[int] = []  # each pattern's first alternative, counted over all
+        pieces: dict[str, int] = {}
+        piece_ids: list[int] = []
+        gate_starts: list[int] = []  # per gate, where its pieces start in piece_ids
+        alt_gates: list[int] = [0]  # per alternative, where its gates start
+        for pattern in patterns:
+            alts = _top_alternatives(pattern)
+            self.first.append(len(alt_gates) - 1)
+            self.ends.append(tuple(e - 1 for e in itertools.accumulate(len(a) + 1 for a in alts)))
+            for alt in alts:
+                for gate in _gates(_re2_for_python(alt)):
+                    gate_starts.append(len(piece_ids))
+                    piece_ids += [pieces.setdefault(piece, len(pieces)) for piece in gate]
+                alt_gates.append(len(gate_starts))
+        self.pieces = tuple(pieces)
+        self.piece_ids = np.array(piece_ids, dtype=np.int32)
+        self.gate_starts = np.array(gate_starts, dtype=np.int64)
+        self.alt_gates = np.array(alt_gates, dtype=np.int64)
+
+    def passing(self, batch: str) -> np.ndarray:
+        """Per alternative: may it match in the batch (do all its gates pass)?"""
+        found = np.fromiter((piece in batch for piece in self.pieces), dtype=bool,
+                            count=len(self.pieces))
+        if not len(self.gate_starts):
+            return np.ones(len(self.alt_gates) - 1, dtype=bool)
+        gate_ok = np.logical_or.reduceat(found[self.piece_ids], self.gate_starts)
+        failed = np.concatenate(([0], np.cumsum(~gate_ok)))
+        return failed[self.alt_gates[1:]] == failed[self.alt_gates[:-1]]
+
+    def alternatives(self, patterns: tuple[str, ...]) -> list[list[tuple[str, Gates]]]:
+        out = []
+        for pattern, ends, first in zip(patterns, self.ends, self.first, strict=True):
+            alts = []
+            for k, end in enumerate(ends):
+                a, b = self.alt_gates[first + k], self.alt_gates[first + k + 1]
+                gates = tuple(tuple(self.pieces[i] for i in self.piece_ids[
+                    self.gate_starts[g]:self.gate_starts[g + 1] if g + 1 < len(
+                        self.gate_starts) else len(self.piece_ids)]) for g in range(a, b))
+                alts.append((pattern[ends[k - 1] + 1 if k else 0:end], gates))
+            out.append(alts)
+        return out
+
+
+# A batch is small when its texts hold at most this many characters: testing every gate
+# against them costs far less than compiling the patterns (above, it would not).
+SMALL_BATCH_CHARS = 20_000
+
+
+def _small_batch(arr: pa.Array) -> str | None:
+    """A small batch's texts joined into one string (a gate piece found across the joint
+    only keeps an alternative needlessly), or None for a large batch."""
+    if len(arr) > SMALL_BATCH_CHARS or (
+            pc.sum(pc.utf8_length(arr)).as_py() or 0) > SMALL_BATCH_CHARS:
+        return None
+    return "\x00".join(arr.drop_null().to_pylist())
+
+
+_FLAG_GROUP = re.compile(r"\(\?[a-zA-Z]*-?[a-zA-Z]*\)")
+
+
+def _top_alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (the pattern itself when it has one, or flags
+    that apply to all of them)."""
+    if _FLAG_GROUP.search(pattern):
+        return [pattern]
+    out, depth, start, i, n = [], 0, 0, 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class: up to its closing ], which may come first ([]…], [^]…])
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out if "|".join(out) == pattern and depth == 0 else [pattern]
+
+
+_RE2_ONLY = re.compile(r"\\[pPQEC]|\[\[:|\\x\{")
+_END_OF_TEXT = re.compile(r"(?<!\\)((?:\\\\)*)\\z")
+
+
+def _re2_for_python(pattern: str) -> str:
+    """An RE2 pattern as Python's re reads it alike (\\z is \\Z), for its gates; RE2-only
+    syntax (Unicode classes, POSIX classes, \\Q…\\E) becomes a pattern with no gates."""
+    if _RE2_ONLY.search(pattern):
+        return ""
+    return _END_OF_TEXT.sub(r"\1\\Z", pattern)
 
 
 def _compile(spec: dict) -> Lexicon:
@@ -1229,20 +1424,54 @@ def _whole_words(phrase: str, top: list[tuple[int, str]]) -> list[str]:
     return [w for w in words if w and re.search(rf"(?:^|[ ,]){w}(?:$|[ ,])", phrase)]
 
 
-def _explain(text: str, lexicon: Lexicon) -> tuple[str, str] | None:
+def _candidates(text: str, lexicon: Lexicon) -> list[int]:
+    """The phrases that may match in ``text`` (quoted speech set aside), by cheap tests."""
+    return [i for i, phrase in enumerate(lexicon.phrases)
+            if all(piece in text for piece in phrase.required) and all(
+                any(piece in text for piece in side) for side in phrase.any_of if side
+            ) and lexicon.python.may_match(i, text)]
+
+
+def _screen(texts: list[str], lexicon: Lexicon) -> list[list[int]]:
+    """Per text, the candidate phrases whose RE2 regex finds a match in it (quoted speech
+    set aside): of a small batch's texts, the only phrases worth a Python regex.
+
+    Compiling a phrase's Python regex costs 1-10 ms (its character classes), RE2's a
+    fraction of that, and a phrase's Python regex matches only where its RE2 regex does
+    (the same pattern; where they differ, at the end of an English word, Python's is the
+    stricter). So the phrases RE2 rules out would have found nothing: same verdicts.
+    """
+    stripped = [_strip_quoted_speech(t) for t in texts]
+    by_phrase: dict[int, list[int]] = {}
+    for k, text in enumerate(stripped):
+        for i in _candidates(text, lexicon):
+            by_phrase.setdefault(i, []).append(k)
+    out: list[list[int]] = [[] for _ in texts]
+    for i, ks in sorted(by_phrase.items()):
+        try:
+            hit = pc.match_substring_regex(pa.array([stripped[k] for k in ks], pa.large_string()),
+                                           lexicon.phrases[i].regex).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # keep it, Python decides
+            hit = [True] * len(ks)
+        for k, h in zip(ks, hit, strict=True):
+            if h:
+                out[k].append(i)
+    return out
+
+
+def _explain(text: str, lexicon: Lexicon,
+             screened: list[int] | None = None) -> tuple[str, str] | None:
     """(family, words) of the first phrase that counts in one normalised text, or None.
 
     The words are the normalised text the phrase matched ("不能退" for the entry
-    不(能|可以|…)退…), which is what a reviewer wants to see.
+    不(能|可以|…)退…), which is what a reviewer wants to see. ``screened``: the text's
+    phrases from `_screen`, for a small batch (else every candidate is tried).
     """
     text = _strip_quoted_speech(text)
     found = []
-    for i, phrase in enumerate(lexicon.phrases):
-        if all(piece in text for piece in phrase.required) and all(
-                any(piece in text for piece in side) for side in phrase.any_of if side
-        ) and lexicon.python.may_match(i, text):
-            found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
-                         for m in lexicon.python[i].finditer(text))
+    for i in _candidates(text, lexicon) if screened is None else screened:
+        found.extend((m.start(1), -len(m.group(1)), i, m.group(1))
+                     for m in lexicon.python[i].finditer(text))
     for start, _, i, words in sorted(found):
         phrase = lexicon.phrases[i]
         if phrase.unless is not None and re.search(phrase.unless, text):
@@ -1349,21 +1578,26 @@ def _judge_phrases(norm: pa.Array, lexicon: Lexicon,
     the positions where any phrase matched (found, or excused)."""
     # The anchors survive a repeat (滚滚 holds 滚), so repeats are collapsed only on the rows
     # the prefilter keeps.
+    narrow = lexicon.narrowing.narrow
     maybe = np.zeros(len(norm), dtype=bool)
-    for pattern in lexicon.prefilter:
+    for pattern in narrow(lexicon.prefilter, _small_batch(norm)):
         maybe |= pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(
             zero_copy_only=False)
     idx = np.flatnonzero(maybe)
     if idx.size == 0:
         return {}, idx
     seen = _rewrite(norm.take(pa.array(idx)), lexicon.repeats, _collapse)
-    hits = _any_match(seen, lexicon.patterns)
-    near = np.flatnonzero(_any_match(seen, lexicon.near_prefilter))
+    batch = _small_batch(seen)
+    hits = _any_match(seen, narrow(lexicon.patterns, batch))
+    near = np.flatnonzero(_any_match(seen, narrow(lexicon.near_prefilter, batch)))
     if near.size:
-        hits[near] |= _any_match(seen.take(pa.array(near)), lexicon.near_patterns)
+        hits[near] |= _any_match(seen.take(pa.array(near)),
+                                 narrow(lexicon.near_patterns, batch))
     found = {}
-    for i, text in zip(idx[hits], seen.filter(pa.array(hits)).to_pylist(), strict=True):
-        verdict = _explain(text, lexicon)
+    texts = seen.filter(pa.array(hits)).to_pylist()
+    screens = _screen(texts, lexicon) if batch is not None else [None] * len(texts)
+    for i, text, screened in zip(idx[hits], texts, screens, strict=True):
+        verdict = _explain(text, lexicon, screened)
         if verdict is not None:
             found[int(i)] = (*verdict, None)
     return found, idx[hits]

@@ -62,7 +62,9 @@ class _Reasons:
 
     def __init__(self, n: int):
         self.n = n
-        self.parts: list[pd.DataFrame] = []
+        # Per reason: (positions, column, check, values, message), one frame built at the
+        # end: a DataFrame per reason cost ~0.5 ms each, ~0.05 s of a small audit.
+        self.parts: list[tuple] = []
 
     def add(self, mask: pd.Series | np.ndarray, column: str, check: str,
             value: pd.Series | str, message: str | pd.Series) -> None:
@@ -73,23 +75,35 @@ class _Reasons:
         # Take the flagged rows first: converting a whole Arrow column to objects costs
         # ~0.1 s per million rows, per reason.
         val = value.iloc[pos].to_numpy() if isinstance(value, pd.Series) else value
+        if isinstance(val, np.ndarray) and val.dtype != object:
+            # Numbers, times (a driver's own types): as text now, as they are; text columns
+            # (objects) are converted in `frame`, all reasons at once, value by value alike.
+            val = pd.Series(val, dtype="object").astype("str").fillna("").to_numpy()
         msg = message.iloc[pos].to_numpy() if isinstance(message, pd.Series) else message
-        self.parts.append(pd.DataFrame({
-            "_pos": pos, "column": column, "check": check,
-            "value": pd.Series(val, dtype="object").astype("str").fillna("").to_numpy()
-            if isinstance(value, pd.Series) else val,
-            "message": msg,
-        }))
+        self.parts.append((pos, column, check, val, msg))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame(columns=["_pos", "column", "check", "value", "message"])
-        return pd.concat(self.parts, ignore_index=True)
+
+        def joined(k: int) -> np.ndarray:
+            out = np.empty(sum(len(p[0]) for p in self.parts), dtype=object)
+            at = 0
+            for p in self.parts:
+                out[at:at + len(p[0])] = p[k]
+                at += len(p[0])
+            return out
+
+        # Values as text (missing as ""), converted once for all reasons.
+        value = pd.Series(joined(3), dtype="object").astype("str").fillna("").to_numpy()
+        return pd.DataFrame({"_pos": np.concatenate([p[0] for p in self.parts]),
+                             "column": joined(1), "check": joined(2), "value": value,
+                             "message": joined(4)})
 
     def any_mask(self) -> np.ndarray:
         out = np.zeros(self.n, dtype=bool)
         for p in self.parts:
-            out[p["_pos"].to_numpy()] = True
+            out[p[0]] = True
         return out
 
 

@@ -563,6 +563,92 @@ def test_no_phrase_is_gated_out_of_a_text_it_matches() -> None:
     assert matched > 100  # the check saw real matches
 
 
+@pytest.mark.parametrize("source, gates", [
+    # (regex, sets such that every match holds one string of each) — worked out by hand,
+    # the most selective first (longer pieces, then fewer), ties in the pattern's order
+    ("不(?:能|可以)退", (("不",), ("退",), ("可以", "能"))),
+    ("ab?c", (("a",), ("c",))),
+    ("(?:x|y)?z[,，]?", (("z",),)),
+    ("refund( )?no", (("refund",), ("no",))),
+    ("x*", ()),
+    ("(?i)abc", ()),
+])
+def test_gates_are_what_every_match_holds(source: str, gates: tuple) -> None:
+    assert tone._gates(source) == gates
+
+
+@pytest.mark.parametrize("pattern, alternatives", [
+    ("a|b(c|d)|[|]x|\\|y", ["a", "b(c|d)", "[|]x", "\\|y"]),
+    ("[]|]|z", ["[]|]", "z"]),       # a ] first in a class is a character
+    ("[^]|]|z", ["[^]|]", "z"]),
+    ("(?s)a|b", ["(?s)a|b"]),        # flags for every alternative: not cut
+    ("abc", ["abc"]),
+])
+def test_top_alternatives(pattern: str, alternatives: list[str]) -> None:
+    assert tone._top_alternatives(pattern) == alternatives
+
+
+def test_a_small_batch_runs_only_the_alternatives_its_texts_may_match() -> None:
+    patterns = ("abc|xyz|q+r", "(?:no|nah)!", "[ab]+")
+    narrowing = tone._Narrowing()
+    # By hand: "abc" and "q+r" (needs q) cannot match these texts, the rest may.
+    assert narrowing.narrow(patterns, "xyz\x00nah!") == ("xyz", "(?:no|nah)!", "[ab]+")
+    # Neither n nor a or b: the second and third patterns are not run at all.
+    assert narrowing.narrow(patterns, "xyz") == ("xyz",)
+    assert narrowing.narrow(patterns, None) == patterns  # a large batch: all, as they are
+
+
+def test_small_batches_judge_like_one_large_batch(monkeypatch) -> None:
+    """The eval set judged 17 texts at a time (the small-batch path: narrowed patterns,
+    the RE2 screen before the Python regexes) gives every row the verdict, family and
+    words of the same texts judged with that path off."""
+    texts = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)["text"]
+    screened = []
+    real_screen = tone._screen
+    monkeypatch.setattr(tone, "_screen", lambda t, lex: screened.append(len(t))
+                        or real_screen(t, lex))
+    small = pd.concat([tone.judge(texts.iloc[i:i + 17]) for i in range(0, len(texts), 17)])
+    assert sum(screened) > 100  # the small path ran, on the hostile rows
+    monkeypatch.setattr(tone, "SMALL_BATCH_CHARS", -1)
+    screened.clear()
+    whole = tone.judge(texts)
+    assert not screened
+    assert small["hostile"].sum() > 300  # (about half the eval set is hostile)
+    pd.testing.assert_frame_equal(small, whole)
+
+
+def test_every_re2_alternative_that_matches_passes_its_gates() -> None:
+    """Every alternative of every shipped RE2 pattern, on every text of the eval set
+    (normalised as the judge does): where RE2 finds a match, the gates let the text
+    through; and where a phrase's Python regex finds a match, so does its RE2 regex
+    (what lets `_screen` skip compiling the others)."""
+    lexicon = tone._shipped()
+    texts = pd.read_csv(EVAL_SET, dtype=str, keep_default_na=False)["text"]
+    norm = tone.normalize(texts).tolist()
+    arr = pa.array(norm, pa.large_string())
+    matched = 0
+    for patterns in (lexicon.prefilter, lexicon.patterns, lexicon.near_prefilter,
+                     lexicon.near_patterns):
+        for alts in lexicon.narrowing.of(patterns):
+            for alt, gates in alts:
+                hit = pc.match_substring_regex(arr, alt).to_pylist()
+                for text in (t for t, h in zip(norm, hit, strict=True) if h):
+                    matched += 1
+                    assert tone._passes(gates, text), (alt[:80], text)
+    assert matched > 1000
+    seen = [tone._strip_quoted_speech(t) for t in norm]
+    arr = pa.array(seen, pa.large_string())
+    matched = 0
+    for i, phrase in enumerate(lexicon.phrases):
+        pattern = re.compile(lexicon.python.sources[i])
+        re2 = pc.match_substring_regex(arr, phrase.regex).to_pylist()
+        for text, h in zip(seen, re2, strict=True):
+            if pattern.search(text):
+                matched += 1
+                assert h, (phrase.phrase, text)
+    assert matched > 100
+
+
 def test_the_lexicon_read_back_from_the_cache_judges_alike(tmp_path, monkeypatch) -> None:
     """Compiled once, then read from the per-machine cache by a later process (simulated by
     clearing the in-process one): same phrases, and the excuse that only the read-back
