@@ -81,6 +81,9 @@ PARTICLES = "啊哦呢吧呀哈嘛啦的了噢喔哟嗯"
 # "clown 一个", "whatever 随你"): 你/我 (not the polite 您: "whatever 您选" offers a
 # choice), don't/not, questions, 一个, 随/滚/好.
 OPENERS = "吗么你我别不没随滚好一就还真"
+# Two-character openers whose first character alone would open too much: 连个/连这 ("so dumb
+# 连个 app 都不会下", not even) but not 连续 or 连衣裙 ("stop 连续付款", "whatever 连衣裙").
+OPENER_WORDS = "连个|连这|连那|连一"
 WORD = "a-z0-9_"
 SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
@@ -338,6 +341,10 @@ class Phrase:
     # Not counted when the message also offers one of the family's `remedies` (Python
     # regex): "You broke it? No worries, we'll send a new one." mocks no one.
     remedy: str | None = None
+    # The prefilter's anchor given in the phrase file (`anchor:` on a phrase), compiled like
+    # the phrase: for a phrase whose every character and word is common, whose own pattern
+    # would otherwise be its anchor and swell the prefilter.
+    hint: str | None = None
 
     @property
     def regex(self) -> str:
@@ -735,8 +742,13 @@ def _compile(spec: dict) -> Lexicon:
             if not text:
                 raise ValueError(f"empty phrase in family {name!r}")
             excusable = bool(entry.get("excusable", family.get("excusable", False)))
+            hint = entry.get("anchor")
+            hint = _core(_phrase_text(str(hint)), "" if text.isascii() else fillers) if hint \
+                else None
+            inside = entry.get("unless_inside")
+            inside = _py(_near_side(_phrase_text(_joined(inside)), fillers)) if inside else None
             phrases.append(Phrase(name, text, _alternative(text, entry, fillers, softeners),
-                                  excusable, _required(text)))
+                                  excusable, _required(text), unless_inside=inside, hint=hint))
         if followed:
             phrases[start:] = [replace(p, not_followed_by=f"[{SPACE}]*(?:{followed})")
                                for p in phrases[start:]]
@@ -803,8 +815,10 @@ def _anchor(phrase: Phrase) -> str:
     """A piece of text every match of the phrase contains (after normalisation).
 
     A required character or word outside any group, the rarest-looking one; failing that,
-    the phrase's whole pattern.
+    the phrase file's `anchor`, else the phrase's whole pattern.
     """
+    if phrase.hint:
+        return phrase.hint
     text = phrase.phrase
     top = _top_level(text)
     if text.isascii():
@@ -931,7 +945,11 @@ CHUNK = 64
 # than a phrase's, so only a few share a pattern, and a long one stays alone (eight pairs in
 # one pattern fell off the automaton: 5x slower on the whole check, measured).
 NEAR_CHUNK = 4
-NEAR_BUDGET = 100000
+# And by size: past roughly 11,000 characters a pattern of phrases or pairs can fall off the
+# automaton too (a chunk of 60 phrases at 13,000 characters took 9 s per 100,000 rows
+# instead of 0.02 s, measured), so a chunk is also closed when it would grow past these.
+NEAR_BUDGET = 9000
+CHUNK_BUDGET = 10000
 
 
 def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
@@ -966,8 +984,14 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
                 batch.append(p.regex)
             out.append("|".join(batch))
             continue
-        for start in range(0, len(group), CHUNK):
-            out.append("|".join(p.regex for p in group[start:start + CHUNK]))
+        batch = []
+        for p in group:
+            if batch and (len(batch) == CHUNK
+                          or sum(map(len, batch)) + len(p.regex) > CHUNK_BUDGET):
+                out.append("|".join(batch))
+                batch = []
+            batch.append(p.regex)
+        out.append("|".join(batch))
     return tuple(out)
 
 
@@ -1016,7 +1040,7 @@ def _alternative(text: str, entry: dict, fillers: str,
             # sentence ("stop 使用吧" is "stop using it", "whatever 颜色" "whichever colour").
             end = SENTENCE_END if entry.get("sentence") else CLAUSE
             return (f"(?:\\A|{edge})[{SPACE}]*{lead}", core,
-                    f"{tail}(?:[{SPACE}]*(?:[{end}{PARTICLES}{OPENERS}]|\\z)|[{HAN}])")
+                    f"{tail}(?:[{SPACE}]*(?:[{end}{PARTICLES}{OPENERS}]|{OPENER_WORDS}|\\z)|[{HAN}])")
         return f"(?:\\A|[^{WORD}])", core, f"(?:[^{WORD}\\-]|\\z)"
     before, after = "", ""
     if entry.get("standalone"):
@@ -1320,19 +1344,30 @@ def _excuse_pattern(excuses: dict) -> str:
 _QUOTE = re.compile(
     r"“[^”]{0,200}”|「[^」]{0,200}」|『[^』]{0,200}』|‘[^’]{0,200}’"
     r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
-# A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'").
+# A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'");
+# 问 but not 问题 (a problem: 您的问题我们会“重视”的 quotes no one).
 _VERB = re.compile(
-    r"(说|讲|称|问|写|转述|转达|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
+    r"(说|讲|称|问(?!题)|写|转述|转达|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
     r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
     r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
 _AFTER = re.compile(
-    r"\s*(?:这|那)?(?:句|种|样的|个|几个)?(?:话|字|词|回复|说法)|\s*(?:不|并不|确实|的确|就|都)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
+    r"\s*(?:这|那)?(?:句|种|样的|个|几个|两个|三个|四个)?(?:话|字|词|回复|说法|按钮|选项)|\s*(?:不|并不|确实|的确|就|都)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
     r"|\s*(?:这|那)(?:句|种)(?:话)?(?:是|为)[^，。！？]{0,12}(?:说法|原话|回复|用语|话)"
+    # "『退不了』这句是系统翻译错误", "“不退”那条是自动回复": a mistake or a machine's words.
+    r"|\s*(?:这|那)(?:句|条|个字|几个字)(?:话|回复|消息)?(?:是|为|属于)?[^，。！？]{0,12}"
+    r"(?:错误|误会|误发|发错|打错|翻译|自动|机器|模板|系统|笔误|失误|bug)"
     r"|\s*(?:was|were|is|are)\s+(?:what|said|written|not|never|wrong|rude|unacceptable)"
+    r"|\s*(?:was|were|is|are)\s+(?:a|an|the)\s+(?:[a-z-]+\s+){0,2}(?:typo|mistake|error|"
+    r"mistranslation|translation|auto-reply|autoreply|template|glitch|bug)"
     r"|\s*,?\s*(?:he|she|they|the|your|our|my|a|an)\s+[a-z ]{0,20}(?:said|wrote|replied)")
 # Before the quote: words pointing at the quote as words ("那句“…”", "the phrase '…'").
-_POINTER = re.compile(r"(?:这|那|一)句(?:话)?[:：]?\s*$|\b(?:the|that|this) (?:phrase|word|words|line|reply|message)[: ]*$")
+# Or at a label to type or pick: 备注写上“加急”, select "Urgent".
+_POINTER = re.compile(
+    r"(?:这|那|一)句(?:话)?[:：]?\s*$|\b(?:the|that|this) (?:phrase|word|words|line|reply|message)[: ]*$"
+    r"|(?:写上|备注|选择|选|点击|点|输入|勾选|搜索|填写|填上|标注)[:：]?\s*$"
+    r"|\b(?:select|choose|click|tap|type|enter|tick|pick|press|search for|mark it as|marked as|"
+    r"labell?ed)(?: on)?[: ]*$")
 _CLAUSE_END = re.compile(r"[。！？!?；;\n]")
 _OTHER = re.compile(
     r"您|你|客服|同事|他|她|对方|有人|别人|小二|买家|快递|店员|售后|系统|"

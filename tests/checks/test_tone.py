@@ -462,8 +462,8 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 
 @pytest.mark.parametrize("name", ["tone_blind.csv", "tone_blind2.csv", "tone_blind3.csv",
                                   "tone_blind4.csv", "tone_blind5.csv", "tone_blind6.csv",
-                                  "tone_blind7.csv", "tone_blind10.csv",
-                                  "tone_probes.csv", "tone_probes2.csv",
+                                  "tone_blind7.csv", "tone_blind8.csv", "tone_blind10.csv",
+                                  "tone_probes.csv", "tone_probes2.csv", "tone_probes3.csv",
                                   "tone_probes4.csv"])
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
