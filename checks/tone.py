@@ -930,13 +930,19 @@ def _prefilter(phrases: list[Phrase]) -> tuple[str, ...]:
     single = [a for a in anchors if len(a) == 1]
     rest = [a for a in anchors if len(a) > 1]
     slices: list[list[str]] = [[f"[{''.join(single)}]"]] if single else [[]]
-    size = sum(map(len, slices[0]))
-    for anchor in sorted(rest, key=len):
-        if size + len(anchor) > PREFILTER_BUDGET and slices[-1]:
+    sizes = [sum(map(len, slices[0]))]
+    # First fit, longest first: each slice pass costs the same whatever it holds, so the
+    # anchors are packed into as few slices as the budget allows.
+    for anchor in sorted(rest, key=len, reverse=True):
+        for i, size in enumerate(sizes):
+            if size + len(anchor) + 1 <= PREFILTER_BUDGET or not slices[i]:
+                break
+        else:
             slices.append([])
-            size = 0
-        slices[-1].append(anchor)
-        size += len(anchor) + 1
+            sizes.append(0)
+            i = len(slices) - 1
+        slices[i].append(anchor)
+        sizes[i] += len(anchor) + 1
     return tuple("|".join(s) for s in slices if s)
 
 
