@@ -104,7 +104,8 @@ def test_saved_and_loaded_alike(tmp_path) -> None:
 # phrase file in them (checked below): only the model can find them.
 UNLISTED_HOSTILE = [
     "您这么懂，怎么还会买错尺码呢？真是长见识了",
-    "Wow, reading the size chart must have been really hard for you, huh?",
+    # (was "reading the size chart must have been really hard for you": a phrase has it now)
+    "Wow, measuring twice must have been asking too much, huh?",
 ]
 # Ordinary replies of five units or more, also in none of the sets.
 EVERYDAY = [
