@@ -114,7 +114,11 @@ class Model:
     bias: float
     threshold: float               # probability at or above which a message is hostile
     families: tuple[str, ...]
-    family_weights: np.ndarray     # (len(families), 2**BITS) float32
+    # The family model, kept sparse: the buckets any hostile training text reached (sorted)
+    # and their weight per family. Only the few messages the model flags need it; a dense
+    # (families x 2**20) matrix cost more to build at start-up than a small audit's judging.
+    family_index: np.ndarray       # (n,) int64, sorted
+    family_values: np.ndarray      # (n, len(families)) float32
     family_bias: np.ndarray        # (len(families),)
     trained_on: str                # digest of the labelled sets it was trained on
 
@@ -129,10 +133,16 @@ class Model:
     def probability(self, texts: list[str]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(texts)))
 
-    def family(self, text: str) -> str:
+    def family_scores(self, text: str) -> np.ndarray:
+        """Per family, the family model's log-odds for one text."""
         row, bucket = ngrams([text])
-        scores = self.family_weights[:, bucket].sum(axis=1) * scale(row, 1)[0] + self.family_bias
-        return self.families[int(np.argmax(scores))]
+        at = np.minimum(np.searchsorted(self.family_index, bucket), len(self.family_index) - 1)
+        known = self.family_index[at] == bucket
+        summed = self.family_values[at[known]].sum(axis=0, dtype=np.float64)
+        return summed * scale(row, 1)[0] + self.family_bias
+
+    def family(self, text: str) -> str:
+        return self.families[int(np.argmax(self.family_scores(text)))]
 
     def words(self, text: str) -> str:
         """The clause that reads most hostile: the words a reviewer is shown."""
@@ -153,12 +163,10 @@ def load(path: Path = MODEL_PATH) -> Model:
                              "(scripts/train_tone_model.py)")
         weights = np.zeros(size, dtype=np.float32)
         weights[z["index"]] = z["value"]
-        families = tuple(str(f) for f in z["families"])
-        family_weights = np.zeros((len(families), size), dtype=np.float32)
-        for k in range(len(families)):
-            family_weights[k, z[f"family_index_{k}"]] = z[f"family_value_{k}"]
         return Model(weights=weights, bias=float(z["bias"]), threshold=float(z["threshold"]),
-                     families=families, family_weights=family_weights,
+                     families=tuple(str(f) for f in z["families"]),
+                     family_index=z["family_index"].astype(np.int64),
+                     family_values=z["family_values"],
                      family_bias=z["family_bias"].astype(np.float64),
                      trained_on=str(z["trained_on"]))
 
@@ -168,21 +176,26 @@ def shipped() -> Model:
     return load()
 
 
+def sparse_families(family_coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted buckets, (buckets x families) weights) of a dense family coefficient matrix."""
+    index = np.flatnonzero((family_coef != 0).any(axis=0))
+    return index.astype(np.int64), np.ascontiguousarray(family_coef[:, index].T,
+                                                         dtype=np.float32)
+
+
 def save(path: Path, *, coef: np.ndarray, bias: float, threshold: float,
          families: list[str], family_coef: np.ndarray, family_bias: np.ndarray,
          trained_on: str) -> None:
-    """Write the weights sparsely (only the buckets the training text reached)."""
+    """Write the weights sparsely (only the buckets the training text reached), without
+    compression: reading it is on every audit's path, and it is ~1.5 MB either way."""
     index = np.flatnonzero(coef).astype(np.int32)
-    arrays = {"bits": np.array(BITS), "ngrams": np.array(NGRAMS), "bias": np.array(bias),
-              "threshold": np.array(threshold), "index": index,
-              "value": coef[index].astype(np.float32), "families": np.array(families),
-              "family_bias": np.asarray(family_bias, dtype=np.float64),
-              "trained_on": np.array(trained_on)}
-    for k in range(len(families)):
-        idx = np.flatnonzero(family_coef[k]).astype(np.int32)
-        arrays[f"family_index_{k}"] = idx
-        arrays[f"family_value_{k}"] = family_coef[k, idx].astype(np.float32)
-    np.savez_compressed(path, **arrays)
+    family_index, family_values = sparse_families(np.asarray(family_coef))
+    np.savez(path, bits=np.array(BITS), ngrams=np.array(NGRAMS), bias=np.array(bias),
+             threshold=np.array(threshold), index=index,
+             value=coef[index].astype(np.float32), families=np.array(families),
+             family_index=family_index.astype(np.int32), family_values=family_values,
+             family_bias=np.asarray(family_bias, dtype=np.float64),
+             trained_on=np.array(trained_on))
 
 
 def digest(paths: list[Path]) -> str:

@@ -77,11 +77,11 @@ def fit(data: pd.DataFrame, texts: list[str]):
 
 
 def to_model(hostile, fam, trained_on: str) -> tone_model.Model:
-    size = 1 << tone_model.BITS
+    family_index, family_values = tone_model.sparse_families(fam.coef_)
     return tone_model.Model(
         weights=hostile.coef_[0].astype(np.float32), bias=float(hostile.intercept_[0]),
         threshold=THRESHOLD, families=tuple(str(f) for f in fam.classes_),
-        family_weights=fam.coef_.astype(np.float32).reshape(len(fam.classes_), size),
+        family_index=family_index, family_values=family_values,
         family_bias=fam.intercept_.astype(np.float64), trained_on=trained_on)
 
 

@@ -72,12 +72,35 @@ def test_logits_are_weights_summed_and_scaled() -> None:
     size = 1 << tone_model.BITS
     model = tone_model.Model(
         weights=np.ones(size, dtype=np.float32), bias=-1.0, threshold=0.5,
-        families=("insult",), family_weights=np.zeros((1, size), dtype=np.float32),
-        family_bias=np.zeros(1), trained_on="test")
+        families=("insult",), family_index=np.zeros(0, dtype=np.int64),
+        family_values=np.zeros((0, 1), dtype=np.float32), family_bias=np.zeros(1),
+        trained_on="test")
     logits = model.logits(["ab", ""])
     assert logits[0] == pytest.approx(7 / 7 ** 0.5 - 1)
     assert logits[1] == -np.inf
     assert model.probability(["ab"])[0] == pytest.approx(1 / (1 + np.exp(-(7 ** 0.5 - 1))))
+
+
+def test_family_scores_sum_the_known_buckets() -> None:
+    """Two families; every bucket "ab" reaches weighs (1, 0) for them, one bucket it does not
+    reach weighs (0, 9): "ab" scores 7 / sqrt(7) for the first, 0 for the second, plus the
+    biases (0, 2) -> the first family wins with sqrt(7) ~ 2.65 against 2."""
+    _, bucket = tone_model.ngrams(["ab"])
+    reached = np.unique(bucket)
+    other = next(b for b in range(1 << tone_model.BITS) if b not in set(reached))
+    index = np.sort(np.append(reached, other))
+    values = np.array([[0.0, 9.0] if b == other else [1.0, 0.0] for b in index],
+                      dtype=np.float32)
+    size = 1 << tone_model.BITS
+    model = tone_model.Model(
+        weights=np.zeros(size, dtype=np.float32), bias=0.0, threshold=0.5,
+        families=("insult", "taunt"), family_index=index, family_values=values,
+        family_bias=np.array([0.0, 2.0]), trained_on="test")
+    # "ab" reaches 7 n-gram occurrences; if two hash to one bucket it still counts twice.
+    occurrences = np.bincount(np.searchsorted(index, bucket), minlength=len(index))
+    assert occurrences.sum() == 7
+    assert model.family_scores("ab") == pytest.approx([7 / 7 ** 0.5, 2.0])
+    assert model.family("ab") == "insult"
 
 
 def test_saved_and_loaded_alike(tmp_path) -> None:
@@ -92,7 +115,9 @@ def test_saved_and_loaded_alike(tmp_path) -> None:
                     family_coef=fam, family_bias=np.array([0.1, -0.1]), trained_on="x")
     got = tone_model.load(path)
     assert np.array_equal(got.weights, coef.astype(np.float32))
-    assert np.array_equal(got.family_weights, fam.astype(np.float32))
+    # Buckets 0-9 carry the family weights, in bucket order, one column per family.
+    assert got.family_index.tolist() == list(range(10))
+    assert np.array_equal(got.family_values, fam[:, :10].T.astype(np.float32))
     assert (got.bias, got.threshold, got.families, got.trained_on) == (
         0.25, 0.7, ("insult", "taunt"), "x")
 
@@ -209,7 +234,8 @@ def test_training_again_gives_the_shipped_model_and_sklearn_agrees() -> None:
     hostile, family = train.fit(data, train.view(data["text"]))
     fresh, shipped = train.to_model(hostile, family, "again"), tone_model.shipped()
     assert np.allclose(fresh.weights, shipped.weights, atol=1e-4)
-    assert np.allclose(fresh.family_weights, shipped.family_weights, atol=1e-4)
+    assert np.array_equal(fresh.family_index, shipped.family_index)
+    assert np.allclose(fresh.family_values, shipped.family_values, atol=1e-4)
     held = pd.read_csv(DATA / "tone_blind13.csv", dtype=str, keep_default_na=False)
     texts = train.view(held["text"])
     expected = hostile.predict_proba(train.design(texts))[:, 1]
