@@ -981,24 +981,24 @@ def _chunks(phrases: list[Phrase]) -> tuple[str, ...]:
         # RE2's automaton has a fixed memory budget: past ~150 Chinese phrases it falls back
         # to the 500x slower NFA, so groups are cut into slices well below that.
         if kind == "near":
-            batch: list[str] = []
-            for p in group:
-                if batch and (len(batch) == NEAR_CHUNK
-                              or sum(map(len, batch)) + len(p.regex) > NEAR_BUDGET):
-                    out.append("|".join(batch))
-                    batch = []
-                batch.append(p.regex)
-            out.append("|".join(batch))
-            continue
-        batch = []
-        for p in group:
-            if batch and (len(batch) == CHUNK
-                          or sum(map(len, batch)) + len(p.regex) > CHUNK_BUDGET):
-                out.append("|".join(batch))
-                batch = []
-            batch.append(p.regex)
-        out.append("|".join(batch))
+            out.extend(_packed([p.regex for p in group], NEAR_CHUNK, NEAR_BUDGET))
+        else:
+            out.extend(_packed([p.regex for p in group], CHUNK, CHUNK_BUDGET))
     return tuple(out)
+
+
+def _packed(regexes: list[str], most: int, budget: int) -> list[str]:
+    """The regexes joined into alternations, in order, each of at most ``most`` regexes and
+    (unless one alone is longer) ``budget`` characters."""
+    out: list[str] = []
+    batch: list[str] = []
+    for regex in regexes:
+        if batch and (len(batch) == most or sum(map(len, batch)) + len(regex) > budget):
+            out.append("|".join(batch))
+            batch = []
+        batch.append(regex)
+    out.append("|".join(batch))
+    return out
 
 
 # The end of an English word in a `near` pair. RE2 has no lookahead, so it accepts a hyphen
