@@ -176,6 +176,7 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     """
     global _JOB
     import contextlib
+    import functools
     import gc
     import multiprocessing
     import sys
@@ -184,11 +185,13 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     from reports.render import write_reports
     from reports.shared import shop_keys, shop_page_names
 
+    # The one-process report: without a second process, and the fallback when a share fails.
+    one_process = functools.partial(write_reports_isolated, result, out_dir, history=history,
+                                    lang=lang, diff=diff, report_tz=report_tz)
     keys = shop_keys(result)
     if not pages_in_parallel(len(keys)):
         done = meanwhile() if meanwhile else None
-        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
-                                      report_tz=report_tz), done
+        return one_process(), done
     names = shop_page_names(keys)
     # every shop whose position crosses a multiple of 1 / CHILD_SHARE: spread evenly
     theirs = [k for i, k in enumerate(keys)
@@ -211,8 +214,7 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
     except OSError:  # no process to be had (memory, limits): all of it here
         receive.close()
         done = meanwhile() if meanwhile else None
-        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
-                                      report_tz=report_tz), done
+        return one_process(), done
     finally:
         gc.unfreeze()
         _JOB = None
@@ -242,8 +244,7 @@ def write_reports_parallel(result: AuditResult, out_dir: Path, *, history, lang:
         # page may get another file name (a shop id no longer on two platforms).
         for stale in ["report.html", "rules.html", *(f"shops/{n}.html" for n in names.values())]:
             (Path(out_dir) / stale).unlink(missing_ok=True)
-        return write_reports_isolated(result, out_dir, history=history, lang=lang, diff=diff,
-                                      report_tz=report_tz), done
+        return one_process(), done
     folder = Path(out_dir) / "shops"
     pages = [paths[0], *(folder / f"{names[k]}.html" for k in keys), paths[-1]]
     return (pages, []), done
