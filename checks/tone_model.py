@@ -183,19 +183,18 @@ def sparse_families(family_coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                                                          dtype=np.float32)
 
 
-def save(path: Path, *, coef: np.ndarray, bias: float, threshold: float,
-         families: list[str], family_coef: np.ndarray, family_bias: np.ndarray,
-         trained_on: str) -> None:
+def save(path: Path, model: Model) -> None:
     """Write the weights sparsely (only the buckets the training text reached), without
-    compression: reading it is on every audit's path, and it is ~1.5 MB either way."""
-    index = np.flatnonzero(coef).astype(np.int32)
-    family_index, family_values = sparse_families(np.asarray(family_coef))
-    np.savez(path, bits=np.array(BITS), ngrams=np.array(NGRAMS), bias=np.array(bias),
-             threshold=np.array(threshold), index=index,
-             value=coef[index].astype(np.float32), families=np.array(families),
-             family_index=family_index.astype(np.int32), family_values=family_values,
-             family_bias=np.asarray(family_bias, dtype=np.float64),
-             trained_on=np.array(trained_on))
+    compression: reading it is on every audit's path, and it is ~1 MB either way."""
+    index = np.flatnonzero(model.weights).astype(np.int32)
+    np.savez(path, bits=np.array(BITS), ngrams=np.array(NGRAMS), bias=np.array(model.bias),
+             threshold=np.array(model.threshold), index=index,
+             value=model.weights[index].astype(np.float32),
+             families=np.array(model.families),
+             family_index=model.family_index.astype(np.int32),
+             family_values=model.family_values.astype(np.float32),
+             family_bias=np.asarray(model.family_bias, dtype=np.float64),
+             trained_on=np.array(model.trained_on))
 
 
 def digest(paths: list[Path]) -> str:

@@ -89,10 +89,7 @@ def train(out: Path = tone_model.MODEL_PATH) -> None:
     paths = training_files()
     data = read(paths)
     hostile, fam = fit(data, view(data["text"]))
-    tone_model.save(out, coef=hostile.coef_[0], bias=float(hostile.intercept_[0]),
-                    threshold=THRESHOLD, families=[str(f) for f in fam.classes_],
-                    family_coef=fam.coef_, family_bias=fam.intercept_,
-                    trained_on=tone_model.digest(paths))
+    tone_model.save(out, to_model(hostile, fam, tone_model.digest(paths)))
     print(f"{len(data)} messages ({(data['label'] == 'hostile').sum()} hostile) from "
           f"{len(paths)} sets -> {out} ({out.stat().st_size // 1024} KB)")
 

@@ -106,15 +106,18 @@ def test_family_scores_sum_the_known_buckets() -> None:
 def test_saved_and_loaded_alike(tmp_path) -> None:
     rng = np.random.default_rng(3)
     size = 1 << tone_model.BITS
-    coef = np.zeros(size)
+    coef = np.zeros(size, dtype=np.float32)
     coef[rng.integers(0, size, 50)] = rng.normal(size=50)
     fam = np.zeros((2, size))
     fam[:, :10] = rng.normal(size=(2, 10))
+    family_index, family_values = tone_model.sparse_families(fam)
     path = tmp_path / "m.npz"
-    tone_model.save(path, coef=coef, bias=0.25, threshold=0.7, families=["insult", "taunt"],
-                    family_coef=fam, family_bias=np.array([0.1, -0.1]), trained_on="x")
+    tone_model.save(path, tone_model.Model(
+        weights=coef, bias=0.25, threshold=0.7, families=("insult", "taunt"),
+        family_index=family_index, family_values=family_values,
+        family_bias=np.array([0.1, -0.1]), trained_on="x"))
     got = tone_model.load(path)
-    assert np.array_equal(got.weights, coef.astype(np.float32))
+    assert np.array_equal(got.weights, coef)
     # Buckets 0-9 carry the family weights, in bucket order, one column per family.
     assert got.family_index.tolist() == list(range(10))
     assert np.array_equal(got.family_values, fam[:, :10].T.astype(np.float32))
