@@ -1594,21 +1594,22 @@ def _judge_distinct(texts: pa.Array, lexicon: Lexicon, model: tone_model.Model |
     # The model reads only what no phrase matched: where a phrase matched and the message
     # was then excused (a reason, a remedy, a denial, quoted speech, 财源滚滚), the list has
     # judged wording it knows, and its exceptions stand.
-    rest = pc.fill_null(pc.greater_equal(pc.count_substring_regex(
+    long_enough = pc.fill_null(pc.greater_equal(pc.count_substring_regex(
         norm, tone_model.UNITS_RE2), tone_model.MIN_UNITS), False)
-    rest = np.array(rest.to_numpy(zero_copy_only=False), dtype=bool)
-    rest[matched] = False
-    idx = np.flatnonzero(rest)
+    unmatched = np.array(long_enough.to_numpy(zero_copy_only=False), dtype=bool)
+    unmatched[matched] = False
+    idx = np.flatnonzero(unmatched)
     if idx.size == 0:
         return found
-    rest = norm.take(pa.array(idx)) if idx.size < len(norm) else norm
+    left = norm.take(pa.array(idx)) if idx.size < len(norm) else norm
     # Templates that differ only by an order number or an amount read the same to the model
     # (it folds digits): each shape is scored once.
-    shapes = pc.dictionary_encode(pc.replace_substring_regex(rest, "[1-9]", "0"))
+    shapes = pc.dictionary_encode(pc.replace_substring_regex(left, "[1-9]", "0"))
     probability = model.probability(model_view(shapes.dictionary))[
         shapes.indices.to_numpy(zero_copy_only=False)]
     hits = np.flatnonzero(probability >= model.threshold)
-    for k, text in zip(hits, model_view(rest.take(pa.array(hits))), strict=True):
+    # The hits again, digits as written: the words shown are the seller's.
+    for k, text in zip(hits, model_view(left.take(pa.array(hits))), strict=True):
         found[int(idx[k])] = (model.family(text), model.words(text), float(probability[k]))
     return found
 
