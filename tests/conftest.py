@@ -95,3 +95,23 @@ def project_root() -> Path:
 def cli() -> list[str]:
     """The installed console script, run as a subprocess like a user would."""
     return [str(Path(sys.executable).parent / "refund-audit")]
+
+
+@pytest.fixture
+def break_shop_page(monkeypatch):
+    """``break_shop_page((platform, shop_id), message)``: building that shop's report page
+    raises ``ValueError(message)``; every other page is built as usual (the per-shop
+    isolation of the report step is what the caller tests)."""
+    import reports.render
+
+    real = reports.render.shop_context
+
+    def breaker(key: tuple[str, str], message: str) -> None:
+        def shop_context(shared, platform, shop_id, *args, **kwargs):
+            if (platform, shop_id) == key:
+                raise ValueError(message)
+            return real(shared, platform, shop_id, *args, **kwargs)
+
+        monkeypatch.setattr(reports.render, "shop_context", shop_context)
+
+    return breaker

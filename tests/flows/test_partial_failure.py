@@ -132,17 +132,8 @@ def test_nothing_audited_is_a_failed_run(csv_source, tmp_path, failing_platform)
 
 @pytest.mark.prefect
 def test_one_shops_failing_report_page_does_not_stop_the_others(csv_source, clean, tmp_path,
-                                                                monkeypatch):
-    import reports.render
-
-    real = reports.render.shop_context
-
-    def shop_context(shared, platform, shop_id, *args, **kw):
-        if (platform, shop_id) == BROKEN:
-            raise ValueError("template trouble")
-        return real(shared, platform, shop_id, *args, **kw)
-
-    monkeypatch.setattr(reports.render, "shop_context", shop_context)
+                                                                break_shop_page):
+    break_shop_page(BROKEN, "template trouble")
     out = tmp_path / "out"
     state = run(csv_source, out)
     assert state.is_completed(), state.message

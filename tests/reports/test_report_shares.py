@@ -115,7 +115,7 @@ def test_the_run_splits_its_pages_with_a_forked_process(synthetic, tmp_path, mon
 
 @pytest.mark.parametrize("which", [0, 1], ids=["in-this-process", "in-the-forked-one"])
 def test_a_failing_page_fails_as_it_does_in_one_process(synthetic, tmp_path, monkeypatch,
-                                                         which):
+                                                         break_shop_page, which):
     # 10 shops (the per-shop retry writes every shop's pages on its own: keep it small)
     result, history, diff = _audit(synthetic, 8, 400)
     monkeypatch.setattr(partition, "PARALLEL_MIN_SHOPS", 4)
@@ -124,14 +124,7 @@ def test_a_failing_page_fails_as_it_does_in_one_process(synthetic, tmp_path, mon
     # the first shop stays with the run's process, the second goes to the forked one
     assert 0.5 <= partition.CHILD_SHARE < 1
     broken = shop_keys(result)[which]
-    real = reports.render.shop_context
-
-    def failing(shared, platform, shop_id, *args, **kwargs):
-        if (platform, shop_id) == broken:
-            raise ValueError("a value no test foresaw")
-        return real(shared, platform, shop_id, *args, **kwargs)
-
-    monkeypatch.setattr(reports.render, "shop_context", failing)
+    break_shop_page(broken, "a value no test foresaw")
     serial, split = tmp_path / "serial", tmp_path / "split"
     pages, failures = partition.write_reports_isolated(result, serial, history=history,
                                                        lang="zh", diff=diff)
