@@ -113,7 +113,11 @@ def local_times(values: pd.Series, zones: pd.Series, fmt: str = "%Y-%m-%d %H:%M"
         if not m.any():
             continue
         local = ts[m].dt.tz_convert(zone).dt.tz_localize(None).to_numpy(dtype="datetime64[m]")
-        text_ = np.char.replace(np.datetime_as_string(local, unit="m").astype(str), "T", " ")
+        text_ = np.datetime_as_string(local, unit="m")  # "2026-11-20T14:00", fixed width
+        # "T" to " " on the code points in place: np.char.replace would import numpy's
+        # string ufuncs (~35 ms of every small run) for the one character a time has.
+        codes = text_.view(np.uint32)
+        codes[codes == ord("T")] = ord(" ")
         shown = pd.Series(text_, dtype=object).str.slice(start, width)
         if offset:
             minutes = (local - utc[m]).astype("int64")
