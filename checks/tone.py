@@ -1347,9 +1347,12 @@ def _excuse_pattern(excuses: dict) -> str:
 
 # --------------------------------------------------------------------------- quoted speech
 
-_QUOTE = re.compile(
-    r"“[^”]{0,200}”|「[^」]{0,200}」|『[^』]{0,200}』|‘[^’]{0,200}’"
-    r"|\"[^\"]{0,200}\"|(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])")
+# The quote marks that open quoted speech, with their closers. Straight single quotes are
+# apostrophes inside words ("don't"), so they only count with no letter or digit outside.
+_QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "‘": "’", '"': '"'}
+_QUOTE = re.compile("|".join(
+    [f"{re.escape(a)}[^{re.escape(b)}]{{0,200}}{re.escape(b)}" for a, b in _QUOTE_PAIRS.items()]
+    + [r"(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])"]))
 # A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'");
 # 问 but not 问题 (a problem: 您的问题我们会“重视”的 quotes no one).
 _VERB = re.compile(
@@ -1402,7 +1405,8 @@ def _strip_quoted_speech(text: str) -> str:
     return _QUOTE.sub(repl, text)
 
 
-_QUOTE_CHARS_RE2 = "[“「『‘\"']"
+# Any text that could hold a quote (an opening mark of _QUOTE): only these are stripped.
+_QUOTE_CHARS_RE2 = "[" + re.escape("".join(_QUOTE_PAIRS) + "'") + "]"
 
 
 def model_view(norm: pa.Array) -> list[str]:
