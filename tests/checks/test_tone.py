@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from checks import tone
+from tests.checks.labelled_sets import assert_on_target
 
 EVAL_SET = Path(__file__).resolve().parents[1] / "data" / "tone_eval.csv"
 
@@ -471,14 +472,7 @@ def test_precision_and_recall_on_the_eval_set() -> None:
 def test_the_blind_batches_stay_above_target(name: str) -> None:
     """The batches written without (then with) the phrase file, each run once before it was
     tuned on: a change that costs them precision or recall shows here, each family included."""
-    data = pd.read_csv(EVAL_SET.parent / name, dtype=str, keep_default_na=False)
-    assert data["text"].is_unique
-    flagged = tone.hostile_mask(data["text"]).to_numpy()
-    hostile = (data["label"] == "hostile").to_numpy()
-    assert (flagged & hostile).sum() / flagged.sum() >= 0.95
-    assert (flagged & hostile).sum() / hostile.sum() >= 0.90
-    for family, rows in data[hostile].groupby("family"):
-        assert flagged[rows.index].mean() >= 0.80, family
+    assert_on_target(EVAL_SET.parent / name, precision=0.95, recall=0.90, family=0.80)
 
 
 # --------------------------------------------------------------------------- speed

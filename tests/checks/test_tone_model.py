@@ -18,6 +18,7 @@ from checks import tone, tone_model
 from checks.audit import run_rules
 from checks.profiles import load_profiles, timezones
 from schemas.validate import validate_tables
+from tests.checks.labelled_sets import assert_on_target
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -219,13 +220,7 @@ def test_the_shipped_model_was_trained_on_the_labelled_sets_as_they_are() -> Non
 def test_held_out_sets_meet_the_targets(name: str) -> None:
     """Batches written by authors who never saw the phrase file, kept out of the model's
     training: precision >= 0.95, recall >= 0.85, every family >= 0.7."""
-    data = pd.read_csv(DATA / name, dtype=str, keep_default_na=False)
-    flagged = tone.hostile_mask(data["text"]).to_numpy()
-    hostile = (data["label"] == "hostile").to_numpy()
-    assert (flagged & hostile).sum() / flagged.sum() >= 0.95
-    assert (flagged & hostile).sum() / hostile.sum() >= 0.85
-    for family, rows in data[hostile].groupby("family"):
-        assert flagged[rows.index].mean() >= 0.7, family
+    assert_on_target(DATA / name, precision=0.95, recall=0.85, family=0.7)
 
 
 @pytest.mark.slow
