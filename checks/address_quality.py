@@ -191,6 +191,20 @@ def _phone_reason(phone: str, country: str) -> str | None:
     return None
 
 
+def warm() -> None:
+    """Load now what judging any address book needs and no entry changes: the divisions
+    look-ups, and the phone metadata (its number patterns compiled) of the countries these
+    checks know by name. A process about to fork workers calls this first
+    (``flows.partitioned``), so that they share one copy; the verdicts on a book's own
+    entries are left to the partitions."""
+    _divisions()
+    for region in sorted({"CN", *POSTCODE_FORMATS, *NO_POSTCODE}):
+        example = phonenumbers.example_number(region)
+        if example is not None:  # parsed and judged the way an entry's phone is
+            _phone_reason(phonenumbers.format_number(
+                example, phonenumbers.PhoneNumberFormat.E164), region)
+
+
 # --------------------------------------------------------------------------- RA006
 
 #: What ``division_notes`` says of an entry's province / city / district.

@@ -536,6 +536,24 @@ def _shipped() -> Lexicon:
     return lexicon
 
 
+def warm() -> None:
+    """Load now what judging any batch of messages needs and no text changes: the shipped
+    lexicon (from the per-machine cache) with its whole-lexicon regexes compiled, the
+    normalisers and the wording model. A process about to fork workers that will judge
+    messages calls this first (``flows.partitioned``): the workers then share this one copy
+    instead of each loading its own on its first batch. What depends on the texts (which
+    phrases' Python regexes a batch needs) is left to the batch."""
+    lexicon = _shipped()
+    for f in dataclasses.fields(lexicon):
+        value = getattr(lexicon, f.name)
+        if isinstance(value, _LazyPattern):
+            value.compiled()
+    _converter()
+    _nfkc_class()
+    _traditional_class()
+    tone_model.shipped()
+
+
 class _LazyPattern:
     """A regex that compiles on first use and pickles as its source."""
 
@@ -545,9 +563,12 @@ class _LazyPattern:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
+        return getattr(self.compiled(), name)
+
+    def compiled(self) -> re.Pattern:
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
-        return getattr(self._compiled, name)
+        return self._compiled
 
     def __getstate__(self) -> tuple[str, int]:
         return self.pattern, self.flags

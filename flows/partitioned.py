@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pandas as pd
 
@@ -289,6 +291,31 @@ def _parameters(o: Options, start: pd.Timestamp):
                          addresses=empty["return_addresses"], messages=None)
 
 
+def warm_caches(o: Options) -> None:
+    """Build here what every partition's validation and check would build the same way
+    whatever its rows: pandera's backends and the tables' schemas, PC002's lexicon and
+    wording model, the business calendars of the profiles, the divisions look-ups and the
+    phone metadata of the address checks, and the modules each of them imports.
+
+    For ``ProcessExecutor.start``: called just before the workers are forked, so that they
+    inherit it (shared pages, copy on write) instead of each building its own on its first
+    partition. Nothing that depends on a partition's rows or on the address book is built
+    here. An optimisation only: a step that fails is skipped, and a partition meets the
+    same failure in its own run, where it is reported as usual."""
+    from checks import address_quality, clock, tone
+    from schemas import validate
+
+    calendars = sorted({p.business_calendar for p in o.profiles.values()
+                        if p.business_calendar})
+    steps = [validate.warm, tone.warm, address_quality.warm,
+             *(partial(clock.business_calendar, name) for name in calendars)]
+    for step in steps:
+        try:
+            step()
+        except Exception:  # see the docstring: the partition reports it
+            continue
+
+
 class SequentialExecutor:
     """Partition after partition in this process: memory is one partition's."""
 
@@ -312,9 +339,10 @@ class ProcessExecutor:
     worker), which eats most of what two cores save at a million orders. Where the platform
     allows it the worker processes are forked from this one (``fork``): they start in
     milliseconds with every module imported. ``start`` forks them before the routing pass,
-    while this process holds little more than its modules, so the workers do not inherit
-    (and count in their resident memory) the routing pass's buffers; the pool is then handed
-    to Dask's scheduler. Elsewhere Dask's default (``spawn``) is used.
+    while this process holds little more than its modules and what ``warm_caches`` built
+    for every partition alike, so the workers do not inherit (and count in their resident
+    memory) the routing pass's buffers; the pool is then handed to Dask's scheduler.
+    Elsewhere Dask's default (``spawn``) is used.
 
     Each task reads its own partition (spill files or a ``WHERE``), so only the source's
     description, the address book and the options travel to a worker, and only partial
@@ -331,6 +359,7 @@ class ProcessExecutor:
     def __init__(self, workers: int = 2) -> None:
         self.workers = max(1, int(workers))
         self.info: dict = {}
+        self.timings: dict[str, float] = {}  # of ``start``'s warm-up, for the run's timings
         self._pool = None
 
     @staticmethod
@@ -339,14 +368,20 @@ class ProcessExecutor:
 
         return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
-    def start(self) -> None:
-        """Fork the worker processes now (see the class docstring)."""
+    def start(self, warm: Callable[[], None] | None = None) -> None:
+        """Fork the worker processes now (see the class docstring), after ``warm`` (e.g.
+        ``warm_caches``): what it builds here, every worker inherits instead of building
+        its own. Neither runs where the workers are not forked."""
         if self._pool is not None or self._context() != "fork":
             return
         import gc
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        if warm is not None:
+            t = time.perf_counter()
+            warm()
+            self.timings["partition.warm"] = time.perf_counter() - t
         # What this process holds is moved out of the collector's reach first: a worker's
         # garbage collections would otherwise walk, and so copy page by page, the heap it
         # shares with this process.
@@ -557,7 +592,8 @@ def run_partitioned(source: str, options: Options, n_partitions: int | None = No
         if executor == "auto":
             executor = default_executor(n)
         if isinstance(executor, ProcessExecutor):  # its workers, before the routing pass
-            executor.start()
+            executor.start(warm=partial(warm_caches, options))
+            timings.update(executor.timings)
         t = time.perf_counter()
         plan = src.prepare(n)
         timings["partition.prepare"] = time.perf_counter() - t
@@ -645,4 +681,4 @@ def audit_in_partitions(source: str, profiles: dict, timezones: dict[str, str],
 __all__ = ["audit_in_partitions", "partitions_for", "DaskExecutor", "Merged", "Options",
            "PartOutput", "PartitionFailed", "ProcessExecutor", "SequentialExecutor",
            "check_tables", "default_executor", "merge_parts", "restrict", "run_part",
-           "run_partitioned"]
+           "run_partitioned", "warm_caches"]

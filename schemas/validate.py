@@ -326,6 +326,18 @@ def _zones_for_orders(orders_raw: pd.DataFrame, timezones: dict[str, str]) -> pd
     return _str_series(arr, orders_raw.index, "platform")
 
 
+def warm() -> None:
+    """Set up now what a process's first validation sets up whatever the rows: the tables'
+    schemas and pandera's pandas backends (registered, with the modules they import, on
+    the first ``validate`` of a process). For a process about to fork workers
+    (``flows.partitioned``): they then share it."""
+    import pandera.pandas as pandera
+
+    for model in MODELS.values():
+        model.to_schema()
+    pandera.DataFrameSchema({}).validate(pd.DataFrame())
+
+
 def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, str],
                     *, check_types: bool = True,
                     row_numbers: dict[str, np.ndarray] | None = None,

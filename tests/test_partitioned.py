@@ -37,6 +37,7 @@ from flows.partitioned import (
     ProcessExecutor,
     SequentialExecutor,
     default_executor,
+    run_part,
     run_partitioned,
 )
 from reports.outputs import write_csvs
@@ -285,6 +286,97 @@ def test_workers_started_early_are_stopped_when_the_run_stops_early():
     assert len(multiprocessing.active_children()) == 2
     ex.close()
     assert multiprocessing.active_children() == []
+
+
+# What every partition builds alike is built once, before the workers are forked. Observed
+# in real forked workers: each load of PC002's lexicon or wording model, of the divisions
+# look-ups and each business calendar built is noted with the process id in a file that
+# every process of the run appends to; so is each partition audited.
+
+
+def _note(what: str) -> None:
+    with open(os.environ["PARTITIONED_TEST_NOTES"], "a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()} {what}\n")
+
+
+def _noted_run_part(source, k, book, o):
+    _note(f"partition {k}")
+    return run_part(source, k, book, o)
+
+
+def _observed_parallel_run(generated, tmp_path, monkeypatch) -> tuple[dict, set[int]]:
+    """A parallel run of the generated CSV folder (4 partitions, 2 forked workers) with
+    every process's loads noted, this process starting with none of them built. Returns
+    {pid: [what it loaded or audited, ...]} and the pids that audited a partition."""
+    import flows.partitioned as fp
+    from checks import address_quality, clock, disk_cache, return_address, tone, tone_model
+
+    notes = tmp_path / "notes.txt"
+    monkeypatch.setenv("PARTITIONED_TEST_NOTES", str(notes))
+    real_cache_load, real_model_load = disk_cache.load, tone_model.load
+    real_exceptions = clock._exceptions
+
+    def cache_load(name, key):
+        _note(f"load {name}")
+        return real_cache_load(name, key)
+
+    def model_load(*args, **kwargs):
+        _note("load model")
+        return real_model_load(*args, **kwargs)
+
+    def calendar(name, first_year, last_year):
+        _note(f"calendar {name} {first_year}-{last_year}")
+        return real_exceptions(name, first_year, last_year)
+
+    monkeypatch.setattr(disk_cache, "load", cache_load)
+    monkeypatch.setattr(tone_model, "load", model_load)
+    monkeypatch.setattr(clock, "_exceptions", calendar)
+    monkeypatch.setattr(fp, "run_part", _noted_run_part)
+    # nor the verdicts on the address book an earlier audit in this process memoised
+    monkeypatch.setattr(return_address, "_BOOK_MEMO", {})
+    for cached in (tone._shipped, tone_model.shipped, address_quality._divisions,
+                   clock._build):
+        cached.cache_clear()
+    part_run(generated["csv"], tmp_path / "par", 4, ProcessExecutor(workers=2))
+    by_pid: dict[int, list[str]] = {}
+    for line in notes.read_text(encoding="utf-8").splitlines():
+        pid, what = line.split(" ", 1)
+        by_pid.setdefault(int(pid), []).append(what)
+    workers = {pid for pid, seen in by_pid.items()
+               if any(w.startswith("partition ") for w in seen)}
+    return by_pid, workers
+
+
+def test_the_workers_inherit_what_every_partition_builds_alike(generated, reference,
+                                                                tmp_path, monkeypatch):
+    """The lexicon, the wording model, the divisions look-ups and the business calendars
+    are built once, in the run's process before it forks, and no worker builds them again;
+    the outputs are the same bytes."""
+    by_pid, workers = _observed_parallel_run(generated, tmp_path, monkeypatch)
+    here = os.getpid()
+    assert workers and here not in workers  # the four partitions ran in forked workers
+    assert sorted(w for pid in workers for w in by_pid[pid]) == \
+        ["partition 0", "partition 1", "partition 2", "partition 3"]  # and built nothing
+    # Here: each once. The profiles' calendars are CN (jd_worldwide, tmall, tmall_global)
+    # and US (amazon_us, ebay_us), built over the default years 2000-2035.
+    assert sorted(by_pid[here]) == ["calendar CN 2000-2035", "calendar US 2000-2035",
+                                    "load divisions", "load lexicon", "load model"]
+    same_files(reference["csv"][0], tmp_path / "par")
+
+
+def test_without_the_warm_up_each_worker_builds_its_own(generated, tmp_path, monkeypatch):
+    """The control of the test above: the same run with the warm-up turned off. Every
+    worker then loads the lexicon, the model and the divisions itself, once (on its first
+    partition), and so does the observation see it."""
+    import flows.partitioned as fp
+
+    monkeypatch.setattr(fp, "warm_caches", lambda o: None)
+    by_pid, workers = _observed_parallel_run(generated, tmp_path, monkeypatch)
+    assert workers and os.getpid() not in workers
+    for pid in workers:
+        loads = sorted(w for w in by_pid[pid] if w.startswith("load "))
+        assert loads == ["load divisions", "load lexicon", "load model"]
+    assert not any(w.startswith("load ") for w in by_pid.get(os.getpid(), []))
 
 
 def test_the_default_executor(monkeypatch, tmp_path):
