@@ -27,7 +27,7 @@ from schemas.tables import (
     RULINGS,
     columns,
 )
-from schemas.timestamps import MAX_YEAR, MIN_YEAR, UTC_DTYPE, parse_column, parse_timestamps
+from schemas.timestamps import MAX_YEAR, MIN_YEAR, UTC_DTYPE, Parsed, parse_columns
 
 QUARANTINE_COLUMNS = ["table", "row_key", "column", "check", "value", "message"]
 #: Extra quarantine columns (not in quarantine.csv): the shop a quarantined row belongs to,
@@ -243,16 +243,26 @@ def _exact_copies(df: pd.DataFrame, key: str, repeated: np.ndarray | None = None
     return out
 
 
+def _timestamps(table: str, raw: pd.DataFrame, zones: pd.Series) -> dict[str, Parsed]:
+    """The table's timestamp columns parsed (together when the table is small)."""
+    cols = {c: m for c, m in columns(table).items() if m["kind"] == "timestamp"}
+    return parse_columns({c: raw[c] for c in cols}, zones, clean=True,
+                         open_end={c for c, m in cols.items() if m["open_end"]})
+
+
 def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Reasons,
-                   considered: np.ndarray) -> pd.DataFrame:
-    """Parse each column per its kind; add missing/type/enum/format/negative reasons."""
+                   considered: np.ndarray, parsed: dict[str, Parsed] | None = None
+                   ) -> pd.DataFrame:
+    """Parse each column per its kind; add missing/type/enum/format/negative reasons.
+    ``parsed``: the timestamp columns, when the caller has parsed them already."""
+    parsed = _timestamps(table, raw, zones) if parsed is None else parsed
     typed = pd.DataFrame(index=raw.index)
     for c, meta in columns(table).items():
         s = raw[c]
         kind = meta["kind"]
         if kind == "timestamp":
             present = s.notna()
-            p = parse_column(s, zones, clean=True, open_end=meta["open_end"])
+            p = parsed[c]
             reasons.add(p.malformed.to_numpy() & considered, c, "type", s,
                         f"{c} is not an ISO 8601 timestamp of an accepted form "
                         "(see docs/spec.md)")
@@ -397,11 +407,13 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     f_zone = _take(o_zone, f_first, f.index).fillna("UTC").astype("str")
     f_rep = _repeated(f, "refund_id")
     f_copy = _exact_copies(f, "refund_id", f_rep)
-    upd, _ = parse_timestamps(f["updated_at"], f_zone, clean=True)
-    f_sup = f_copy | _older_versions(f["refund_id"], upd, ~f_copy & f_rep)
+    # Every timestamp column at once, updated_at included (the versions need it first).
+    f_times = _timestamps("refunds", f, f_zone)
+    f_sup = f_copy | _older_versions(f["refund_id"], f_times["updated_at"].values,
+                                     ~f_copy & f_rep)
     f_cons = ~f_sup
     r = _Reasons(len(f))
-    ft = _typed_columns("refunds", f, f_zone, r, f_cons)
+    ft = _typed_columns("refunds", f, f_zone, r, f_cons, f_times)
     _dup_keys(f, "refund_id", f_cons, r, versions=True, repeated=f_rep)
     _references(f, r, f_cons, f_first >= 0, f_valid >= 0)
     order_amount = _take(vo["amount"], f_valid, f.index).astype("float64")

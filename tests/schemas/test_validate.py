@@ -194,3 +194,23 @@ def test_a_row_without_an_order_id_belongs_to_no_shop():
     assert pd.isna(owner[("refunds", "R-none")][1])
     assert pd.isna(owner[("messages", "M-none")][1])
     assert "R-o1" not in set(q["row_key"])  # valid: O1 exists
+
+
+def test_small_tables_read_their_timestamps_together_with_the_same_outcome(monkeypatch):
+    """A small table's timestamp columns are parsed as one batch (schemas.timestamps
+    ``parse_columns``); with batching off, every column alone: the same valid tables, the
+    same quarantine, row for row, on generated data with its dirty rows."""
+    import schemas.timestamps as timestamps
+    from sources.generate import generate_tables
+
+    raw = generate_tables(300, seed=11)
+    together = validate_tables(raw, TZ)
+    q = together.quarantine
+    # rejected timestamps among them (paid_at, sent_at, valid_from, ... of type "type")
+    assert (q["column"].str.endswith(("_at", "valid_from")) & (q["check"] == "type")).sum() >= 4
+    monkeypatch.setattr(timestamps, "BATCH_VALUES", 0)
+    alone = validate_tables(raw, TZ)
+    pd.testing.assert_frame_equal(together.quarantine, alone.quarantine)
+    assert together.counts == alone.counts
+    for t in together.tables:
+        pd.testing.assert_frame_equal(together.tables[t], alone.tables[t])
