@@ -40,7 +40,6 @@ import opencc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from checks import disk_cache, tone_model
 
@@ -89,8 +88,14 @@ SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
 DROPPABLE = "的"
 
-# libyaml's safe loader when the wheel has it (5-10x faster), else the pure-Python one.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _read_yaml(text: str):
+    """A phrase file's YAML. The parser is imported here, not with the module: a process
+    that finds the compiled lexicon in the per-machine cache never parses one (~10 ms)."""
+    import yaml
+
+    # libyaml's safe loader when the wheel has it (5-10x faster), else the pure-Python one.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -513,7 +518,7 @@ class Lexicon:
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
     """Read and compile a phrase file (the shipped one by default)."""
-    return _compile(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SAFE_LOADER))
+    return _compile(_read_yaml(Path(path).read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
@@ -525,7 +530,7 @@ def _shipped() -> Lexicon:
     key = disk_cache.key_of(text, Path(__file__).read_bytes(), *_class_versions().values())
     lexicon = disk_cache.load("lexicon", key)
     if not isinstance(lexicon, Lexicon):
-        lexicon = _compile(yaml.load(text.decode("utf-8"), Loader=_SAFE_LOADER))
+        lexicon = _compile(_read_yaml(text.decode("utf-8")))
         lexicon.narrowing.build(lexicon)  # (~0.2 s, kept in the cache with the rest)
         # Its whole-lexicon regexes (the excuses …) are kept as text, compiled when a run
         # first needs one: most small audits never do, and compiling them costs ~15 ms.

@@ -152,7 +152,8 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
             + f". The audit requires these columns in '{table}': "
             + ", ".join(c for c, m in cols.items() if not m["nullable"])
             + ". Nothing was audited.")
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    # One frame from all the columns at once: an insert per column cost ~0.3 ms each.
+    out: dict[str, pd.Series] = {}
     for c, m in cols.items():
         if c in df.columns:
             col = df[c].reset_index(drop=True)
@@ -163,7 +164,7 @@ def _check_columns(table: str, df: pd.DataFrame, warnings: list[str]) -> pd.Data
         else:
             warnings.append(f"{table}.{c} is absent from the source; read as empty.")
             out[c] = pd.Series([None] * len(df), dtype="str")
-    return out
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)), copy=False)
 
 
 def _owners(frames: dict[str, pd.DataFrame], table: str,
@@ -256,7 +257,7 @@ def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Re
     """Parse each column per its kind; add missing/type/enum/format/negative reasons.
     ``parsed``: the timestamp columns, when the caller has parsed them already."""
     parsed = _timestamps(table, raw, zones) if parsed is None else parsed
-    typed = pd.DataFrame(index=raw.index)
+    typed: dict[str, pd.Series] = {}
     for c, meta in columns(table).items():
         s = raw[c]
         kind = meta["kind"]
@@ -317,7 +318,7 @@ def _typed_columns(table: str, raw: pd.DataFrame, zones: pd.Series, reasons: _Re
         if not meta["nullable"]:
             reasons.add((~present).to_numpy() & considered, c, "missing", "",
                         f"{c} is required")
-    return typed
+    return pd.DataFrame(typed, index=raw.index, copy=False)
 
 
 def _before(typed: pd.DataFrame, later: str, earlier: pd.Series, earlier_name: str,
@@ -800,17 +801,25 @@ def _with_a_chunk(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+_STR = pd.api.types.pandas_dtype("str")
+
+
 def _final_dtypes(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The documented dtype of each column; a column that has it already is kept as it is
+    (most are: an astype and an insert per column cost ~0.5 ms each on a tiny table)."""
+    out: dict[str, pd.Series] = {}
     for c, meta in columns(table).items():
         if meta["kind"] == "bool":
-            df[c] = df[c].astype("bool") if not meta["nullable"] else df[c].astype("boolean")
+            want = np.dtype("bool") if not meta["nullable"] else pd.BooleanDtype()
         elif meta["kind"] == "timestamp":
-            df[c] = df[c].astype(UTC_DTYPE)
+            want = UTC_DTYPE
         elif meta["kind"] == "decimal":
-            df[c] = df[c].astype("float64")
+            want = np.dtype("float64")
         else:
-            df[c] = df[c].astype("str")
-    return df
+            want = _STR
+        col = df[c]
+        out[c] = col if col.dtype == want else col.astype(want)
+    return pd.DataFrame(out, index=df.index, copy=False)
 
 
 def _no_orders(others: str) -> str:

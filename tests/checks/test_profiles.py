@@ -88,3 +88,51 @@ def test_unreadable_yaml_is_an_error(profiles):
     (profiles / "tmall.yaml").write_text("platform: [tmall\n", encoding="utf-8")
     with pytest.raises(InputError, match="tmall.yaml cannot be read"):
         load_profiles(str(profiles))
+
+
+def _read_without_parsing(monkeypatch) -> None:
+    """From here on, a profile file that is parsed fails the test."""
+    import checks.profile_file
+
+    def parse(path):
+        raise AssertionError(f"{path} was parsed, not taken from the cache")
+
+    monkeypatch.setattr(checks.profile_file, "parse", parse)
+
+
+def test_checked_profiles_come_from_the_cache_until_a_file_changes(profiles, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("REFUND_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_profiles(str(profiles))
+    load_profiles.cache_clear()  # a new process, as far as the in-process memo goes
+    with monkeypatch.context() as m:
+        _read_without_parsing(m)
+        again = load_profiles(str(profiles))
+    assert again == first and again is not first
+    assert again["tmall_global"].versions[0].duration("refund_response_unshipped").amount == 48
+    assert again["tmall_global"].path == str(profiles / "tmall_global.yaml")
+
+    # an edited file is read afresh: its new value, and its errors
+    edit(profiles / "tmall_global.yaml", "hours: 48", "hours: 36")
+    load_profiles.cache_clear()
+    edited = load_profiles(str(profiles))
+    assert edited["tmall_global"].versions[0].duration("refund_response_unshipped").amount == 36
+    edit(profiles / "tmall_global.yaml", "hours: 36", "hour: 36")
+    load_profiles.cache_clear()
+    with pytest.raises(InputError, match="unknown key"):
+        load_profiles(str(profiles))
+    # ... and so is a folder with a file added, under the name it has there
+    (profiles / "tmall_global.yaml").unlink()
+    shutil.copy(PROFILE_DIR / "tmall_global.yaml", profiles / "tmg.yaml")
+    load_profiles.cache_clear()
+    renamed = load_profiles(str(profiles))
+    assert renamed["tmall_global"].path == str(profiles / "tmg.yaml")
+    load_profiles.cache_clear()
+
+
+def test_profiles_without_the_cache_are_read_as_with_it(profiles, monkeypatch):
+    monkeypatch.setenv("REFUND_AUDIT_CACHE_DIR", "off")
+    load_profiles.cache_clear()
+    ps = load_profiles(str(profiles))
+    assert set(ps) == {"tmall_global", "tmall", "jd_worldwide", "amazon_us", "ebay_us"}
+    load_profiles.cache_clear()
