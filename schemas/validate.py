@@ -206,20 +206,19 @@ def _owners(frames: dict[str, pd.DataFrame], table: str,
     return none, none.copy()
 
 
-def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray,
+def _row_keys(table: str, df: pd.DataFrame, pos: np.ndarray, repeated: np.ndarray,
               number: np.ndarray | None = None) -> np.ndarray:
     """The id of the rows at ``pos``; ``row N`` (1-based data row) when empty; ``id (row N)``
     when several rows share the id, so every quarantined row is identifiable and the counts
-    can be checked. Built for the quarantined rows only, not for every row read."""
-    full = df[KEYS[table]]
-    key = full.iloc[pos].reset_index(drop=True)
+    can be checked. Built for the quarantined rows only, not for every row read.
+    ``repeated``: which rows of ``df`` share their id with another row (``_repeated``, which
+    validation has already)."""
+    key = df[KEYS[table]].iloc[pos].reset_index(drop=True)
     # ``number``: each row's position in the whole table when ``df`` is one partition of it
     rows = pd.Series((pos if number is None else number[pos]) + 1).astype("str")
-    out = key.astype("str").where(key.notna(), "row " + rows)
-    ids = key.dropna().unique()
-    seen = full[_isin(full, pd.Index(ids))].value_counts() if len(ids) else pd.Series(
-        dtype="int64")
-    shared = key.notna() & (key.map(seen).fillna(0) > 1)
+    present = key.notna()
+    out = key.astype("str").where(present, "row " + rows)
+    shared = present.to_numpy() & repeated[pos]
     return out.where(~shared, out + " (row " + rows + ")").to_numpy()
 
 
@@ -449,10 +448,11 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     # The zone of the shop's first order row.
     a_zone = _take(o_zone, positions(a["shop_id"], o["shop_id"]), a.index).fillna("UTC") \
         .astype("str")
-    a_sup = _exact_copies(a, "address_id")
+    a_rep = _repeated(a, "address_id")
+    a_sup = _exact_copies(a, "address_id", a_rep)
     r = _Reasons(len(a))
     at = _typed_columns("return_addresses", a, a_zone, r, ~a_sup)
-    _dup_keys(a, "address_id", ~a_sup, r)
+    _dup_keys(a, "address_id", ~a_sup, r, repeated=a_rep)
     results["return_addresses"] = (at, r, a_sup)
 
     # messages ---------------------------------------------------------------------------
@@ -475,15 +475,18 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], timezones: dict[str, st
     if "messages" in frames:
         orphans["messages"] = (~results["messages"][2], valid[len(f):])
     order_pos = {"refunds": f_first}
+    repeated = {"orders": o_rep, "refunds": f_rep, "return_addresses": a_rep}
     if "messages" in frames:
         order_pos["messages"] = first[len(f):]
+        repeated["messages"] = m_rep
     if row_numbers is not None:  # one partition: the whole-source checks are the merge's
-        out = _assemble(frames, results, warnings, check_types, row_numbers, keep_pos,
-                        order_pos)
+        out = _assemble(frames, results, repeated, warnings, check_types, row_numbers,
+                        keep_pos, order_pos)
         out.usability = _usability(frames, results["orders"], ~o_bad, orphans, row_numbers)
         return out
     unusable = _check_orders_usable(frames, results["orders"], ~o_bad, orphans, warnings)
-    out = _assemble(frames, results, warnings, check_types, None, keep_pos, order_pos)
+    out = _assemble(frames, results, repeated, warnings, check_types, None, keep_pos,
+                    order_pos)
     out.unusable = unusable
     return out
 
@@ -621,16 +624,17 @@ def validate_address_book(raw_book: pd.DataFrame, zones: pd.DataFrame,
     pos = positions(a["shop_id"], zones["shop_id"]) if len(zones) else \
         np.full(len(a), -1, dtype=np.int64)
     a_zone = _take(zones["zone"], pos, a.index).fillna("UTC").astype("str")
-    a_sup = _exact_copies(a, "address_id")
+    a_rep = _repeated(a, "address_id")
+    a_sup = _exact_copies(a, "address_id", a_rep)
     r = _Reasons(len(a))
     at = _typed_columns("return_addresses", a, a_zone, r, ~a_sup)
-    _dup_keys(a, "address_id", ~a_sup, r)
+    _dup_keys(a, "address_id", ~a_sup, r, repeated=a_rep)
     # the entries' owners (quarantine rows) through each shop's first order row, as
     # validate_tables finds them through the orders table
     owners = pd.DataFrame({"shop_id": zones["shop_id"], "platform": zones["platform"]})
     return _assemble({"return_addresses": a, "orders": owners},
-                     {"return_addresses": (at, r, a_sup)}, warnings, check_types, None,
-                     keep_pos)
+                     {"return_addresses": (at, r, a_sup)}, {"return_addresses": a_rep},
+                     warnings, check_types, None, keep_pos)
 
 
 def _dup_keys(df: pd.DataFrame, key: str, considered: np.ndarray, r: _Reasons,
@@ -727,16 +731,6 @@ def _take(col: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(col.array.take(pos, allow_fill=True), index=index)
 
 
-def _isin(s: pd.Series, values: pd.Index) -> np.ndarray:
-    """``s.isin(values)`` for text through Arrow's hash kernel: pandas' ArrowStringArray.isin
-    builds a Python scalar per value (~15 s for a million order ids; this: ~0.3 s)."""
-    if not len(values):
-        return np.zeros(len(s), dtype=bool)
-    arr = pa.array(s.astype("str"), from_pandas=True).cast(pa.large_string())
-    vals = pa.array(values.astype("str"), from_pandas=True).cast(pa.large_string())
-    return pc.is_in(arr, value_set=vals).fill_null(False).to_numpy(zero_copy_only=False)
-
-
 def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
                 in_known: np.ndarray, in_valid: np.ndarray) -> None:
     oid = df["order_id"]
@@ -749,8 +743,12 @@ def _references(df: pd.DataFrame, r: _Reasons, considered: np.ndarray,
           "the order is itself quarantined")
 
 
-def _assemble(frames, results, warnings, check_types, row_numbers=None,
-              keep_pos=False, order_pos: dict[str, np.ndarray] | None = None) -> Validated:
+def _assemble(frames, results, repeated: dict[str, np.ndarray], warnings, check_types,
+              row_numbers=None, keep_pos=False, order_pos: dict[str, np.ndarray] | None = None
+              ) -> Validated:
+    """The outcome of each table: counts, quarantine rows (with their keys and owners) and
+    the valid rows typed. ``repeated``: per table, which rows share their id with another
+    row (``_repeated``)."""
     tables: dict[str, pd.DataFrame] = {}
     q_parts = []
     counts: dict[str, dict[str, int]] = {}
@@ -764,7 +762,8 @@ def _assemble(frames, results, warnings, check_types, row_numbers=None,
         if len(rf):
             rf = rf[~sup[rf["_pos"].to_numpy()]]
             number = (row_numbers or {}).get(t)
-            rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy(), number))
+            rf.insert(0, "row_key", _row_keys(t, raw, rf["_pos"].to_numpy(), repeated[t],
+                                              number))
             rf.insert(0, "table", t)
             rf["platform"], rf["shop_id"] = _owners(frames, t, rf["_pos"].to_numpy(),
                                                     (order_pos or {}).get(t))
