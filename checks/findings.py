@@ -112,27 +112,36 @@ def make_findings(rule: Rule, df: pd.DataFrame, *, status: str | pd.Series,
     ev_cols = [c for c in evidence if c in df.columns]
     out = pd.DataFrame({
         "rule_id": rule.id,
-        "status": status if isinstance(status, str) else status.to_numpy(),
+        "status": status if isinstance(status, str) else _values(status),
         "severity": rule.severity,
-        "platform": df["platform"].to_numpy(),
-        "shop_id": df["shop_id"].to_numpy(),
-        "order_id": df["order_id"].to_numpy(),
-        "refund_id": (df["refund_id"].to_numpy() if "refund_id" in df.columns
+        "platform": _values(df["platform"]),
+        "shop_id": _values(df["shop_id"]),
+        "order_id": _values(df["order_id"]),
+        "refund_id": (_values(df["refund_id"]) if "refund_id" in df.columns
                       else np.full(n, None)),
-        "message_id": (message_id.to_numpy() if message_id is not None
+        "message_id": (_values(message_id) if message_id is not None
                        else np.full(n, None)),
         # The times as they are (a tz-aware Series' to_numpy() makes a Timestamp object per
         # value, which to_datetime below then reads back one by one).
         "due_at": due.array if due is not None else _no_times(n),
         "responded_at": responded.array if responded is not None else _no_times(n),
         "overdue_hours": (overdue.to_numpy() if overdue is not None else np.full(n, np.nan)),
-        "detail": detail if isinstance(detail, str) else detail.to_numpy(),
+        "detail": detail if isinstance(detail, str) else _values(detail),
         "title": rule.title,
         "evidence": df[ev_cols].to_dict("records"),
     })
     out["due_at"] = pd.to_datetime(out["due_at"], utc=True).astype(UTC_DTYPE)
     out["responded_at"] = pd.to_datetime(out["responded_at"], utc=True).astype(UTC_DTYPE)
     return out
+
+
+def _values(s: pd.Series):
+    """A column's values for a new frame: text as it is (to_numpy() would make a Python
+    string per value, which the frame then reads back into text again)."""
+    return s.array if s.dtype == _TEXT else s.to_numpy()
+
+
+_TEXT = pd.api.types.pandas_dtype("str")
 
 
 def _no_times(n: int) -> np.ndarray:
