@@ -13,6 +13,7 @@ silently switch its rule off. Any problem is an ``InputError`` naming the file a
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,8 +85,10 @@ class Profile:
         return np.clip(idx, 0, len(self.versions) - 1)
 
     def at(self, ts: pd.Timestamp) -> Version:
-        idx = self.version_index(pd.Series([ts]))[0]
-        return self.versions[int(idx)]
+        """The version in force at one instant (``version_index`` for a single timestamp,
+        compared directly: a Series and two casts per call cost ~0.25 ms)."""
+        i = bisect.bisect_right([v.effective_from for v in self.versions], pd.Timestamp(ts))
+        return self.versions[min(max(i - 1, 0), len(self.versions) - 1)]
 
 
 @lru_cache(maxsize=8)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from checks.profiles import PROFILE_DIR, load_profiles
@@ -136,3 +137,21 @@ def test_profiles_without_the_cache_are_read_as_with_it(profiles, monkeypatch):
     ps = load_profiles(str(profiles))
     assert set(ps) == {"tmall_global", "tmall", "jd_worldwide", "amazon_us", "ebay_us"}
     load_profiles.cache_clear()
+
+
+@pytest.mark.parametrize(("when", "version"), [
+    ("1999-12-31T23:59:59-08:00", "2019.1"),   # before the first version: the first
+    ("2000-01-01T00:00:00-08:00", "2019.1"),   # from its start
+    ("2020-04-30T23:59:59-07:00", "2019.1"),
+    ("2020-05-01T00:00:00-07:00", "2020.05"),  # from the second version's start
+    ("2020-05-01T07:00:00Z", "2020.05"),       # the same instant written in UTC
+    ("2020-05-01T06:59:59.999999Z", "2019.1"),
+    ("2026-11-20T02:00:00+08:00", "2020.05"),  # after the last: the last
+])
+def test_the_version_in_force_at_an_instant(when, version):
+    ebay = load_profiles(None)["ebay_us"]
+    ts = pd.Timestamp(when)
+    assert ebay.at(ts).version == version
+    # the same as the per-row lookup the rules use
+    rows = pd.Series([ts]).dt.tz_convert("UTC")
+    assert ebay.versions[int(ebay.version_index(rows)[0])].version == version
