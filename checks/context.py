@@ -44,11 +44,13 @@ class AuditData:
 
     def version_groups(self, df: pd.DataFrame, at: str):
         """Yield (platform, Profile, Version, row mask) for the version in force at ``at``."""
+        platforms, times = df["platform"], df[at]
         for platform, prof in self.profiles.items():
-            on = (df["platform"] == platform).to_numpy()
+            on = (platforms == platform).to_numpy()
             if not on.any():
                 continue
-            idx = prof.version_index(df.loc[on, at])
+            # the one column masked (df.loc[on, at] took the rows of every column first)
+            idx = prof.version_index(times[on])
             for vi in np.unique(idx):
                 mask = on.copy()
                 mask[on] = idx == vi

@@ -17,6 +17,8 @@ from checks.result import FINDING_COLUMNS
 from schemas.timestamps import UTC_DTYPE
 
 OUT_COLUMNS = [*FINDING_COLUMNS, "title", "evidence"]
+#: The columns of a rule's rows that ``make_findings`` reads besides the evidence.
+_ID_COLUMNS = ("platform", "shop_id", "order_id", "refund_id")
 
 
 @dataclass(frozen=True)
@@ -110,27 +112,40 @@ def make_findings(rule: Rule, df: pd.DataFrame, *, status: str | pd.Series,
     ev_cols = [c for c in evidence if c in df.columns]
     out = pd.DataFrame({
         "rule_id": rule.id,
-        "status": status if isinstance(status, str) else status.to_numpy(),
+        "status": status if isinstance(status, str) else _values(status),
         "severity": rule.severity,
-        "platform": df["platform"].to_numpy(),
-        "shop_id": df["shop_id"].to_numpy(),
-        "order_id": df["order_id"].to_numpy(),
-        "refund_id": (df["refund_id"].to_numpy() if "refund_id" in df.columns
+        "platform": _values(df["platform"]),
+        "shop_id": _values(df["shop_id"]),
+        "order_id": _values(df["order_id"]),
+        "refund_id": (_values(df["refund_id"]) if "refund_id" in df.columns
                       else np.full(n, None)),
-        "message_id": (message_id.to_numpy() if message_id is not None
+        "message_id": (_values(message_id) if message_id is not None
                        else np.full(n, None)),
-        "due_at": (due.to_numpy() if due is not None
-                   else pd.Series(pd.NaT, index=df.index, dtype=UTC_DTYPE).to_numpy()),
-        "responded_at": (responded.to_numpy() if responded is not None
-                         else pd.Series(pd.NaT, index=df.index, dtype=UTC_DTYPE).to_numpy()),
+        # The times as they are (a tz-aware Series' to_numpy() makes a Timestamp object per
+        # value, which to_datetime below then reads back one by one).
+        "due_at": due.array if due is not None else _no_times(n),
+        "responded_at": responded.array if responded is not None else _no_times(n),
         "overdue_hours": (overdue.to_numpy() if overdue is not None else np.full(n, np.nan)),
-        "detail": detail if isinstance(detail, str) else detail.to_numpy(),
+        "detail": detail if isinstance(detail, str) else _values(detail),
         "title": rule.title,
         "evidence": df[ev_cols].to_dict("records"),
     })
     out["due_at"] = pd.to_datetime(out["due_at"], utc=True).astype(UTC_DTYPE)
     out["responded_at"] = pd.to_datetime(out["responded_at"], utc=True).astype(UTC_DTYPE)
     return out
+
+
+def _values(s: pd.Series):
+    """A column's values for a new frame: text as it is (to_numpy() would make a Python
+    string per value, which the frame then reads back into text again)."""
+    return s.array if s.dtype == _TEXT else s.to_numpy()
+
+
+_TEXT = pd.api.types.pandas_dtype("str")
+
+
+def _no_times(n: int) -> np.ndarray:
+    return np.full(n, np.datetime64("NaT", "us"))
 
 
 def fmt_ts(s: pd.Series) -> pd.Series:
@@ -153,18 +168,19 @@ def deadline_findings(rule: Rule, df: pd.DataFrame, due: pd.Series, responded: p
     d, r, st = due[hit], responded[hit], status[hit]
     over = overdue_hours(d, r, data.as_of)
     late_answer = r.notna()
+    hours, when = fmt_hours(over), fmt_ts(d)  # each formatted once for the three wordings
     detail = pd.Series(what + " (SLA " + sla[hit].astype("str") + ")", index=d.index)
     detail = detail.where(
-        ~late_answer, detail + ": answered " + fmt_hours(over) + " after the deadline "
-        + fmt_ts(d) + ".")
+        ~late_answer, detail + ": answered " + hours + " after the deadline " + when + ".")
     detail = detail.where(
         ~(~late_answer & (st == "violation")),
-        detail + ": no response yet, " + fmt_hours(over) + " past the deadline " + fmt_ts(d)
-        + ".")
+        detail + ": no response yet, " + hours + " past the deadline " + when + ".")
     detail = detail.where(
-        ~(st == "at_risk"), detail + ": no response yet; due " + fmt_ts(d) + ", "
-        + fmt_hours(over) + " left.")
-    sub = df[hit].assign(due_at=d, sla=sla[hit])
+        ~(st == "at_risk"), detail + ": no response yet; due " + when + ", " + hours
+        + " left.")
+    # Only the columns the findings read are filtered (the refunds carry ~35).
+    kept = [c for c in dict.fromkeys([*_ID_COLUMNS, *evidence]) if c in df.columns]
+    sub = df[kept][hit].assign(due_at=d, sla=sla[hit])
     return make_findings(rule, sub, status=st, detail=detail, evidence=[*evidence, "sla"],
                          due=d, responded=r, overdue=over,
                          message_id=message_id[hit] if message_id is not None else None)

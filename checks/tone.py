@@ -40,9 +40,9 @@ import opencc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from checks import disk_cache, tone_model
+from checks.lazy_re import LazyPattern as _LazyPattern
 
 __all__ = [
     "LEXICON_PATH",
@@ -89,8 +89,14 @@ SPACE = " \t\r\n\u00a0"
 # Inside a Chinese phrase, this may be missing: 不关我事 is 不关我的事.
 DROPPABLE = "的"
 
-# libyaml's safe loader when the wheel has it (5-10x faster), else the pure-Python one.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _read_yaml(text: str):
+    """A phrase file's YAML. The parser is imported here, not with the module: a process
+    that finds the compiled lexicon in the per-machine cache never parses one (~10 ms)."""
+    import yaml
+
+    # libyaml's safe loader when the wheel has it (5-10x faster), else the pure-Python one.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -189,7 +195,7 @@ def _class_char(cp: int) -> str:
     return "\\" + ch if ch in "\\]^-[" else ch
 
 
-_SPACED = re.compile(f"(?<=[{HAN}])[{SEP}]+(?=[{HAN}])")
+_SPACED = _LazyPattern(f"(?<=[{HAN}])[{SEP}]+(?=[{HAN}])")
 # The same, for RE2 (no lookarounds): does the text hold a spaced-out Chinese run at all?
 _SPACED_RE2 = f"[{HAN}][{SEP}]+[{HAN}]"
 _SPACED_PAIR = f"([{HAN}])[{SEP}]+([{HAN}])"
@@ -212,7 +218,7 @@ CANTONESE = {
 # RE2: a row that holds any of them (係 is traditional, so such rows are picked anyway).
 _CANTONESE_RE2 = "[唔冇咗嚟嘅睇佢哋喺啲咩咁畀谂掂㗎喎㖞]|系[咪唔]"
 # A 系 that starts 系统 / 系列 / 系数 (就系统问题) is Mandarin.
-_CANTONESE = re.compile("|".join(
+_CANTONESE = _LazyPattern("|".join(
     k + "(?![统列数谱])" if k.endswith("系") else k
     for k in sorted(CANTONESE, key=len, reverse=True)))
 
@@ -233,7 +239,7 @@ def _unspace(text: str) -> str:
     return _SPACED.sub("", text)
 
 
-_REPEAT = re.compile(f"([{HAN}])\\1+|([a-zA-Z])\\2{{2,}}")
+_REPEAT = _LazyPattern(f"([{HAN}])\\1+|([a-zA-Z])\\2{{2,}}")
 # English words double a letter (too, off, sorry) but never triple one; RE2 finds a triple
 # without back-references by listing them.
 _TRIPLES = "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz")
@@ -513,7 +519,7 @@ class Lexicon:
 
 def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
     """Read and compile a phrase file (the shipped one by default)."""
-    return _compile(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SAFE_LOADER))
+    return _compile(_read_yaml(Path(path).read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
@@ -525,7 +531,7 @@ def _shipped() -> Lexicon:
     key = disk_cache.key_of(text, Path(__file__).read_bytes(), *_class_versions().values())
     lexicon = disk_cache.load("lexicon", key)
     if not isinstance(lexicon, Lexicon):
-        lexicon = _compile(yaml.load(text.decode("utf-8"), Loader=_SAFE_LOADER))
+        lexicon = _compile(_read_yaml(text.decode("utf-8")))
         lexicon.narrowing.build(lexicon)  # (~0.2 s, kept in the cache with the rest)
         # Its whole-lexicon regexes (the excuses …) are kept as text, compiled when a run
         # first needs one: most small audits never do, and compiling them costs ~15 ms.
@@ -551,30 +557,11 @@ def warm() -> None:
     _converter()
     _nfkc_class()
     _traditional_class()
+    # this module's own lazy patterns (single-text normalisers, quoted speech)
+    for pattern in (_SPACED, _CANTONESE, _REPEAT, _VERB, _AFTER, _POINTER, _CLAUSE_END,
+                    _OTHER, _SELF):
+        pattern.compiled()
     tone_model.shipped()
-
-
-class _LazyPattern:
-    """A regex that compiles on first use and pickles as its source."""
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self.pattern, self.flags, self._compiled = pattern, flags, None
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.compiled(), name)
-
-    def compiled(self) -> re.Pattern:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
-        return self._compiled
-
-    def __getstate__(self) -> tuple[str, int]:
-        return self.pattern, self.flags
-
-    def __setstate__(self, state: tuple[str, int]) -> None:
-        self.pattern, self.flags, self._compiled = *state, None
 
 
 class _Narrowing:
@@ -1376,12 +1363,12 @@ _QUOTE = re.compile("|".join(
     + [r"(?<![a-z0-9])'[^']{1,200}'(?![a-z0-9])"]))
 # A speech verb shortly before the quote ("您说“滚”", "the agent wrote 'not my problem'");
 # 问 but not 问题 (a problem: 您的问题我们会“重视”的 quotes no one).
-_VERB = re.compile(
+_VERB = _LazyPattern(
     r"(说|讲|称|问(?!题)|写|转述|转达|回复|回了|回您|回你|答复|骂|留言|反映|反馈|提到|表示|喊|叫我|评价|发来|发了|原话|"
     r"\b(?:said|says|say|saying|wrote|write|writes|written|told|tell|asked|called|calling|"
     r"replied|reply|mentioned|typed|claimed|claims|messaged|texted|quote|quoted)\b)")
 # After the quote: "“爱买不买”这种话", "\"not my problem\" was what …".
-_AFTER = re.compile(
+_AFTER = _LazyPattern(
     r"\s*(?:这|那)?(?:句|种|样的|个|几个|两个|三个|四个)?(?:话|字|词|回复|说法|按钮|选项)|\s*(?:不|并不|确实|的确|就|都)?是[^，。！？]{0,8}(?:说|回复|写|讲|发)"
     r"|\s*(?:这|那)(?:句|种)(?:话)?(?:是|为)[^，。！？]{0,12}(?:说法|原话|回复|用语|话)"
     # "『退不了』这句是系统翻译错误", "“不退”那条是自动回复": a mistake or a machine's words.
@@ -1393,17 +1380,17 @@ _AFTER = re.compile(
     r"|\s*,?\s*(?:he|she|they|the|your|our|my|a|an)\s+[a-z ]{0,20}(?:said|wrote|replied)")
 # Before the quote: words pointing at the quote as words ("那句“…”", "the phrase '…'").
 # Or at a label to type or pick: 备注写上“加急”, select "Urgent".
-_POINTER = re.compile(
+_POINTER = _LazyPattern(
     r"(?:这|那|一)句(?:话)?[:：]?\s*$|\b(?:the|that|this) (?:phrase|word|words|line|reply|message)[: ]*$"
     r"|(?:写上|备注|选择|选|点击|点|输入|勾选|搜索|填写|填上|标注)[:：]?\s*$"
     r"|\b(?:select|choose|click|tap|type|enter|tick|pick|press|search for|mark it as|marked as|"
     r"labell?ed)(?: on)?[: ]*$")
-_CLAUSE_END = re.compile(r"[。！？!?；;\n]")
-_OTHER = re.compile(
+_CLAUSE_END = _LazyPattern(r"[。！？!?；;\n]")
+_OTHER = _LazyPattern(
     r"您|你|客服|同事|他|她|对方|有人|别人|小二|买家|快递|店员|售后|系统|"
     r"\b(?:you|your|he|she|they|someone|somebody|agent|colleague|staff|rep|courier|driver|"
     r"support|buyer|customer|seller|team|review)\b")
-_SELF = re.compile(r"我|\b(?:i|we|i've|we've|i'd|we'd)\b")
+_SELF = _LazyPattern(r"我|\b(?:i|we|i've|we've|i'd|we'd)\b")
 
 
 def _strip_quoted_speech(text: str) -> str:

@@ -43,6 +43,8 @@ from phonenumbers import Leniency, PhoneNumberMatcher
 from stdnum import luhn
 from stdnum.cn import ric
 
+from checks.lazy_re import LazyPattern
+
 #: Evidence keys whose value is a person's name (compared lower-cased).
 NAME_KEYS = frozenset(
     {"recipient", "name", "buyer_name", "buyer", "buyer_nick", "receiver", "consignee", "contact"}
@@ -151,26 +153,26 @@ _CANDIDATE = re.compile(
 # removed before deciding whether a text needs the search (phonenumbers skips them too).
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?")
 
-_EMAIL = re.compile(
+_EMAIL = LazyPattern(
     r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]*)[@＠]"
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})(?![A-Za-z0-9-])"
 )
-_RIC = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+_RIC = LazyPattern(r"(?<![0-9A-Za-z])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
 # 13-19 digits, optionally in groups separated by one space or dash; IINs start with 2-6.
-_CARD = re.compile(r"(?<![0-9])[2-6][0-9](?:[ -]?[0-9]){11,17}(?![0-9])")
-_CN_ADDRESS = re.compile(
+_CARD = LazyPattern(r"(?<![0-9])[2-6][0-9](?:[ -]?[0-9]){11,17}(?![0-9])")
+_CN_ADDRESS = LazyPattern(
     r"((?:[\u4e00-\u9fff]{2,8}?(?:省|自治区|市))?(?:[\u4e00-\u9fff]{1,8}?(?:市|州|盟|地区))?"
     r"[\u4e00-\u9fff]{1,8}?(?:区|县|旗))"
     r"([\u4e00-\u9fff0-9A-Za-z]{1,20}?(?:路|街|大道|道|巷|弄|胡同|里)"
     r"[0-9一二三四五六七八九十百零-]+号(?:[0-9A-Za-z一二三四五六七八九十-]+(?:栋|幢|楼|单元|室))*)"
 )
-_US_STREET = re.compile(
+_US_STREET = LazyPattern(
     r"(?<![0-9A-Za-z])[0-9]{1,6}(?: [A-Z][A-Za-z]*\.?){1,3} "
     r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place"
     r"|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Sq|Square)\b\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|#) ?[0-9A-Za-z-]+)?"
 )
-_LABELLED_NAME = re.compile(
+_LABELLED_NAME = LazyPattern(
     r"((?:收件人|收货人|联系人|姓名)\s*[:：]\s*)([\u4e00-\u9fff·]{1,5})"
     r"|((?<![A-Za-z])name\s*[:：]\s*)([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})",
     re.IGNORECASE,

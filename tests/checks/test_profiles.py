@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from checks.profiles import PROFILE_DIR, load_profiles
@@ -88,3 +89,69 @@ def test_unreadable_yaml_is_an_error(profiles):
     (profiles / "tmall.yaml").write_text("platform: [tmall\n", encoding="utf-8")
     with pytest.raises(InputError, match="tmall.yaml cannot be read"):
         load_profiles(str(profiles))
+
+
+def _read_without_parsing(monkeypatch) -> None:
+    """From here on, a profile file that is parsed fails the test."""
+    import checks.profile_file
+
+    def parse(path):
+        raise AssertionError(f"{path} was parsed, not taken from the cache")
+
+    monkeypatch.setattr(checks.profile_file, "parse", parse)
+
+
+def test_checked_profiles_come_from_the_cache_until_a_file_changes(profiles, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("REFUND_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_profiles(str(profiles))
+    load_profiles.cache_clear()  # a new process, as far as the in-process memo goes
+    with monkeypatch.context() as m:
+        _read_without_parsing(m)
+        again = load_profiles(str(profiles))
+    assert again == first and again is not first
+    assert again["tmall_global"].versions[0].duration("refund_response_unshipped").amount == 48
+    assert again["tmall_global"].path == str(profiles / "tmall_global.yaml")
+
+    # an edited file is read afresh: its new value, and its errors
+    edit(profiles / "tmall_global.yaml", "hours: 48", "hours: 36")
+    load_profiles.cache_clear()
+    edited = load_profiles(str(profiles))
+    assert edited["tmall_global"].versions[0].duration("refund_response_unshipped").amount == 36
+    edit(profiles / "tmall_global.yaml", "hours: 36", "hour: 36")
+    load_profiles.cache_clear()
+    with pytest.raises(InputError, match="unknown key"):
+        load_profiles(str(profiles))
+    # ... and so is a folder with a file added, under the name it has there
+    (profiles / "tmall_global.yaml").unlink()
+    shutil.copy(PROFILE_DIR / "tmall_global.yaml", profiles / "tmg.yaml")
+    load_profiles.cache_clear()
+    renamed = load_profiles(str(profiles))
+    assert renamed["tmall_global"].path == str(profiles / "tmg.yaml")
+    load_profiles.cache_clear()
+
+
+def test_profiles_without_the_cache_are_read_as_with_it(profiles, monkeypatch):
+    monkeypatch.setenv("REFUND_AUDIT_CACHE_DIR", "off")
+    load_profiles.cache_clear()
+    ps = load_profiles(str(profiles))
+    assert set(ps) == {"tmall_global", "tmall", "jd_worldwide", "amazon_us", "ebay_us"}
+    load_profiles.cache_clear()
+
+
+@pytest.mark.parametrize(("when", "version"), [
+    ("1999-12-31T23:59:59-08:00", "2019.1"),   # before the first version: the first
+    ("2000-01-01T00:00:00-08:00", "2019.1"),   # from its start
+    ("2020-04-30T23:59:59-07:00", "2019.1"),
+    ("2020-05-01T00:00:00-07:00", "2020.05"),  # from the second version's start
+    ("2020-05-01T07:00:00Z", "2020.05"),       # the same instant written in UTC
+    ("2020-05-01T06:59:59.999999Z", "2019.1"),
+    ("2026-11-20T02:00:00+08:00", "2020.05"),  # after the last: the last
+])
+def test_the_version_in_force_at_an_instant(when, version):
+    ebay = load_profiles(None)["ebay_us"]
+    ts = pd.Timestamp(when)
+    assert ebay.at(ts).version == version
+    # the same as the per-row lookup the rules use
+    rows = pd.Series([ts]).dt.tz_convert("UTC")
+    assert ebay.versions[int(ebay.version_index(rows)[0])].version == version

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.timestamps import parse_column, parse_timestamps
+import schemas.timestamps as timestamps
+from schemas.timestamps import parse_column, parse_columns, parse_timestamps
 
 SH = "Asia/Shanghai"
 LA = "America/Los_Angeles"
@@ -197,3 +198,106 @@ def test_the_odd_values_of_the_probe_among_an_hour_only_offset():
     assert p.out_of_range.tolist() == [False] * 7 + [True, False]
     assert p.values.iloc[6] == pd.Timestamp("2026-11-05T02:00:00.123456Z")
     assert p.values.iloc[8] == pd.Timestamp("2026-11-10T02:00:00Z")
+
+
+# --------------------------------------------------------------------------- several columns
+
+#: Rows 10..14 (an index that is not 0..n-1), each in its own zone.
+ROWS = pd.Index([10, 11, 12, 13, 14])
+ZONES = pd.Series([SH, LA, SH, LA, SH], index=ROWS)
+MIX = {
+    # accepted (Shanghai +08:00, Los Angeles -07:00 in summer), rejected, impossible, empty
+    "a": ["2026-11-10T10:00", "2026-07-10 10:00:30", "now", "2026-02-30", None],
+    # far years (not an open-end column: out of range), an offset, blank, a wall time in
+    # Los Angeles' spring-forward gap... read in Shanghai (no gap there)
+    "b": ["9999-12-31", "0001-01-01", "2026-11-10T10:00:00+08:00", "  ", "2026-03-08T02:30:00"],
+    # open end: a far-future value is "no end", a far-past one is still out of range
+    "c": ["9999-12-31 23:59:59", "0001-01-01", "2262-01-01", "2024-02-29", "2026-11-01T01:30"],
+    # ... and a row of Los Angeles' gap itself
+    "d": ["2026-03-08T09:00:00Z", "2026-03-08T02:30:00", "2026-11-10T10:00:00.5+0800",
+          "11/10/2026", "2026-04-31"],
+}
+NAT = None
+EXPECTED = {  # (UTC instant or None, malformed, out of range), worked out by hand
+    "a": [("2026-11-10T02:00:00", False, False), ("2026-07-10T17:00:30", False, False),
+          (NAT, True, False), (NAT, True, False), (NAT, False, False)],
+    "b": [(NAT, False, True), (NAT, False, True), ("2026-11-10T02:00:00", False, False),
+          (NAT, False, False), ("2026-03-07T18:30:00", False, False)],
+    "c": [(NAT, False, False), (NAT, False, True), (NAT, False, False),
+          ("2024-02-29T08:00:00", False, False), ("2026-10-31T17:30:00", False, False)],
+    # 02:30 does not occur in Los Angeles on 2026-03-08: moved forward by the gap, 03:30
+    # PDT (-07:00) = 10:30Z
+    "d": [("2026-03-08T09:00:00", False, False), ("2026-03-08T10:30:00", False, False),
+          ("2026-11-10T02:00:00.5", False, False), (NAT, True, False), (NAT, True, False)],
+}
+
+
+def _mix() -> dict[str, pd.Series]:
+    return {c: pd.Series(v, index=ROWS, dtype="str") for c, v in MIX.items()}
+
+
+def _as_tuples(p) -> list[tuple]:
+    return [(None if pd.isna(v) else v, bool(m), bool(o))
+            for v, m, o in zip(p.values, p.malformed, p.out_of_range, strict=True)]
+
+
+def _want(column: str) -> list[tuple]:
+    return [(None if v is None else pd.Timestamp(v, tz="UTC"), m, o)
+            for v, m, o in EXPECTED[column]]
+
+
+def test_several_columns_read_together_as_each_alone(monkeypatch):
+    calls = []
+    real = timestamps._parse_text
+    monkeypatch.setattr(timestamps, "_parse_text",
+                        lambda *a: calls.append(len(a[0])) or real(*a))
+    got = parse_columns(_mix(), ZONES, open_end={"c"})
+    assert calls == [20]  # the four columns, one after another, in one read
+    assert list(got) == ["a", "b", "c", "d"]
+    for c in MIX:
+        assert _as_tuples(got[c]) == _want(c), c
+        alone = parse_column(_mix()[c], ZONES, open_end=c == "c")
+        pd.testing.assert_series_equal(got[c].values, alone.values)
+        pd.testing.assert_series_equal(got[c].malformed, alone.malformed)
+        pd.testing.assert_series_equal(got[c].out_of_range, alone.out_of_range)
+        assert got[c].values.dtype == "datetime64[us, UTC]"
+        assert got[c].values.index.equals(ROWS)
+
+
+def test_several_columns_above_the_batch_size_are_read_one_by_one(monkeypatch):
+    monkeypatch.setattr(timestamps, "BATCH_VALUES", 19)  # 4 columns × 5 rows = 20
+    calls = []
+    real = timestamps._parse_text
+    monkeypatch.setattr(timestamps, "_parse_text",
+                        lambda *a: calls.append(len(a[0])) or real(*a))
+    got = parse_columns(_mix(), ZONES, open_end={"c"})
+    assert calls == [5, 5, 5, 5]
+    for c in MIX:
+        assert _as_tuples(got[c]) == _want(c), c
+
+
+def test_typed_columns_among_text_ones_keep_their_own_path():
+    cols = _mix()
+    cols["t"] = pd.Series(np.array(["2026-11-10T10:00:00", "9999-12-31T00:00:00", None, None,
+                                    "1800-01-01T00:00:00"], dtype="datetime64[s]"),
+                          index=ROWS)
+    got = parse_columns(cols, ZONES, open_end={"c", "t"})
+    assert list(got) == ["a", "b", "c", "d", "t"]
+    for c in MIX:
+        assert _as_tuples(got[c]) == _want(c), c
+    # naive Parquet times in the row's zone; 9999 is "no end" here, 1800 out of range
+    assert _as_tuples(got["t"]) == [(pd.Timestamp("2026-11-10T02:00:00Z"), False, False),
+                                    (None, False, False), (None, False, False),
+                                    (None, False, False), (None, False, True)]
+
+
+def test_one_zone_for_all_and_empty_tables():
+    got = parse_columns({"a": pd.Series(["2026-11-10T10:00", "bad"], dtype="str"),
+                         "b": pd.Series(["2026-11-10", None], dtype="str")}, LA)
+    assert _as_tuples(got["a"]) == [(pd.Timestamp("2026-11-10T18:00:00Z"), False, False),
+                                    (None, True, False)]
+    assert _as_tuples(got["b"]) == [(pd.Timestamp("2026-11-10T08:00:00Z"), False, False),
+                                    (None, False, False)]
+    empty = parse_columns({"a": pd.Series([], dtype="str"), "b": pd.Series([], dtype="str")},
+                          SH)
+    assert [len(p.values) for p in empty.values()] == [0, 0]

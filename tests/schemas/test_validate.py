@@ -194,3 +194,52 @@ def test_a_row_without_an_order_id_belongs_to_no_shop():
     assert pd.isna(owner[("refunds", "R-none")][1])
     assert pd.isna(owner[("messages", "M-none")][1])
     assert "R-o1" not in set(q["row_key"])  # valid: O1 exists
+
+
+def test_small_tables_read_their_timestamps_together_with_the_same_outcome(monkeypatch):
+    """A small table's timestamp columns are parsed as one batch (schemas.timestamps
+    ``parse_columns``); with batching off, every column alone: the same valid tables, the
+    same quarantine, row for row, on generated data with its dirty rows."""
+    import schemas.timestamps as timestamps
+    from sources.generate import generate_tables
+
+    raw = generate_tables(300, seed=11)
+    together = validate_tables(raw, TZ)
+    q = together.quarantine
+    # rejected timestamps among them (paid_at, sent_at, valid_from, ... of type "type")
+    assert (q["column"].str.endswith(("_at", "valid_from")) & (q["check"] == "type")).sum() >= 4
+    monkeypatch.setattr(timestamps, "BATCH_VALUES", 0)
+    alone = validate_tables(raw, TZ)
+    pd.testing.assert_frame_equal(together.quarantine, alone.quarantine)
+    assert together.counts == alone.counts
+    for t in together.tables:
+        pd.testing.assert_frame_equal(together.tables[t], alone.tables[t])
+
+
+def test_a_small_tables_text_columns_read_together_as_each_alone(monkeypatch):
+    """``_texts`` (a small table's text columns trimmed in one pass) gives each column what
+    ``_text`` gives it alone; worked by hand: surrounding blanks go, an empty or blank value
+    is missing, a column with nothing to change is handed back as it is."""
+    import schemas.validate as validate
+
+    arrow = pd.StringDtype("pyarrow", na_value=float("nan"))
+    cols = {
+        "clean": pd.Series(["O1", "O2", None], dtype=arrow),
+        "padded": pd.Series([" a", "b ", "\tc\n"], dtype=arrow),
+        "blank": pd.Series(["", "  ", "x"], dtype=arrow),
+        "numbers": pd.Series([1, 22, None], dtype=object),  # a driver's own types
+        "python": pd.Series([" p ", None, "q"], dtype=pd.StringDtype("python")),
+    }
+    want = {"clean": ["O1", "O2", None], "padded": ["a", "b", "c"],
+            "blank": [None, None, "x"], "numbers": ["1", "22", None],
+            "python": ["p", None, "q"]}
+    together = validate._texts(dict(cols))
+    assert together["clean"] is cols["clean"]  # nothing to change: not copied
+    for c, values in want.items():
+        got = [None if pd.isna(v) else v for v in together[c]]
+        assert got == values, c
+        alone = validate._text(cols[c])
+        pd.testing.assert_series_equal(together[c], alone, check_names=False)
+    monkeypatch.setattr(validate, "TEXT_BATCH_VALUES", 0)  # a large table: one by one
+    for c, s in validate._texts(dict(cols)).items():
+        pd.testing.assert_series_equal(s, together[c], check_names=False)
