@@ -120,9 +120,9 @@ def compute_kpis(data: AuditData, findings: pd.DataFrame, messages_evaluated: bo
         "threshold": pd.to_numeric(pd.Series(threshold, dtype=object), errors="coerce")
         .astype("float64"),
     })
-    out["status"] = score(out["value"], out["threshold"],
-                          pd.Series(np.repeat(list(METRICS.values()), k)))
-    out["better"] = pd.Series(np.repeat(list(METRICS.values()), k), dtype="str")
+    better = pd.Series(np.repeat(list(METRICS.values()), k), dtype="str")
+    out["status"] = score(out["value"], out["threshold"], better)
+    out["better"] = better
     out["numerator"] = np.concatenate(numerator)
     out["denominator"] = np.concatenate(denominator)
     return out
