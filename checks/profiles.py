@@ -13,7 +13,6 @@ silently switch its rule off. Any problem is an ``InputError`` naming the file a
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -77,18 +76,21 @@ class Profile:
     versions: tuple[Version, ...]
     path: str
 
-    def version_index(self, ts: pd.Series) -> np.ndarray:
-        """Index into ``versions`` of the version in force at each timestamp."""
+    def _in_force(self, ns):
+        """Index into ``versions`` of the version in force at each instant (UTC nanoseconds
+        since the epoch, one or an array); before the first version, the first."""
         starts = np.array([v.effective_from.value for v in self.versions], dtype="int64")
-        t = ts.astype("datetime64[ns, UTC]").astype("int64").to_numpy()
-        idx = np.searchsorted(starts, t, side="right") - 1
+        idx = np.searchsorted(starts, ns, side="right") - 1
         return np.clip(idx, 0, len(self.versions) - 1)
 
+    def version_index(self, ts: pd.Series) -> np.ndarray:
+        """Index into ``versions`` of the version in force at each timestamp."""
+        return self._in_force(ts.astype("datetime64[ns, UTC]").astype("int64").to_numpy())
+
     def at(self, ts: pd.Timestamp) -> Version:
-        """The version in force at one instant (``version_index`` for a single timestamp,
-        compared directly: a Series and two casts per call cost ~0.25 ms)."""
-        i = bisect.bisect_right([v.effective_from for v in self.versions], pd.Timestamp(ts))
-        return self.versions[min(max(i - 1, 0), len(self.versions) - 1)]
+        """The version in force at one instant (its nanoseconds looked up directly: a
+        one-row Series and two casts per call cost ~0.25 ms)."""
+        return self.versions[int(self._in_force(pd.Timestamp(ts).value))]
 
 
 @lru_cache(maxsize=8)
