@@ -557,10 +557,11 @@ def warm() -> None:
     _converter()
     _nfkc_class()
     _traditional_class()
-    # this module's own lazy patterns (single-text normalisers, quoted speech)
-    for pattern in (_SPACED, _CANTONESE, _REPEAT, _VERB, _AFTER, _POINTER, _CLAUSE_END,
-                    _OTHER, _SELF):
-        pattern.compiled()
+    # this module's own lazy patterns (single-text normalisers, quoted speech): every one,
+    # so that a pattern added later is warmed too
+    for value in list(globals().values()):
+        if isinstance(value, _LazyPattern):
+            value.compiled()
     tone_model.shipped()
 
 
