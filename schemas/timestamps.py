@@ -124,9 +124,10 @@ def parse_column(values: pd.Series, zones: pd.Series | str, *, clean: bool = Fal
                   pd.Series(out_of_range, index=index))
 
 
-#: At most this many values in all (rows × columns): ``parse_columns`` reads a table's text
-#: timestamp columns as one column. Above it each column is read on its own, as before: at
-#: that size the fixed cost per column no longer counts, and no concatenated copy is made.
+#: A small table: at most this many values in all (rows × columns). Its columns of a kind
+#: are read as one column (``parse_columns`` here, the text columns in schemas.validate).
+#: Above it each column is read on its own: at that size the fixed cost per column no
+#: longer counts, and no concatenated copy is made.
 BATCH_VALUES = 50_000
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
+from schemas import timestamps
 from schemas.errors import InputError
 from schemas.tables import (
     DECISIONS,
@@ -138,10 +139,6 @@ def _arrow_text(s: pd.Series) -> bool:
         dtype.na_value is np.nan
 
 
-#: At most this many values in all: ``_texts`` looks at a table's text columns together.
-TEXT_BATCH_VALUES = 50_000
-
-
 def _texts(cols: dict[str, pd.Series]) -> dict[str, pd.Series]:
     """``_text`` of several columns of one table (same length), with the same values.
 
@@ -153,7 +150,8 @@ def _texts(cols: dict[str, pd.Series]) -> dict[str, pd.Series]:
     through ``_text`` one by one."""
     cols = {c: _as_str(s) for c, s in cols.items()}
     batch = [c for c, s in cols.items() if _arrow_text(s)]
-    if len(batch) < 2 or sum(len(cols[c]) for c in batch) > TEXT_BATCH_VALUES:
+    # the same bound of a small table as the timestamps' (read here, so a change to it counts)
+    if len(batch) < 2 or sum(len(cols[c]) for c in batch) > timestamps.BATCH_VALUES:
         return {c: _text(s) for c, s in cols.items()}
     arrays = [pa.array(cols[c], from_pandas=True) for c in batch]
     chunks = [ch for a in arrays for ch in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]

@@ -240,6 +240,8 @@ def test_a_small_tables_text_columns_read_together_as_each_alone(monkeypatch):
         assert got == values, c
         alone = validate._text(cols[c])
         pd.testing.assert_series_equal(together[c], alone, check_names=False)
-    monkeypatch.setattr(validate, "TEXT_BATCH_VALUES", 0)  # a large table: one by one
+    import schemas.timestamps as timestamps
+
+    monkeypatch.setattr(timestamps, "BATCH_VALUES", 0)  # a large table: one by one
     for c, s in validate._texts(dict(cols)).items():
         pd.testing.assert_series_equal(s, together[c], check_names=False)
